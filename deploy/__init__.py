@@ -1,0 +1,1 @@
+"""Infrastructure as code: the JetStream topology every ragbus process declares."""

@@ -1,0 +1,132 @@
+"""Declared JetStream topology: streams per event family and each service's consumer.
+
+Every process calls :func:`ensure_streams` at start-up; it is idempotent (creates a
+missing stream, updates a changed one), so services can start in any order.
+Consumers are durable pull consumers: N replicas of a service bind to the same
+durable name and share its work.
+
+Numbers:
+    * ``duplicate_window`` 2 min: JetStream drops a second publish with the same
+      ``Nats-Msg-Id`` inside this window; every ragbus publish sets one.
+    * ``max_age``: documents 7 days, chunks 1 day, queries 1 day; the durable state
+      lives in Postgres and the vector store, the streams only carry work.
+"""
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from schemas import subjects
+
+DAY_S = 86_400.0
+
+DOCUMENTS_STREAM = StreamConfig(
+    name="RAGBUS_DOCUMENTS",
+    description="Document lifecycle events and commands (document.*)",
+    subjects=["document.>"],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    discard=DiscardPolicy.OLD,
+    max_age=7 * DAY_S,
+    duplicate_window=120.0,
+)
+CHUNKS_STREAM = StreamConfig(
+    name="RAGBUS_CHUNKS",
+    description="Batches of chunks waiting to be embedded (chunks.*)",
+    subjects=["chunks.>"],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    discard=DiscardPolicy.OLD,
+    max_age=DAY_S,
+    duplicate_window=120.0,
+)
+QUERIES_STREAM = StreamConfig(
+    name="RAGBUS_QUERIES",
+    description="Questions, retrieved context and finished answers; answer.delta stays core NATS",
+    subjects=[
+        subjects.QUERY_REQUESTED,
+        subjects.CONTEXT_RETRIEVED,
+        subjects.ANSWER_READY,
+        subjects.ANSWER_FAILED,
+    ],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    discard=DiscardPolicy.OLD,
+    max_age=DAY_S,
+    duplicate_window=120.0,
+)
+STREAMS = (DOCUMENTS_STREAM, CHUNKS_STREAM, QUERIES_STREAM)
+
+
+def stream_for(subject: str) -> str:
+    """Name of the stream that stores ``subject``.
+
+    Raises:
+        KeyError: if no stream captures the subject (it is core NATS only).
+    """
+    family = subject.split(".", 1)[0]
+    for config in STREAMS:
+        for pattern in config.subjects or []:
+            if pattern == subject or (pattern.endswith(".>") and pattern[:-2] == family):
+                assert config.name is not None
+                return config.name
+    raise KeyError(f"no JetStream stream captures subject {subject!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A service's durable consumer on one subject.
+
+    Attributes:
+        durable: Durable name shared by every replica of the service.
+        stream: Stream name.
+        subject: Filter subject.
+        ack_wait_s: Seconds before an un-acked message is redelivered; long work
+            extends it with ``in_progress`` heartbeats.
+        max_deliver: Deliveries before JetStream stops redelivering.
+        max_ack_pending: Messages in flight per durable, across replicas.
+    """
+
+    durable: str
+    stream: str
+    subject: str
+    ack_wait_s: float
+    max_deliver: int = 5
+    max_ack_pending: int = 256
+
+    def config(self) -> ConsumerConfig:
+        """The nats-py consumer config: explicit ack, the durable name and limits."""
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            max_deliver=self.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=self.subject,
+        )
+
+
+def consumer(durable: str, subject: str, *, ack_wait_s: float, **kwargs: int) -> ConsumerSpec:
+    """Build a :class:`ConsumerSpec` for ``subject`` in the stream that stores it."""
+    return ConsumerSpec(durable, stream_for(subject), subject, ack_wait_s, **kwargs)
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create or update every ragbus stream; safe to call from every process at start."""
+    for config in STREAMS:
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)

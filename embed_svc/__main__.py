@@ -1,0 +1,3 @@
+from embed_svc.app import main
+
+main()

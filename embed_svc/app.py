@@ -1,0 +1,30 @@
+"""Composition root of embed_svc: settings, adapters and handlers wired once."""
+
+import asyncio
+
+from faststream.nats import NatsRouter
+
+from embed_svc.handlers import build_router
+from embed_svc.service import EmbedService
+from embed_svc.settings import EmbedSettings
+from ragbus.bus import EventPublisher
+from ragbus.resources import Resources
+from ragbus.runtime import run_services
+
+
+async def build(
+    resources: Resources, publisher: EventPublisher, settings: EmbedSettings | None = None
+) -> NatsRouter:
+    """Open what embed_svc needs (model, vector store) and return its router."""
+    service = EmbedService(
+        await resources.documents(),
+        await resources.vector_store(),
+        await resources.embedder(),
+        publisher,
+    )
+    return build_router(service, settings or EmbedSettings())
+
+
+def main() -> None:
+    """Run embed_svc alone against ``NATS_URL``, ``DATABASE_URL`` and the vector store."""
+    asyncio.run(run_services([build], name="embed-svc"))

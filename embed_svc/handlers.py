@@ -1,0 +1,80 @@
+"""embed_svc's NATS handlers: batched across messages, with a declared ack policy."""
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+
+from deploy.jetstream import consumer
+from embed_svc.service import EmbedService
+from embed_svc.settings import EmbedSettings
+from ragbus.bus import heartbeat, raw_messages, settle
+from ragbus.embedding import Vectors
+from ragbus.errors import PermanentError
+from schemas import ChunksReady, DeleteDocument
+from schemas import subjects as s
+
+
+def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
+    """Subscribe embed_svc to ``chunks.ready`` (pull batches) and ``document.delete``.
+
+    Ack policy (manual, per message of the batch, see ``ragbus.bus.settle``): ack
+    after the vectors are upserted and progress committed; a permanent error fails
+    that message's document and terms it; a transient one naks it with backoff.
+    """
+    router = NatsRouter()
+    chunks = consumer(
+        "embed-svc", s.CHUNKS_READY, ack_wait_s=settings.ack_wait_s,
+        max_deliver=settings.max_deliver,
+    )
+    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
+
+    @router.subscriber(
+        chunks.subject,
+        stream=JStream(chunks.stream, declare=False),
+        durable=chunks.durable,
+        config=chunks.config(),
+        pull_sub=PullSub(
+            batch_size=settings.batch_messages, timeout=settings.batch_timeout_s, batch=True
+        ),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
+        raws = raw_messages(msg)
+        vectors: list[Vectors] = []
+        failure: Exception | None = None
+        try:
+            async with heartbeat(raws, settings.heartbeat_s):
+                vectors = await service.embed(batches)
+        except Exception as exc:  # settled per message below
+            failure = exc
+        for i, (batch, raw) in enumerate(zip(batches, raws, strict=True)):
+
+            async def work(batch: ChunksReady = batch, i: int = i) -> None:
+                if failure is not None:
+                    raise failure
+                await service.commit(batch, vectors[i])
+
+            async def on_permanent(exc: PermanentError, batch: ChunksReady = batch) -> None:
+                await service.fail(batch, exc)
+
+            await settle(raw, work, max_deliver=chunks.max_deliver, on_permanent=on_permanent)
+
+    @router.subscriber(
+        deletes.subject,
+        stream=JStream(deletes.stream, declare=False),
+        durable=deletes.durable,
+        config=deletes.config(),
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def delete_document_vectors(command: DeleteDocument, msg: NatsMessage) -> None:
+        async def on_permanent(exc: PermanentError) -> None:
+            return None  # the document row is already a tombstone; retrieval drops it
+
+        await settle(
+            msg.raw_message,
+            lambda: service.delete(command),
+            max_deliver=deletes.max_deliver,
+            on_permanent=on_permanent,
+        )
+
+    return router

@@ -1,0 +1,151 @@
+"""Embed logic: chunks in, vectors upserted, progress recorded, document indexed.
+
+Every step is idempotent: point ids are the chunks' uuid5 ids, progress is summed
+over distinct batches, and ``indexed`` is reached once.
+"""
+
+import asyncio
+import logging
+
+from ragbus.stores.vectors.base import ChunkRecord, VectorStore
+
+from ragbus.embedding import Embedder, Vectors
+from ragbus.errors import PermanentError
+from ragbus.bus import Publisher
+from ragbus.lifecycle import DocumentLifecycle
+from ragbus.stores.documents import DocumentRepository
+from schemas import (
+    ChunksReady,
+    DeleteDocument,
+    DocumentDeleted,
+    DocumentIndexed,
+    DocumentStatus,
+    Progress,
+)
+from schemas import subjects as s
+
+log = logging.getLogger(__name__)
+
+
+class EmbedService:
+    """Embeds ``chunks.ready`` batches into the vector store.
+
+    Args:
+        documents: Document status and progress store.
+        vectors: The vector store (Qdrant or pgvector).
+        embedder: The dense embedding model.
+        publisher: Event publisher.
+    """
+
+    def __init__(
+        self,
+        documents: DocumentRepository,
+        vectors: VectorStore,
+        embedder: Embedder,
+        publisher: Publisher,
+    ) -> None:
+        self._documents = documents
+        self._vectors = vectors
+        self._embedder = embedder
+        self._publisher = publisher
+        self._lifecycle = DocumentLifecycle(documents, publisher)
+
+    async def embed(self, batches: list[ChunksReady]) -> list[Vectors]:
+        """Embed every chunk of ``batches`` in one model call (CPU work in a thread).
+
+        Returns:
+            One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order.
+        """
+        texts = [c.text for b in batches for c in b.chunks]
+        matrix = await asyncio.to_thread(self._embedder.embed_documents, texts)
+        out, start = [], 0
+        for b in batches:
+            out.append(matrix[start : start + len(b.chunks)])
+            start += len(b.chunks)
+        return out
+
+    async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
+        """Upsert one batch's vectors, record progress, and mark indexed when complete.
+
+        A batch of a deleted document, or of an older version, is dropped; a delete
+        that lands while the upsert runs is caught by the re-check after it.
+        """
+        tenant, doc_id = batch.tenant_id, batch.document_id
+        record = await self._documents.get(tenant, doc_id)
+        if record is None or record.status == DocumentStatus.DELETED:
+            await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
+            return
+        if record.version != batch.version:
+            log.info("stale batch dropped", extra={"document_id": str(doc_id)})
+            return
+        await self._vectors.upsert(
+            [
+                ChunkRecord(
+                    chunk_id=c.chunk_id,
+                    tenant_id=tenant,
+                    document_id=doc_id,
+                    version=batch.version,
+                    chunk_index=c.index,
+                    text=c.text,
+                    filename=batch.filename,
+                    title=batch.title,
+                    page=c.page,
+                    heading=c.heading,
+                    token_count=c.token_count,
+                )
+                for c in batch.chunks
+            ],
+            vectors,
+        )
+        after = await self._documents.get(tenant, doc_id)
+        if after is None or after.status == DocumentStatus.DELETED:
+            await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
+            return
+        done, total = await self._documents.record_batch(
+            tenant,
+            doc_id,
+            version=batch.version,
+            batch_index=batch.batch_index,
+            chunk_count=len(batch.chunks),
+        )
+        progress = Progress(done=done, total=total)
+        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.EMBEDDING, progress)
+        if total and done >= total:
+            await self._finish(batch, progress)
+
+    async def _finish(self, batch: ChunksReady, progress: Progress) -> None:
+        tenant, doc_id = batch.tenant_id, batch.document_id
+        indexed_at = await self._documents.mark_indexed(tenant, doc_id, version=batch.version)
+        if indexed_at is None:  # already indexed by an earlier delivery: re-announce (deduped)
+            record = await self._documents.get(tenant, doc_id)
+            if record is None or record.status != DocumentStatus.INDEXED:
+                return
+            indexed_at = record.indexed_at
+        assert indexed_at is not None
+        await self._publisher.publish(
+            DocumentIndexed(
+                tenant_id=tenant,
+                document_id=doc_id,
+                version=batch.version,
+                chunks=progress.total,
+                indexed_at=indexed_at,
+            ),
+            s.DOCUMENT_INDEXED,
+            msg_id=f"{doc_id}:{batch.version}:indexed",
+        )
+        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.INDEXED, progress)
+
+    async def fail(self, batch: ChunksReady, exc: PermanentError) -> None:
+        """Mark the batch's document failed with the reason and announce it."""
+        await self._lifecycle.fail(batch.tenant_id, batch.document_id, exc)
+
+    async def delete(self, command: DeleteDocument) -> None:
+        """Remove every vector of the document and announce ``document.deleted``."""
+        await self._vectors.delete_document(
+            tenant_id=command.tenant_id, document_id=command.document_id
+        )
+        await self._publisher.publish(
+            DocumentDeleted(tenant_id=command.tenant_id, document_id=command.document_id),
+            s.DOCUMENT_DELETED,
+            msg_id=f"{command.document_id}:deleted",
+        )

@@ -1,0 +1,26 @@
+"""Settings of embed_svc (environment prefix ``RAGBUS_EMBED_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EmbedSettings(BaseSettings):
+    """Knobs of the embed service.
+
+    Attributes:
+        batch_messages: ``chunks.ready`` messages pulled and embedded together (each
+            holds up to 64 chunks); batching across documents keeps the model busy.
+        batch_timeout_s: Longest wait to fill a pull batch, in seconds.
+        ack_wait_s: Seconds before JetStream redelivers an un-acked batch.
+        heartbeat_s: Seconds between ``in_progress`` heartbeats while embedding
+            (8 x 64 chunks at ~22 chunks/s on two cores take ~23 s).
+        max_deliver: Deliveries of one batch before its document is marked failed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_EMBED_", extra="ignore")
+
+    batch_messages: int = Field(8, ge=1, le=256)
+    batch_timeout_s: float = Field(0.2, gt=0)
+    ack_wait_s: float = Field(60.0, gt=0)
+    heartbeat_s: float = Field(10.0, gt=0)
+    max_deliver: int = Field(5, ge=1)

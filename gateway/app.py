@@ -1,0 +1,108 @@
+"""Composition root of the gateway: FastAPI app, NATS broker and stores, wired once."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from gateway import routes_documents, routes_queries
+from gateway.answers import AnswerHub
+from gateway.settings import GatewaySettings
+from gateway.state import GatewayState, StateDep
+from ragbus.bus import EventPublisher
+from ragbus.resources import Resources
+from ragbus.runtime import declare_topology
+from ragbus.settings import InfraSettings
+from ragbus.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    infra: InfraSettings | None = None,
+    settings: GatewaySettings | None = None,
+    *,
+    resources: Resources | None = None,
+) -> FastAPI:
+    """Build the gateway app.
+
+    Args:
+        infra: Connection settings (default: from the environment).
+        settings: Gateway settings (default: from the environment).
+        resources: Stores shared with services in the same process; the gateway
+            opens (and closes) its own when omitted.
+    """
+    infra = infra or InfraSettings()
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = resources is None
+        res = resources or Resources(infra)
+        hub = AnswerHub()
+        broker = NatsBroker(
+            infra.nats_url, name="ragbus-gateway", middlewares=[NatsTelemetryMiddleware()],
+            max_reconnect_attempts=-1,
+        )
+        broker.include_router(hub.router())
+        await declare_topology(infra.nats_url)
+        await broker.start()
+        app.state.gateway = GatewayState(
+            settings=settings,
+            documents=await res.documents(),
+            blobs=await res.blob_store(),
+            publisher=EventPublisher(broker),
+            hub=hub,
+            ready=True,
+        )
+        app.state.broker = broker
+        app.state.resources = res
+        try:
+            yield
+        finally:
+            app.state.gateway.ready = False
+            await broker.stop()
+            if own:
+                await res.close()
+
+    app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan)
+    app.include_router(routes_documents.router)
+    app.include_router(routes_queries.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves HTTP."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz(state: StateDep) -> Any:
+        """Readiness: NATS connected and Postgres answering."""
+        checks: dict[str, str] = {}
+        broker: NatsBroker = app.state.broker
+        checks["nats"] = "ok" if await broker.ping(timeout=2.0) else "down"
+        try:
+            pool = await app.state.resources.pool()
+            await pool.fetchval("SELECT 1")
+            checks["postgres"] = "ok"
+        except Exception as exc:  # report, don't raise: this is a probe
+            checks["postgres"] = f"down: {type(exc).__name__}"
+        ok = state.ready and all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+def main() -> None:
+    """Run the gateway alone (uvicorn) against ``NATS_URL`` and ``DATABASE_URL``."""
+    import uvicorn
+
+    configure_tracing("gateway")
+    settings = GatewaySettings()
+    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port)

@@ -1,0 +1,27 @@
+"""Settings of the HTTP gateway (environment prefix ``RAGBUS_GATEWAY_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """Knobs of the gateway.
+
+    Attributes:
+        host: Interface to bind.
+        port: TCP port.
+        max_upload_bytes: Largest file accepted per upload (413 above), in bytes.
+        query_timeout_s: Longest wait for ``answer.ready``, in seconds.
+        retrieve_timeout_s: Longest wait for a ``passages.retrieve`` reply, in seconds.
+        default_tenant: Tenant used when a request has no ``X-Tenant-ID``; unset
+            means such requests are refused with 400.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_GATEWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    query_timeout_s: float = Field(180.0, gt=0)
+    retrieve_timeout_s: float = Field(30.0, gt=0)
+    default_tenant: str | None = None

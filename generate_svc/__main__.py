@@ -1,0 +1,3 @@
+from generate_svc.app import main
+
+main()

@@ -1,0 +1,3 @@
+from ingest_svc.app import main
+
+main()

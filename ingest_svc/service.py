@@ -1,0 +1,166 @@
+"""Ingest logic: fetch an upload, parse, chunk, publish ``chunks.ready``, record status.
+
+No NATS or HTTP here: the publisher, repository and blob store are ports.
+"""
+
+import asyncio
+import logging
+
+from ragbus.stores.blobs import BlobStore
+
+from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.parsing import parse_document
+from ragbus.embedding import Embedder
+from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentError
+from ragbus.bus import Publisher
+from ragbus.lifecycle import DocumentLifecycle
+from ragbus.stores.documents import DocumentRepository
+from schemas import (
+    MAX_CHUNKS_PER_BATCH,
+    ChunkPayload,
+    ChunksReady,
+    DeleteDocument,
+    DocumentStatus,
+    DocumentUploaded,
+    Progress,
+    chunk_id,
+)
+from schemas import subjects as s
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    """Turns ``document.uploaded`` into ``chunks.ready`` batches.
+
+    Args:
+        documents: Document status store.
+        blobs: Where uploaded bytes live.
+        embedder: Supplies the tokenizer and max sequence length chunks must fit.
+        publisher: Event publisher.
+        overlap_tokens: Tokens shared by consecutive chunks.
+        max_document_bytes: Largest document accepted, in bytes.
+    """
+
+    def __init__(
+        self,
+        documents: DocumentRepository,
+        blobs: BlobStore,
+        embedder: Embedder,
+        publisher: Publisher,
+        *,
+        overlap_tokens: int = 32,
+        max_document_bytes: int = 50 * 1024 * 1024,
+    ) -> None:
+        self._documents = documents
+        self._blobs = blobs
+        self._embedder = embedder
+        self._publisher = publisher
+        self._lifecycle = DocumentLifecycle(documents, publisher)
+        self._chunking = ChunkingConfig(
+            max_tokens=embedder.max_tokens, overlap_tokens=overlap_tokens
+        )
+        self._max_bytes = max_document_bytes
+
+    async def ingest(self, event: DocumentUploaded) -> None:
+        """Parse and chunk one upload; idempotent under redelivery.
+
+        Raises:
+            PermanentError: bad input (unsupported, empty, corrupt, too large).
+            RetryableError: a store or NATS was unavailable.
+        """
+        tenant, doc_id = event.tenant_id, event.resolved_document_id()
+        record, _ = await self._documents.create(
+            tenant_id=tenant,
+            document_id=doc_id,
+            filename=event.filename,
+            content_type=event.content_type,
+            sha256=event.sha256,
+            size_bytes=event.size_bytes,
+            blob_key=event.blob_key,
+            metadata=event.metadata,
+            version=event.version,
+        )
+        if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED):
+            log.info("skip upload", extra={"document_id": str(doc_id), "status": record.status})
+            return
+        await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
+        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
+        data = await self._load(event)
+        parsed = await asyncio.to_thread(
+            parse_document, data, event.filename, event.content_type
+        )
+        chunks = await asyncio.to_thread(
+            chunk_document, parsed, self._embedder.tokenizer, self._chunking
+        )
+        if not chunks:
+            raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
+        changed = await self._documents.set_parsed(
+            tenant_id=tenant,
+            document_id=doc_id,
+            version=record.version,
+            chunks_total=len(chunks),
+            title=parsed.title,
+            parser=parsed.parser,
+            page_count=parsed.page_count,
+        )
+        if not changed:  # deleted meanwhile
+            return
+        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.EMBEDDING, Progress(total=len(chunks)))
+        for batch in self._batches(event, record.version, parsed.title, chunks):
+            await self._publisher.publish(
+                batch, s.CHUNKS_READY, msg_id=f"{doc_id}:{record.version}:{batch.batch_index}"
+            )
+
+    async def fail(self, event: DocumentUploaded, exc: PermanentError) -> None:
+        """Mark the document failed with the reason and announce it."""
+        await self._lifecycle.fail(event.tenant_id, event.resolved_document_id(), exc)
+
+    async def delete_blob(self, command: DeleteDocument) -> None:
+        """Remove the deleted document's raw bytes from the blob store (idempotent)."""
+        record = await self._documents.get(command.tenant_id, command.document_id)
+        if record is not None and record.blob_key:
+            await self._blobs.delete(record.blob_key)
+
+    async def _load(self, event: DocumentUploaded) -> bytes:
+        if event.inline_text is not None:
+            return event.inline_text.encode("utf-8")
+        assert event.blob_key is not None
+        data = await self._blobs.get(event.blob_key)
+        if len(data) > self._max_bytes:
+            raise DocumentTooLargeError(
+                f"{event.filename} is {len(data)} bytes; the limit is {self._max_bytes} bytes"
+            )
+        return data
+
+    def _batches(
+        self, event: DocumentUploaded, version: int, title: str | None, chunks: list[Chunk]
+    ) -> list[ChunksReady]:
+        doc_id = event.resolved_document_id()
+        groups = [
+            chunks[i : i + MAX_CHUNKS_PER_BATCH] for i in range(0, len(chunks), MAX_CHUNKS_PER_BATCH)
+        ]
+        return [
+            ChunksReady(
+                tenant_id=event.tenant_id,
+                document_id=doc_id,
+                version=version,
+                filename=event.filename,
+                title=title,
+                batch_index=i,
+                batch_count=len(groups),
+                total_chunks=len(chunks),
+                chunks=[
+                    ChunkPayload(
+                        chunk_id=chunk_id(event.tenant_id, doc_id, version, c.index),
+                        index=c.index,
+                        text=c.text,
+                        token_count=c.token_count,
+                        page=c.page,
+                        heading=c.heading,
+                    )
+                    for c in group
+                ],
+            )
+            for i, group in enumerate(groups)
+        ]

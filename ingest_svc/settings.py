@@ -1,0 +1,25 @@
+"""Settings of ingest_svc (environment prefix ``RAGBUS_INGEST_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    """Knobs of the ingest service.
+
+    Attributes:
+        overlap_tokens: Tokens shared by consecutive chunks (12.5% of a 256-token chunk).
+        max_document_bytes: Largest document parsed, in bytes (50 MiB).
+        ack_wait_s: Seconds JetStream waits for an ack before redelivering an upload;
+            parsing longer than that keeps the message alive with heartbeats.
+        heartbeat_s: Seconds between ``in_progress`` heartbeats while parsing.
+        max_deliver: Deliveries of one upload before it is marked failed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_INGEST_", extra="ignore")
+
+    overlap_tokens: int = Field(32, ge=0, le=128)
+    max_document_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    ack_wait_s: float = Field(60.0, gt=0)
+    heartbeat_s: float = Field(10.0, gt=0)
+    max_deliver: int = Field(5, ge=1)

@@ -1,0 +1,178 @@
+"""Publishing events and settling JetStream messages: the ack policy in one place.
+
+Every JetStream subscriber in ragbus uses FastStream's ``AckPolicy.MANUAL`` and
+settles its message through :func:`settle`:
+
+* success: ``ack`` after the side effects are committed;
+* :class:`~ragbus.errors.PermanentError`: the caller's ``on_permanent`` records the
+  failure (document or query marked failed with the reason), then ``term``;
+* anything else is transient: ``nak`` with an exponential delay, so a database or
+  model hiccup is retried without a hot loop; on the last allowed delivery it is
+  handled as permanent, so nothing stays "in progress" forever.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage
+from nats.aio.msg import Msg
+from pydantic import BaseModel
+
+from deploy.jetstream import stream_for
+from ragbus.errors import PermanentError
+
+__all__ = ["EventPublisher", "Publisher", "heartbeat", "raw_messages", "settle"]
+
+log = logging.getLogger(__name__)
+
+NAK_BASE_DELAY_S = 0.5
+NAK_MAX_DELAY_S = 30.0
+
+
+class Publisher(Protocol):
+    """Port: publishes an event on a subject (implemented by :class:`EventPublisher`)."""
+
+    async def publish(self, event: BaseModel, subject: str, *, msg_id: str | None = None) -> None:
+        """Publish ``event``; ``msg_id`` de-duplicates retries."""
+        ...
+
+
+class EventPublisher:
+    """Publishes pydantic events; JetStream (with de-duplication) where a stream exists.
+
+    Args:
+        broker: A connected FastStream NATS broker.
+    """
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, event: BaseModel, subject: str, *, msg_id: str | None = None) -> None:
+        """Publish ``event`` on ``subject``.
+
+        Subjects stored by a stream go through JetStream and wait for its ack, with
+        ``Nats-Msg-Id`` set to ``msg_id`` (default: the event's ``event_id``) so a
+        retried publish is stored once. Other subjects (``answer.delta``) use core NATS.
+
+        Raises:
+            nats.errors.Error: if NATS or JetStream does not accept the message.
+        """
+        try:
+            stream = stream_for(subject)
+        except KeyError:
+            await self._broker.publish(event, subject)
+            return
+        dedup = msg_id or str(getattr(event, "event_id", ""))
+        headers = {"Nats-Msg-Id": dedup} if dedup else None
+        await self._broker.publish(event, subject, headers=headers, stream=stream)
+
+    async def request(self, event: BaseModel, subject: str, *, timeout_s: float) -> Any:
+        """Core NATS request-reply; returns the decoded reply body (a dict).
+
+        Raises:
+            TimeoutError: when nobody answers within ``timeout_s`` seconds.
+        """
+        response = await self._broker.request(event, subject, timeout=timeout_s)
+        return await response.decode()
+
+
+def raw_messages(msg: NatsMessage) -> list[Msg]:
+    """The nats-py messages behind a FastStream message (one, or a pull batch)."""
+    raw = msg.raw_message
+    return list(raw) if isinstance(raw, list) else [raw]
+
+
+def delivery_count(raw: Msg) -> int:
+    """How many times JetStream has delivered ``raw`` (1 on first delivery)."""
+    try:
+        return int(raw.metadata.num_delivered)
+    except Exception:  # core NATS message: no metadata
+        return 1
+
+
+def nak_delay_s(delivered: int) -> float:
+    """Exponential backoff for a nak: 0.5 s, 1 s, 2 s ... capped at 30 s."""
+    return min(NAK_MAX_DELAY_S, NAK_BASE_DELAY_S * 2 ** max(0, delivered - 1))
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(messages: Sequence[Msg], every_s: float) -> AsyncIterator[None]:
+    """Send ``in_progress`` for ``messages`` every ``every_s`` seconds while the body runs.
+
+    Keeps JetStream from redelivering work that is slow but alive; if the process
+    dies the heartbeats stop and the message is redelivered after ``ack_wait``.
+    """
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            for raw in messages:
+                with contextlib.suppress(Exception):
+                    await raw.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def settle(
+    raw: Msg,
+    work: Callable[[], Awaitable[None]],
+    *,
+    max_deliver: int,
+    on_permanent: Callable[[PermanentError], Awaitable[None]],
+) -> None:
+    """Run ``work`` for one JetStream message and ack, nak or term it.
+
+    Args:
+        raw: The nats-py message.
+        work: The side effects; must be idempotent (it may run again on redelivery).
+        max_deliver: The consumer's max deliveries; the last one turns a transient
+            error into a permanent one.
+        on_permanent: Records the failure before the message is terminated.
+    """
+    delivered = delivery_count(raw)
+    try:
+        await work()
+    except PermanentError as exc:
+        await _give_up(raw, exc, on_permanent)
+    except Exception as exc:
+        if delivered >= max_deliver:
+            reason = PermanentError(
+                f"gave up after {delivered} deliveries: {type(exc).__name__}: {exc}",
+                code="retries_exhausted",
+            )
+            await _give_up(raw, reason, on_permanent)
+            return
+        delay = nak_delay_s(delivered)
+        log.warning(
+            "transient failure, nak",
+            extra={"subject": raw.subject, "delivered": delivered, "delay_s": delay},
+            exc_info=exc,
+        )
+        await raw.nak(delay=delay)
+    else:
+        await raw.ack()
+
+
+async def _give_up(
+    raw: Msg, exc: PermanentError, on_permanent: Callable[[PermanentError], Awaitable[None]]
+) -> None:
+    log.error("permanent failure, term", extra={"subject": raw.subject, "code": exc.code})
+    try:
+        await on_permanent(exc)
+    except Exception:
+        # The failure could not be recorded (e.g. Postgres down): retry later rather
+        # than lose the reason.
+        log.exception("could not record permanent failure, nak")
+        await raw.nak(delay=NAK_MAX_DELAY_S)
+        return
+    await raw.term()

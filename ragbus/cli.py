@@ -1,0 +1,129 @@
+"""The ``ragbus`` command line: run the stack or one service, ingest, ask, export schemas."""
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
+model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(model_app, name="model")
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+UrlOpt = Annotated[str, typer.Option(envvar="RAGBUS_URL", help="Gateway URL.")]
+TenantOpt = Annotated[str, typer.Option(envvar="RAGBUS_TENANT", help="Tenant id (X-Tenant-ID).")]
+SERVICES = ("gateway", "ingest", "embed", "retrieve", "generate")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=os.environ.get("RAGBUS_LOG_LEVEL", level),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("httpx", "faststream", "nats", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface for the HTTP gateway.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the HTTP gateway.")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where local state lives.")
+    ] = Path(".ragbus"),
+) -> None:
+    """Start nats-server, Postgres, every service and the gateway in one process."""
+    from gateway.settings import GatewaySettings
+    from ragbus.settings import InfraSettings
+    from ragbus.stack import run_stack
+
+    _logging()
+    infra = InfraSettings(data_dir=data_dir)
+    asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port)))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+) -> None:
+    """Run one service in this process against NATS_URL / DATABASE_URL."""
+    _logging()
+    if service == "gateway":
+        from gateway.app import main as gateway_main
+
+        gateway_main()
+        return
+    from ragbus.runtime import run_services
+    from ragbus.stack import SERVICE_BUILDERS
+
+    if service not in SERVICE_BUILDERS:
+        raise typer.BadParameter(f"unknown service {service!r}; choose one of {SERVICES}")
+    asyncio.run(run_services([SERVICE_BUILDERS[service]], name=f"{service}-svc"))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: TenantOpt = "default",
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    wait: Annotated[bool, typer.Option(help="Wait until every document is final.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 3600.0,
+) -> None:
+    """Upload documents with a live progress bar, then print a summary."""
+    from ragbus.console import run_ingest
+
+    failed = asyncio.run(
+        run_ingest(url, tenant, paths, concurrency=concurrency, wait=wait, timeout_s=timeout)
+    )
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: TenantOpt = "default",
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 5,
+) -> None:
+    """Stream an answer with its citations."""
+    from ragbus.console import run_ask
+
+    found = asyncio.run(run_ask(url, tenant, question, top_k=top_k))
+    raise typer.Exit(0 if found else 2)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    out: Annotated[Path, typer.Argument(help="Output folder.")] = Path("schemas/jsonschema"),
+) -> None:
+    """Write JSON Schema for every event and the AsyncAPI document."""
+    from ragbus.asyncapi import asyncapi_json
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(out):
+        typer.echo(path)
+    spec = out / "asyncapi.json"
+    spec.write_text(asyncapi_json() + "\n")
+    typer.echo(spec)
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Resolve the embedding model (export to ONNX and cache it) and print where it is."""
+    from ragbus.embedding import resolve_model
+    from ragbus.settings import InfraSettings
+
+    _logging()
+    resolved = resolve_model(InfraSettings())
+    typer.echo(f"{resolved.model_id} dim={resolved.dim} source={resolved.source} {resolved.path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

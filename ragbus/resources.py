@@ -1,0 +1,103 @@
+"""Heavy shared resources, opened once per process and handed to every service.
+
+In ``ragbus up`` all services share one :class:`Resources`: one Postgres pool, one
+Qdrant local client (local mode allows a single opener), one blob store and one
+loaded embedding model. A service run on its own builds its own.
+"""
+
+import asyncio
+import logging
+
+import asyncpg
+
+from ragbus.embedding import Embedder, get_embedder
+from ragbus.settings import InfraSettings
+from ragbus.stores.blobs import BlobStore
+from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.factory import open_blob_store, open_vector_store
+from ragbus.stores.postgres import create_pool, migrate
+from ragbus.stores.queries import QueryRepository
+from ragbus.stores.vectors.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class Resources:
+    """Lazily opened stores and model; every getter is safe to call concurrently.
+
+    Args:
+        infra: Connection settings.
+        embedder: An embedder to use instead of the configured model (tests).
+    """
+
+    def __init__(self, infra: InfraSettings, *, embedder: Embedder | None = None) -> None:
+        self.infra = infra
+        self._embedder = embedder
+        self._lock = asyncio.Lock()
+        self._pool: asyncpg.Pool | None = None
+        self._vectors: VectorStore | None = None
+        self._blobs: BlobStore | None = None
+
+    async def pool(self) -> asyncpg.Pool:
+        """The Postgres pool, with migrations applied.
+
+        Raises:
+            ValueError: if no ``DATABASE_URL`` is configured.
+        """
+        async with self._lock:
+            if self._pool is None:
+                if not self.infra.database_url:
+                    raise ValueError("DATABASE_URL is not set: ragbus needs a Postgres database")
+                pool = await create_pool(self.infra.database_url)
+                await migrate(pool)
+                self._pool = pool
+            return self._pool
+
+    async def documents(self) -> DocumentRepository:
+        """The document repository."""
+        return DocumentRepository(await self.pool())
+
+    async def queries(self) -> QueryRepository:
+        """The query repository."""
+        return QueryRepository(await self.pool())
+
+    async def embedder(self) -> Embedder:
+        """The embedding model, loaded (in a worker thread) on first use."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self.infra)
+        await asyncio.to_thread(self._embedder.warm_up)
+        return self._embedder
+
+    async def vector_store(self) -> VectorStore:
+        """The vector store, opened for the embedding model's id and dimension.
+
+        Raises:
+            EmbeddingModelMismatchError: if the index holds another model's vectors.
+        """
+        embedder = await self.embedder()
+        pool = await self.pool() if self.infra.vector_store == "pgvector" else None
+        async with self._lock:
+            if self._vectors is None:
+                store = open_vector_store(self.infra, pool=pool)
+                await store.open(model_id=embedder.model_id, dim=embedder.dim)
+                self._vectors = store
+            return self._vectors
+
+    async def blob_store(self) -> BlobStore:
+        """The blob store (S3 when ``S3_ENDPOINT`` is set, else a local directory)."""
+        async with self._lock:
+            if self._blobs is None:
+                self._blobs = await open_blob_store(self.infra)
+            return self._blobs
+
+    async def close(self) -> None:
+        """Close everything that was opened; idempotent."""
+        if self._vectors is not None:
+            await self._vectors.close()
+            self._vectors = None
+        if self._blobs is not None:
+            await self._blobs.close()
+            self._blobs = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

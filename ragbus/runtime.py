@@ -1,0 +1,105 @@
+"""Run one or several ragbus services on a NATS broker, and stop them cleanly.
+
+A *service builder* is an async function ``(resources, publisher) -> NatsRouter``;
+every service exposes one as ``<svc>.app.build``. ``ragbus serve NAME`` runs one
+builder in its own process; ``ragbus up`` runs all of them on one broker.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats
+from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+from deploy.jetstream import ensure_streams
+from ragbus.bus import EventPublisher
+from ragbus.resources import Resources
+from ragbus.settings import InfraSettings
+from ragbus.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+ServiceBuilder = Callable[[Resources, EventPublisher], Awaitable[NatsRouter]]
+
+GRACEFUL_TIMEOUT_S = 30.0
+"""Seconds a stopping broker waits for in-flight handlers before giving up."""
+
+
+async def declare_topology(nats_url: str) -> None:
+    """Create or update the JetStream streams (idempotent)."""
+    nc = await nats.connect(nats_url, name="ragbus-topology")
+    try:
+        await ensure_streams(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+@dataclass
+class RunningBus:
+    """A started broker with its publisher; :meth:`stop` drains it."""
+
+    broker: NatsBroker
+    publisher: EventPublisher
+
+    async def stop(self) -> None:
+        """Stop consuming, wait for in-flight handlers, close the connection."""
+        await self.broker.stop()
+
+
+async def start_bus(
+    infra: InfraSettings,
+    resources: Resources,
+    builders: Sequence[ServiceBuilder],
+    *,
+    name: str = "ragbus",
+) -> RunningBus:
+    """Connect to NATS, declare streams, include every service's router and start.
+
+    Raises:
+        nats.errors.NoServersError: if NATS is unreachable.
+    """
+    await declare_topology(infra.nats_url)
+    broker = NatsBroker(
+        infra.nats_url,
+        name=name,
+        graceful_timeout=GRACEFUL_TIMEOUT_S,
+        middlewares=[NatsTelemetryMiddleware()],
+        max_reconnect_attempts=-1,
+    )
+    publisher = EventPublisher(broker)
+    for build in builders:
+        broker.include_router(await build(resources, publisher))
+    await broker.start()
+    return RunningBus(broker, publisher)
+
+
+async def wait_for_shutdown_signal() -> None:
+    """Return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def run_services(
+    builders: Sequence[ServiceBuilder], *, name: str, infra: InfraSettings | None = None
+) -> None:
+    """Run services in this process until SIGINT/SIGTERM, then drain and close."""
+    configure_tracing(name)
+    infra = infra or InfraSettings()
+    resources = Resources(infra)
+    bus = await start_bus(infra, resources, builders, name=name)
+    log.info("service started", extra={"service": name, "nats_url": infra.nats_url})
+    try:
+        await wait_for_shutdown_signal()
+    finally:
+        await bus.stop()
+        await resources.close()
+        log.info("service stopped", extra={"service": name})

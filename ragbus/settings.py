@@ -1,0 +1,64 @@
+"""Connection settings shared by every service, read from the environment.
+
+The standard variable names (``NATS_URL``, ``DATABASE_URL``, ``QDRANT_URL``,
+``S3_ENDPOINT``...) are accepted as they are; everything else is prefixed
+``RAGBUS_``. Each service's own ``<Svc>Settings`` extends :class:`InfraSettings`.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class InfraSettings(BaseSettings):
+    """Where the bus, the stores and the model live.
+
+    Attributes:
+        data_dir: Local state (Qdrant local mode, blobs, embedded servers) when no
+            server URL is given. Default ``./.ragbus``.
+        nats_url: NATS server with JetStream.
+        database_url: Postgres DSN; required by services run on their own.
+        vector_store: ``qdrant`` (server when ``qdrant_url`` is set, local mode
+            under ``data_dir/qdrant`` otherwise) or ``pgvector`` (in ``database_url``).
+        qdrant_collection: Collection holding every tenant's chunks.
+        s3_endpoint: ``host:port`` of an S3/MinIO server; blobs go to
+            ``data_dir/blobs`` when unset.
+        embed_model: Embedding model name (fastembed / Hugging Face id).
+        embed_model_path: Directory of an ONNX export to load instead of resolving one.
+        model_cache_dir: Where the resolved ONNX export is cached.
+        embed_max_tokens: Longest embedded input in tokens (model's trained maximum).
+        embed_threads: onnxruntime intra-op threads; ``None`` lets it decide.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
+
+    data_dir: Path = Path(".ragbus")
+    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias=_alias("NATS_URL", "RAGBUS_NATS_URL"))
+    database_url: str | None = Field(None, validation_alias=_alias("DATABASE_URL", "RAGBUS_DATABASE_URL"))
+    vector_store: Literal["qdrant", "pgvector"] = "qdrant"
+    qdrant_url: str | None = Field(None, validation_alias=_alias("QDRANT_URL", "RAGBUS_QDRANT_URL"))
+    qdrant_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("QDRANT_API_KEY", "RAGBUS_QDRANT_API_KEY")
+    )
+    qdrant_collection: str = "ragbus_chunks"
+    s3_endpoint: str | None = Field(None, validation_alias=_alias("S3_ENDPOINT", "RAGBUS_S3_ENDPOINT"))
+    s3_access_key: SecretStr | None = Field(
+        None, validation_alias=_alias("S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "RAGBUS_S3_ACCESS_KEY")
+    )
+    s3_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "RAGBUS_S3_SECRET_KEY"),
+    )
+    s3_bucket: str = Field("ragbus", validation_alias=_alias("S3_BUCKET", "RAGBUS_S3_BUCKET"))
+    s3_secure: bool = Field(False, validation_alias=_alias("S3_SECURE", "RAGBUS_S3_SECURE"))
+    embed_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_model_path: Path | None = None
+    model_cache_dir: Path = Path.home() / ".cache" / "ragbus" / "models"
+    embed_max_tokens: int = Field(256, ge=8, le=8192)
+    embed_threads: int | None = Field(None, ge=1)

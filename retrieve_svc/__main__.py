@@ -1,0 +1,3 @@
+from retrieve_svc.app import main
+
+main()

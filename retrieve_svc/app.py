@@ -1,0 +1,31 @@
+"""Composition root of retrieve_svc: settings, adapters and handlers wired once."""
+
+import asyncio
+
+from faststream.nats import NatsRouter
+
+from ragbus.bus import EventPublisher
+from ragbus.resources import Resources
+from ragbus.runtime import run_services
+from retrieve_svc.handlers import build_router
+from retrieve_svc.service import RetrieveService
+from retrieve_svc.settings import RetrieveSettings
+
+
+async def build(
+    resources: Resources, publisher: EventPublisher, settings: RetrieveSettings | None = None
+) -> NatsRouter:
+    """Open what retrieve_svc needs (model, vector store) and return its router."""
+    settings = settings or RetrieveSettings()
+    service = RetrieveService(
+        await resources.documents(),
+        await resources.vector_store(),
+        await resources.embedder(),
+        overfetch=settings.overfetch,
+    )
+    return build_router(service, await resources.queries(), publisher, settings)
+
+
+def main() -> None:
+    """Run retrieve_svc alone against ``NATS_URL``, ``DATABASE_URL`` and the vector store."""
+    asyncio.run(run_services([build], name="retrieve-svc"))

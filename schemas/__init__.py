@@ -1,0 +1,68 @@
+"""Public event contracts of ragbus, version 1.
+
+Every message on the bus is one of the pydantic models exported here. Subject
+names live in :mod:`schemas.subjects`; JSON Schema files for every event are
+generated into ``schemas/jsonschema/v1`` (``ragbus schemas export``).
+
+Compatibility rules: within a schema version only optional fields are added.
+Producers forbid unknown fields; consumers ignore them.
+"""
+
+from schemas.documents import (
+    MAX_CHUNKS_PER_BATCH,
+    MAX_INLINE_TEXT_BYTES,
+    SUPPORTED_EXTENSIONS,
+    ChunkPayload,
+    ChunksReady,
+    DeleteDocument,
+    DocumentDeleted,
+    DocumentFailed,
+    DocumentIndexed,
+    DocumentStatus,
+    DocumentStatusChanged,
+    DocumentUploaded,
+    Progress,
+    chunk_id,
+)
+from schemas.envelope import SCHEMA_VERSION, Envelope
+from schemas.queries import (
+    AnswerDelta,
+    AnswerFailed,
+    AnswerReady,
+    Citation,
+    ContextRetrieved,
+    Passage,
+    PassagesRetrieved,
+    QueryRequested,
+    RetrievePassages,
+    Timings,
+)
+
+__all__ = [
+    "MAX_CHUNKS_PER_BATCH",
+    "MAX_INLINE_TEXT_BYTES",
+    "SCHEMA_VERSION",
+    "SUPPORTED_EXTENSIONS",
+    "AnswerDelta",
+    "AnswerFailed",
+    "AnswerReady",
+    "ChunkPayload",
+    "ChunksReady",
+    "Citation",
+    "ContextRetrieved",
+    "DeleteDocument",
+    "DocumentDeleted",
+    "DocumentFailed",
+    "DocumentIndexed",
+    "DocumentStatus",
+    "DocumentStatusChanged",
+    "DocumentUploaded",
+    "Envelope",
+    "Passage",
+    "PassagesRetrieved",
+    "Progress",
+    "QueryRequested",
+    "RetrievePassages",
+    "Timings",
+    "chunk_id",
+]

