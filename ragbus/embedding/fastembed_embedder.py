@@ -1,0 +1,189 @@
+"""The real :class:`~ragbus.embedding.base.Embedder`: fastembed on onnxruntime, CPU."""
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from ragbus.embedding.base import Embedder, Vectors
+from ragbus.embedding.resolve import KNOWN_MODELS, ResolvedModel, download_dir, resolve_model, slug
+from ragbus.errors import EmbeddingModelMismatchError
+from ragbus.settings import InfraSettings
+
+logger = logging.getLogger(__name__)
+
+_REGISTRY_LOCK = threading.Lock()  # fastembed's custom model registry is process-wide
+_CACHE_LOCK = threading.Lock()
+_EMBEDDERS: dict[tuple[Any, ...], "FastEmbedEmbedder"] = {}
+
+
+class FastEmbedEmbedder:
+    """A sentence-transformers model run by fastembed, loaded once per instance.
+
+    Local exports (``path``, ``cache`` and ``export`` sources) are registered with
+    fastembed as mean-pooled, L2-normalised models whose ONNX graph returns
+    ``last_hidden_state``, which is what sentence-transformers models are.
+
+    Attributes:
+        model_id: ``settings.embed_model``, whichever source the files came from.
+        dim: Embedding dimension; known before :meth:`warm_up` for known models.
+        max_tokens: Inputs are truncated to this many tokens, special tokens included.
+        resolved: Where the model was found; ``None`` until :meth:`warm_up`.
+    """
+
+    def __init__(self, settings: InfraSettings, batch_size: int = 64) -> None:
+        """Record the settings; loads nothing.
+
+        Args:
+            settings: Model name, path, cache directory, token limit and threads.
+            batch_size: Texts per onnxruntime call; inputs are sorted by length first,
+                so each batch is padded only to similar lengths.
+        """
+        self._settings = settings
+        self._batch_size = batch_size
+        self.model_id = settings.embed_model
+        dim, trained_max = KNOWN_MODELS.get(settings.embed_model, (0, settings.embed_max_tokens))
+        self.dim = dim
+        self.max_tokens = min(settings.embed_max_tokens, trained_max)
+        self.resolved: ResolvedModel | None = None
+        self._model: Any = None  # fastembed.TextEmbedding, imported lazily
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Resolve and load the model, then embed one text; later calls return at once.
+
+        Raises:
+            ModelUnavailableError: No source could provide the model.
+            EmbeddingModelMismatchError: The model's output size is not the expected ``dim``.
+        """
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is None:
+                self._load()
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer, without truncation or padding, for counting chunk tokens.
+
+        Use ``encode(text, add_special_tokens=False)`` to count a chunk's own tokens; the
+        model adds two (``[CLS]`` and ``[SEP]``) within :attr:`max_tokens`.
+        """
+        self.warm_up()
+        assert self._tokenizer is not None
+        return self._tokenizer
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages, each truncated to :attr:`max_tokens`.
+
+        Args:
+            texts: Passages, in any order; empty strings are allowed.
+
+        Returns:
+            ``(len(texts), dim)`` float32, L2-normalised rows in the order of ``texts``.
+        """
+        self.warm_up()
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        # Shortest first, so each batch pads to about its own length rather than the longest
+        # text in the call; the order is restored below.
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        sorted_texts = [texts[i] for i in order]
+        vectors = np.stack(list(self._model.embed(sorted_texts, batch_size=self._batch_size)))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out[order] = vectors
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one question; returns ``(dim,)`` float32, L2-normalised."""
+        return self.embed_documents([text])[0]
+
+    def _load(self) -> None:
+        from fastembed import TextEmbedding  # lazy: onnxruntime takes a while to import
+
+        started = time.perf_counter()
+        resolved = resolve_model(self._settings)
+        threads = self._settings.embed_threads
+        if resolved.path is None:
+            model = TextEmbedding(
+                resolved.model_id, cache_dir=str(download_dir(self._settings)), threads=threads
+            )
+        else:
+            name = _register(resolved)
+            model = TextEmbedding(name, specific_model_path=str(resolved.path), threads=threads)
+        inner = model.model
+        inner_tokenizer: Tokenizer | None = getattr(inner, "tokenizer", None)
+        if inner_tokenizer is None:
+            raise RuntimeError("fastembed did not load a tokenizer; is the installed version new?")
+        # fastembed truncates at the model's tokenizer_config limit, which may exceed ours
+        # (a downloaded MiniLM says 512); cap it so every source embeds the same way.
+        truncation = inner_tokenizer.truncation or {}
+        limit = min(resolved.max_tokens, truncation.get("max_length", resolved.max_tokens))
+        inner_tokenizer.enable_truncation(
+            max_length=limit, direction=truncation.get("direction", "right")
+        )
+        counting = Tokenizer.from_str(inner_tokenizer.to_str())
+        counting.no_truncation()
+        counting.no_padding()
+
+        probe = np.asarray(next(iter(model.embed(["warm up"]))), dtype=np.float32)
+        if probe.shape != (resolved.dim,):
+            raise EmbeddingModelMismatchError(
+                f"{resolved.model_id} returned shape {probe.shape}, expected ({resolved.dim},)"
+            )
+        self.dim, self.max_tokens, self.resolved = resolved.dim, limit, resolved
+        self._tokenizer = counting
+        self._model = model  # last: its being set is what tells other threads we are ready
+        logger.info(
+            "embedding model loaded model=%s source=%s seconds=%.2f",
+            resolved.model_id,
+            resolved.source,
+            time.perf_counter() - started,
+        )
+
+
+def _register(resolved: ResolvedModel) -> str:
+    """Register a local export with fastembed once per process; returns its fastembed name."""
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    name = f"ragbus/{slug(resolved.model_id)}-{resolved.dim}"
+    with _REGISTRY_LOCK:
+        known = {m["model"].lower() for m in TextEmbedding.list_supported_models()}
+        if name.lower() not in known:
+            TextEmbedding.add_custom_model(
+                model=name,
+                pooling=PoolingType.MEAN,
+                normalization=True,
+                sources=ModelSource(hf=resolved.model_id),
+                dim=resolved.dim,
+                model_file="model.onnx",
+            )
+    return name
+
+
+def get_embedder(settings: InfraSettings) -> Embedder:
+    """The process's shared embedder for these settings, so a model is loaded only once.
+
+    Args:
+        settings: Keyed by model, model path, token limit and threads.
+
+    Returns:
+        An embedder; call :meth:`FastEmbedEmbedder.warm_up` (for example in a lifespan)
+        before the first request to keep the load off the request path.
+    """
+    key = (
+        settings.embed_model,
+        settings.embed_model_path,
+        settings.embed_max_tokens,
+        settings.embed_threads,
+    )
+    with _CACHE_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = FastEmbedEmbedder(settings)
+        return _EMBEDDERS[key]
