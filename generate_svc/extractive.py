@@ -1,0 +1,283 @@
+"""The offline answerer: quote the passage sentences closest to the question.
+
+Used when no LLM is configured. Every passage is split into sentences, the
+question and the sentences are embedded with the same model as retrieval, and the
+best few sentences are returned in document order, each followed by the ``[n]``
+marker of its passage.
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pysbd
+
+from generate_svc.prompts import NOT_FOUND_ANSWER
+from ragbus.embedding.base import Embedder
+from schemas.queries import Passage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIN_SCORE = 0.40
+"""Lowest question-sentence cosine (all-MiniLM-L6-v2) that counts as an answer.
+
+Measured with the real model (ONNX export via ``get_embedder``), scoring every
+sentence that :func:`split_sentences` yields, best sentence per case:
+
+* 25 hand-written Node.js questions, top-5 of 460 ~1,200-char chunks of 13 API
+  docs: min 0.55, median 0.69 (the best sentence always came from the right doc);
+* 244 SciFact claims against their evidence abstract: min 0.37, p5 0.52,
+  median 0.73 (the gold rationale sentence alone: p10 0.39, median 0.64);
+* 20 off-topic or nonsense questions against the top-5 Node.js chunks: median 0.19,
+  max 0.34 ("asdf qwerty zxcv"); 6 near-miss tech questions (React, SQL, CSS): max 0.32;
+* 51 off-topic questions against all 2,401 sentences of 250 SciFact abstracts
+  (harsher than a top-5): p95 0.32, max 0.37.
+
+At 0.40 every off-topic case is rejected and 100% of the Node.js / 99% of the
+SciFact relevant cases are kept; 0.35 would let 4% of off-topic ones through.
+Recalibrate when the embedding model changes.
+"""
+
+MIN_WORDS = 4
+"""Fragments with fewer words (headings, labels, ``"Returns: <Buffer>"``) are skipped."""
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^#{1,6}\s")
+_LIST_ITEM = re.compile(r"^(?:[*+-]|\d{1,3}[.)])\s+")
+_SKIPPED_LINE = re.compile(r"^(?:\||<!--.*-->$|={3,}$|-{3,}$)")
+_QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
+_CODE_START = re.compile(
+    r"^(?:const|let|var|import|export|function|class|return|await|async|require\(|"
+    r"if\s*\(|for\s*\(|while\s*\(|//|/\*|\*/|\$ |</?\w|[})\]])"
+)
+# inline code, Markdown links (kept: their text) and Node.js-style "{string}" type tags
+_NOT_CODE = re.compile(r"`[^`]*`|\[([^\]]*)\](?:\[[^\]]*\]|\([^)]*\))|\{[\w.|<>\[\]\\]+\}")
+_CODE_SYMBOLS = frozenset("{};=<>[]|\\$")
+
+
+def prose_blocks(text: str) -> list[str]:
+    """Split Markdown-ish text into prose blocks that a sentence splitter can handle.
+
+    Fenced code blocks, headings, table rows, HTML comments and rules are dropped;
+    blank lines and list items start new blocks; soft-wrapped lines are joined
+    with spaces. Plain text (PDF, HTML extracts) passes through as paragraphs.
+
+    Args:
+        text: A passage's text.
+
+    Returns:
+        Non-empty blocks of prose, in document order.
+    """
+    blocks: list[str] = []
+    current: list[str] = []
+    skip_until: str | None = None  # closing fence or "-->" of the block being skipped
+
+    def flush() -> None:
+        if current:
+            blocks.append(" ".join(current))
+            current.clear()
+
+    for raw in text.splitlines():
+        fence = _FENCE.match(raw)
+        if skip_until is not None:
+            if (fence and fence.group(1) == skip_until) or (skip_until == "-->" and "-->" in raw):
+                skip_until = None
+            continue
+        line = _QUOTE_MARK.sub("", raw).strip()
+        if fence or (line.startswith("<!--") and "-->" not in line):
+            flush()
+            skip_until = fence.group(1) if fence else "-->"
+            continue
+        if not line or _HEADING.match(line) or _SKIPPED_LINE.match(line):
+            flush()
+            continue
+        item = _LIST_ITEM.match(line)
+        if item:
+            flush()
+            line = line[item.end() :]
+        current.append(line)
+    flush()
+    return blocks
+
+
+def looks_like_code(sentence: str) -> bool:
+    """Tell code and markup from prose (chunks may start inside a code block).
+
+    A sentence is code if it starts like a statement, comment or tag, or if more
+    than 5% of its non-space characters are code symbols (``{};=<>[]|\\$``) once
+    inline code, link targets and type tags are removed; prose measures 0-2%,
+    JavaScript and HTML tables 8-20% (on a sample of the Node.js API docs).
+    """
+    if _CODE_START.match(sentence):
+        return True
+    text = _NOT_CODE.sub(lambda m: m.group(1) or "x", sentence)
+    chars = [c for c in text if not c.isspace()]
+    return sum(c in _CODE_SYMBOLS for c in chars) > 0.05 * max(len(chars), 1)
+
+
+def split_sentences(text: str, *, min_words: int = MIN_WORDS) -> list[str]:
+    """Split a passage into candidate answer sentences.
+
+    Args:
+        text: A passage's text.
+        min_words: Shorter fragments (whitespace-separated words) are dropped, as
+            is anything :func:`looks_like_code`.
+
+    Returns:
+        Stripped sentences in document order.
+    """
+    segmenter = pysbd.Segmenter(language="en", clean=False)  # cheap; not shared across threads
+    sentences = []
+    for block in prose_blocks(text):
+        for sentence in segmenter.segment(block):
+            sentence = sentence.strip()
+            if len(sentence.split()) >= min_words and not looks_like_code(sentence):
+                sentences.append(sentence)
+    return sentences
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A sentence that may be quoted.
+
+    Attributes:
+        n: 1-based rank of its passage, the ``[n]`` marker.
+        position: 0-based index of the sentence within its passage.
+        text: The sentence.
+        cosine: Cosine similarity to the question, in [-1, 1].
+        rank_score: ``cosine`` plus the passage bonus, used only to order candidates.
+    """
+
+    n: int
+    position: int
+    text: str
+    cosine: float
+    rank_score: float
+
+
+class ExtractiveAnswerer:
+    """Answer with the passage sentences most similar to the question.
+
+    Scoring: ``cosine(q, s)`` gates a sentence (it must reach ``min_score``), and
+    candidates that pass are ranked by
+    ``rank_score = cosine(q, s) + passage_weight * clip(passage.score, 0, 1)``,
+    a small tie-breaker towards passages that retrieval ranked higher.
+
+    Attributes:
+        model: Always ``"extractive"``.
+    """
+
+    model = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        max_sentences: int = 3,
+        min_score: float = DEFAULT_MIN_SCORE,
+        passage_weight: float = 0.1,
+        max_passages: int = 10,
+        min_words: int = MIN_WORDS,
+    ) -> None:
+        """Configure the answerer; loads nothing.
+
+        Args:
+            embedder: The embedding model (the caller warms it up).
+            max_sentences: Most sentences in an answer, >= 1.
+            min_score: Lowest question-sentence cosine quoted; see :data:`DEFAULT_MIN_SCORE`.
+            passage_weight: Weight of the passage's retrieval score in the ranking;
+                0.1 moves a sentence at most 0.1 in cosine, enough to break near-ties.
+            max_passages: Only the best this many passages are read; bounds the
+                embedding work (~10 sentences per 256-token chunk) per question.
+            min_words: Shortest candidate sentence in words.
+
+        Raises:
+            ValueError: If ``max_sentences`` or ``max_passages`` is below 1.
+        """
+        if max_sentences < 1 or max_passages < 1:
+            raise ValueError("max_sentences and max_passages must be >= 1")
+        self._embedder = embedder
+        self.max_sentences = max_sentences
+        self.min_score = min_score
+        self.passage_weight = passage_weight
+        self.max_passages = max_passages
+        self.min_words = min_words
+
+    def candidates(self, question: str, passages: Sequence[Passage]) -> list[Candidate]:
+        """Score every sentence of the best passages against the question (CPU-bound).
+
+        Args:
+            question: The user's question.
+            passages: Passages ranked best first.
+
+        Returns:
+            All candidates, in document order (passage rank, then position);
+            sentences repeated in overlapping chunks are kept once, at their
+            best-ranked passage. Empty when there are no sentences.
+        """
+        seen: set[str] = set()
+        found: list[tuple[int, int, str, float]] = []
+        for n, passage in enumerate(passages[: self.max_passages], start=1):
+            bonus = self.passage_weight * min(max(passage.score, 0.0), 1.0)
+            for position, text in enumerate(
+                split_sentences(passage.text, min_words=self.min_words)
+            ):
+                key = " ".join(text.lower().split())
+                if key not in seen:
+                    seen.add(key)
+                    found.append((n, position, text, bonus))
+        if not found:
+            return []
+        query = self._embedder.embed_query(question)
+        vectors = self._embedder.embed_documents([text for _, _, text, _ in found])
+        cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+        return [
+            Candidate(n, position, text, float(cos), float(cos) + bonus)
+            for (n, position, text, bonus), cos in zip(found, cosines, strict=True)
+        ]
+
+    def select(self, question: str, passages: Sequence[Passage]) -> list[Candidate]:
+        """Pick the sentences of the answer (CPU-bound).
+
+        Args:
+            question: The user's question.
+            passages: Passages ranked best first.
+
+        Returns:
+            Up to ``max_sentences`` candidates with ``cosine >= min_score``, best
+            ``rank_score`` first chosen, returned in document order; empty when
+            nothing is relevant enough.
+        """
+        scored = self.candidates(question, passages)
+        eligible = [c for c in scored if c.cosine >= self.min_score]
+        best = sorted(eligible, key=lambda c: c.rank_score, reverse=True)[: self.max_sentences]
+        log.debug(
+            "extractive selection",
+            extra={
+                "candidates": len(scored),
+                "eligible": len(eligible),
+                "top_cosine": max((c.cosine for c in scored), default=None),
+            },
+        )
+        return sorted(best, key=lambda c: (c.n, c.position))
+
+    async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+        """Stream the answer, one sentence (with its ``[n]`` marker) per delta.
+
+        Args:
+            question: The user's question.
+            passages: Passages ranked best first, numbered ``[1]..[k]``.
+
+        Yields:
+            ``"sentence [n]"`` pieces, each after the first prefixed with a space;
+            or exactly :data:`NOT_FOUND_ANSWER` when nothing reaches ``min_score``.
+        """
+        chosen = await asyncio.to_thread(self.select, question, passages) if passages else []
+        if not chosen:
+            yield NOT_FOUND_ANSWER
+            return
+        for i, candidate in enumerate(chosen):
+            yield f"{' ' if i else ''}{candidate.text} [{candidate.n}]"

@@ -1,0 +1,129 @@
+"""build_citations (one citation per distinct in-range marker) and the prompt numbering."""
+
+import uuid
+
+import pytest
+
+from generate_svc.citations import QUOTE_MAX_CHARS, build_citations, cited_numbers, shorten
+from generate_svc.prompts import (
+    NOT_FOUND_ANSWER,
+    build_messages,
+    fit_passages,
+    passage_label,
+    render_passage,
+)
+from schemas.queries import Passage
+
+pytestmark = pytest.mark.unit
+
+
+def passage(i: int, text: str = "") -> Passage:
+    return Passage(
+        chunk_id=uuid.uuid5(uuid.NAMESPACE_URL, f"chunk-{i}"),
+        document_id=uuid.uuid5(uuid.NAMESPACE_URL, f"doc-{i}"),
+        filename=f"doc{i}.md",
+        title=f"Doc {i}",
+        text=text or f"Text of passage {i}.",
+        score=1.0 - i / 10,
+        page=i,
+        heading=f"Heading {i}",
+        chunk_index=i,
+    )
+
+
+PASSAGES = [passage(i) for i in range(1, 4)]
+
+
+def test_one_citation_per_distinct_marker_ordered_by_n() -> None:
+    answer = "B is true [3]. A is true [1]. Again [3][1]. And [1, 3]."
+
+    citations = build_citations(answer, PASSAGES)
+
+    assert [c.n for c in citations] == [1, 3]
+    first = citations[0]
+    assert first.chunk_id == PASSAGES[0].chunk_id
+    assert first.document_id == PASSAGES[0].document_id
+    assert (first.filename, first.title, first.page, first.heading) == (
+        "doc1.md",
+        "Doc 1",
+        1,
+        "Heading 1",
+    )
+    assert first.score == PASSAGES[0].score
+    assert first.quote == "Text of passage 1."
+
+
+def test_out_of_range_markers_are_ignored() -> None:
+    citations = build_citations("Zero [0], four [4], ninety [99], two [2].", PASSAGES)
+
+    assert [c.n for c in citations] == [2]
+
+
+def test_no_markers_or_no_passages_give_no_citations() -> None:
+    assert build_citations("No markers here.", PASSAGES) == []
+    assert build_citations("Cites [1].", []) == []
+
+
+def test_markers_inside_code_are_not_citations() -> None:
+    answer = "Read `process.argv[2]` to get the file [1].\n```js\nconst x = a[3];\n```"
+
+    assert cited_numbers(answer) == [1]
+
+
+def test_adjacent_marker_without_space_counts() -> None:
+    assert cited_numbers("Paris is the capital[2].") == [2]
+
+
+def test_quote_is_shortened_at_a_word_boundary() -> None:
+    long = passage(1, "word " * 200)
+
+    quote = build_citations("[1]", [long])[0].quote
+
+    assert quote is not None
+    assert len(quote) <= QUOTE_MAX_CHARS
+    assert quote.endswith("word…")
+
+
+def test_shorten_collapses_whitespace_and_keeps_short_text() -> None:
+    assert shorten("a\n\n  b\tc") == "a b c"
+    assert shorten("x" * 500, 10) == "x" * 9 + "…"
+
+
+# The numbering contract the LLM prompt shares with build_citations.
+
+
+def test_build_messages_numbers_passages_by_rank_with_their_source() -> None:
+    messages = build_messages("What is B?", PASSAGES)
+
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "[1]" in messages[0]["content"]
+    assert NOT_FOUND_ANSWER in messages[0]["content"]
+    user = messages[1]["content"]
+    assert "[1] (doc1.md, p. 1, Heading 1)\nText of passage 1." in user
+    assert user.index("[1] (") < user.index("[2] (") < user.index("[3] (")
+    assert user.endswith("Question: What is B?")
+
+
+def test_context_budget_drops_the_lowest_ranked_passages_first() -> None:
+    passages = [passage(i, "x" * 400) for i in range(1, 6)]
+    block = len(render_passage(1, passages[0]))
+
+    blocks = fit_passages(passages, max_chars=3 * block + 2 * 2)
+
+    assert [b.split(" ", 1)[0] for b in blocks] == ["[1]", "[2]", "[3]"]
+
+
+def test_context_budget_always_keeps_the_best_passage() -> None:
+    blocks = fit_passages([passage(1, "y" * 1000)], max_chars=100)
+
+    assert len(blocks) == 1
+    assert len(blocks[0]) == 100
+    assert blocks[0].startswith("[1] (doc1.md")
+
+
+def test_passage_label_without_page_or_heading_is_the_filename() -> None:
+    bare = Passage(
+        chunk_id=uuid.uuid4(), document_id=uuid.uuid4(), filename="a.txt", text="t", score=0.1
+    )
+
+    assert passage_label(bare) == "a.txt"
