@@ -101,16 +101,17 @@ class EmbedService:
         if after is None or after.status == DocumentStatus.DELETED:
             await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
             return
-        done, total = await self._documents.record_batch(
+        progress = await self._documents.record_batch(
             tenant,
             doc_id,
             version=batch.version,
             batch_index=batch.batch_index,
             chunk_count=len(batch.chunks),
         )
-        progress = Progress(done=done, total=total)
+        if progress is None:  # deleted or re-versioned between the checks
+            return
         await self._lifecycle.announce(tenant, doc_id, DocumentStatus.EMBEDDING, progress)
-        if total and done >= total:
+        if progress.total and progress.done >= progress.total:
             await self._finish(batch, progress)
 
     async def _finish(self, batch: ChunksReady, progress: Progress) -> None:

@@ -90,7 +90,7 @@ async def upload_documents(
         key = blob_key(identity.tenant_id, doc_id, name)
         await state.blobs.put(key, data, content_type=content_type)
         record, _ = await state.documents.create(
-            tenant_id=identity.tenant_id, document_id=doc_id, filename=name,
+            identity.tenant_id, doc_id, filename=name,
             content_type=content_type, sha256=digest, size_bytes=len(data),
             blob_key=key, metadata=meta, version=1,
         )

@@ -78,7 +78,7 @@ class Resources:
         pool = await self.pool() if self.infra.vector_store == "pgvector" else None
         async with self._lock:
             if self._vectors is None:
-                store = open_vector_store(self.infra, pool=pool)
+                store = await open_vector_store(self.infra, pool=pool)
                 await store.open(model_id=embedder.model_id, dim=embedder.dim)
                 self._vectors = store
             return self._vectors
