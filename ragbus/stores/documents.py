@@ -1,0 +1,306 @@
+"""Document rows and their guarded lifecycle, in Postgres.
+
+Status only moves forward (``uploaded`` -> ``parsing`` -> ``embedding`` ->
+``indexed``); ``failed`` is reachable before ``indexed``; ``deleted`` is final.
+Only :meth:`DocumentRepository.reset_for_reprocess` goes back to ``uploaded``.
+Every write is safe to repeat, so redelivered messages change nothing.
+"""
+
+import builtins
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ragbus.stores.postgres import pg_errors, record_to_dict
+from schemas.documents import DocumentStatus, Progress
+
+S = DocumentStatus
+_ALLOWED_FROM: dict[DocumentStatus, tuple[str, ...]] = {
+    S.PARSING: (S.UPLOADED,),
+    S.EMBEDDING: (S.UPLOADED, S.PARSING),
+    # An indexed document does not fail afterwards: a late redelivery must not
+    # hide searchable content. Reprocess it instead.
+    S.FAILED: (S.UPLOADED, S.PARSING, S.EMBEDDING),
+    S.DELETED: (S.UPLOADED, S.PARSING, S.EMBEDDING, S.INDEXED, S.FAILED),
+}
+"""For each target status of :meth:`DocumentRepository.set_status`, the statuses it may leave."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """One ``documents`` row. Sizes in bytes, counts in chunks, times timezone-aware UTC."""
+
+    tenant_id: str
+    id: UUID
+    filename: str
+    content_type: str | None
+    sha256: str | None
+    size_bytes: int | None
+    blob_key: str | None
+    status: DocumentStatus
+    error: str | None
+    error_code: str | None
+    version: int
+    chunks_total: int
+    chunks_embedded: int
+    title: str | None
+    parser: str | None
+    page_count: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    indexed_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":
+        """Build a record from a ``SELECT *`` row of ``documents``."""
+        data = record_to_dict(row)
+        data["status"] = DocumentStatus(data["status"])
+        return cls(**data)
+
+
+class DocumentRepository:
+    """Tenant-scoped access to ``documents`` and ``document_batches``.
+
+    Every method raises :class:`~ragbus.errors.RetryableError` when Postgres is
+    unreachable; ``tenant_id`` is part of every statement.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @pg_errors
+    async def create(
+        self,
+        tenant_id: str,
+        document_id: UUID,
+        *,
+        filename: str,
+        content_type: str | None = None,
+        sha256: str | None = None,
+        size_bytes: int | None = None,
+        blob_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        version: int = 1,
+    ) -> tuple[DocumentRecord, bool]:
+        """Insert the document unless it exists; returns ``(row, created)``.
+
+        An existing row is returned unchanged (``created`` False), so a
+        redelivered ``document.uploaded`` is a no-op.
+        """
+        row = await self._pool.fetchrow(
+            """INSERT INTO documents (tenant_id, id, filename, content_type, sha256,
+                   size_bytes, blob_key, metadata, version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT DO NOTHING RETURNING *""",
+            *(tenant_id, document_id, filename, content_type, sha256, size_bytes),
+            *(blob_key, dict(metadata or {}), version),
+        )
+        if row is not None:
+            return DocumentRecord.from_row(row), True
+        existing = await self.get(tenant_id, document_id)
+        assert existing is not None  # rows are never removed, only marked deleted
+        return existing, False
+
+    @pg_errors
+    async def get(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
+        """The document, whatever its status, or None if this tenant has no such id."""
+        row = await self._pool.fetchrow(
+            "SELECT * FROM documents WHERE tenant_id = $1 AND id = $2", tenant_id, document_id
+        )
+        return None if row is None else DocumentRecord.from_row(row)
+
+    @pg_errors
+    async def list(
+        self, tenant_id: str, *, limit: int = 100, offset: int = 0, include_deleted: bool = False
+    ) -> builtins.list[DocumentRecord]:
+        """The tenant's documents, newest first; ``limit`` is clamped to 1..1000."""
+        rows = await self._pool.fetch(
+            """SELECT * FROM documents WHERE tenant_id = $1 AND ($2 OR status <> 'deleted')
+               ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
+            *(tenant_id, include_deleted, min(max(limit, 1), 1000), max(offset, 0)),
+        )
+        return [DocumentRecord.from_row(r) for r in rows]
+
+    @pg_errors
+    async def find_by_sha256(self, tenant_id: str, sha256: str) -> DocumentRecord | None:
+        """The oldest live (neither deleted nor failed) document with these bytes, if any."""
+        row = await self._pool.fetchrow(
+            """SELECT * FROM documents WHERE tenant_id = $1 AND sha256 = $2
+                 AND status NOT IN ('deleted', 'failed') ORDER BY created_at, id LIMIT 1""",
+            tenant_id,
+            sha256,
+        )
+        return None if row is None else DocumentRecord.from_row(row)
+
+    @pg_errors
+    async def set_status(
+        self,
+        tenant_id: str,
+        document_id: UUID,
+        status: DocumentStatus,
+        *,
+        error: str | None = None,
+        error_code: str | None = None,
+    ) -> bool:
+        """Move the document to ``status`` if that is a forward transition.
+
+        Returns:
+            True if this call changed the row; False if it is missing, already there,
+            or the move is not allowed (``deleted`` is final, ``indexed`` only
+            goes to ``deleted``).
+
+        Raises:
+            ValueError: ``status`` is ``indexed`` (use :meth:`mark_indexed`) or
+                ``uploaded`` (use :meth:`reset_for_reprocess`).
+        """
+        allowed = _ALLOWED_FROM.get(DocumentStatus(status))
+        if allowed is None:
+            raise ValueError(f"set_status cannot move a document to {status!r}")
+        result = await self._pool.execute(
+            """UPDATE documents SET status = $3, error = $4, error_code = $5, updated_at = now()
+               WHERE tenant_id = $1 AND id = $2 AND status = ANY($6::text[])""",
+            *(tenant_id, document_id, str(status), error, error_code, [str(s) for s in allowed]),
+        )
+        return result != "UPDATE 0"
+
+    @pg_errors
+    async def set_parsed(
+        self,
+        tenant_id: str,
+        document_id: UUID,
+        *,
+        version: int,
+        chunks_total: int,
+        title: str | None,
+        parser: str | None,
+        page_count: int | None,
+    ) -> bool:
+        """Record the parse result of ``version`` and move to ``embedding``.
+
+        Returns:
+            True if this call changed the row; False when the document is missing,
+            at another version, or already past parsing (a redelivery).
+        """
+        result = await self._pool.execute(
+            """UPDATE documents SET status = 'embedding', chunks_total = $4, title = $5,
+                   parser = $6, page_count = $7, error = NULL, error_code = NULL,
+                   updated_at = now()
+               WHERE tenant_id = $1 AND id = $2 AND version = $3
+                 AND status IN ('uploaded', 'parsing')""",
+            *(tenant_id, document_id, version, chunks_total, title, parser, page_count),
+        )
+        return result != "UPDATE 0"
+
+    @pg_errors
+    async def record_batch(
+        self, tenant_id: str, document_id: UUID, *, version: int, batch_index: int, chunk_count: int
+    ) -> Progress | None:
+        """Count an embedded batch once; progress is the sum over distinct batches.
+
+        The document row is locked first, so concurrent batches of one document
+        serialise and each sum sees every committed batch: progress never goes
+        backwards and a redelivered batch is not counted twice.
+
+        Returns:
+            ``Progress(done, total)`` in chunks, or None when the document is missing,
+            deleted, or at another version (a stale batch, not recorded).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(
+                """SELECT version, status FROM documents
+                   WHERE tenant_id = $1 AND id = $2 FOR UPDATE""",
+                tenant_id,
+                document_id,
+            )
+            if current is None or current["status"] == "deleted" or current["version"] != version:
+                return None
+            await conn.execute(
+                """INSERT INTO document_batches
+                       (tenant_id, document_id, version, batch_index, chunk_count)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+                *(tenant_id, document_id, version, batch_index, chunk_count),
+            )
+            row = await conn.fetchrow(
+                """UPDATE documents SET updated_at = now(), chunks_embedded = (
+                       SELECT coalesce(sum(chunk_count), 0) FROM document_batches
+                       WHERE tenant_id = $1 AND document_id = $2 AND version = $3)
+                   WHERE tenant_id = $1 AND id = $2
+                   RETURNING chunks_embedded, chunks_total""",
+                *(tenant_id, document_id, version),
+            )
+        return Progress(done=row["chunks_embedded"], total=row["chunks_total"])
+
+    @pg_errors
+    async def mark_indexed(
+        self, tenant_id: str, document_id: UUID, *, version: int
+    ) -> datetime | None:
+        """Move ``embedding`` -> ``indexed`` once every chunk of ``version`` is embedded.
+
+        Returns:
+            ``indexed_at`` if this call made the transition, else None (not done yet,
+            already indexed, deleted, or another version), so exactly one caller
+            publishes ``document.indexed``.
+        """
+        return await self._pool.fetchval(
+            """UPDATE documents SET status = 'indexed', indexed_at = now(), updated_at = now(),
+                   error = NULL, error_code = NULL
+               WHERE tenant_id = $1 AND id = $2 AND version = $3 AND status = 'embedding'
+                 AND chunks_embedded = chunks_total
+               RETURNING indexed_at""",
+            *(tenant_id, document_id, version),
+        )
+
+    @pg_errors
+    async def mark_deleted(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
+        """Mark the document deleted (idempotent); returns its row, or None if missing."""
+        row = await self._pool.fetchrow(
+            """UPDATE documents SET status = 'deleted', updated_at = now()
+               WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' RETURNING *""",
+            tenant_id,
+            document_id,
+        )
+        return DocumentRecord.from_row(row) if row else await self.get(tenant_id, document_id)
+
+    @pg_errors
+    async def deleted_among(self, tenant_id: str, document_ids: Iterable[UUID]) -> set[UUID]:
+        """The ids that are deleted or unknown for this tenant (retrieval drops them)."""
+        wanted = set(document_ids)
+        if not wanted:
+            return set()
+        rows = await self._pool.fetch(
+            """SELECT id FROM documents
+               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND status <> 'deleted'""",
+            tenant_id,
+            builtins.list(wanted),
+        )
+        return wanted - {r["id"] for r in rows}
+
+    @pg_errors
+    async def reset_for_reprocess(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
+        """Start the document over at ``version + 1`` with zero progress.
+
+        Returns:
+            The reset row (status ``uploaded``), or None if missing or deleted.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE documents SET status = 'uploaded', version = version + 1,
+                       chunks_total = 0, chunks_embedded = 0, error = NULL, error_code = NULL,
+                       indexed_at = NULL, updated_at = now()
+                   WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' RETURNING *""",
+                tenant_id,
+                document_id,
+            )
+            if row is None:
+                return None
+            await conn.execute(
+                """DELETE FROM document_batches
+                   WHERE tenant_id = $1 AND document_id = $2 AND version < $3""",
+                *(tenant_id, document_id, row["version"]),
+            )
+        return DocumentRecord.from_row(row)
