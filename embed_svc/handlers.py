@@ -1,12 +1,11 @@
 """embed_svc's NATS handlers: batched across messages, with a declared ack policy."""
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsMessage, NatsRouter
 
 from deploy.jetstream import consumer
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
-from ragbus.bus import heartbeat, raw_messages, settle
+from ragbus.bus import heartbeat, jetstream_subscriber, raw_messages, record_nothing, settle
 from ragbus.embedding import Vectors
 from ragbus.errors import PermanentError
 from schemas import ChunksReady, DeleteDocument
@@ -22,20 +21,19 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
     """
     router = NatsRouter()
     chunks = consumer(
-        "embed-svc", s.CHUNKS_READY, ack_wait_s=settings.ack_wait_s,
+        "embed-svc",
+        s.CHUNKS_READY,
+        ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )
     deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
 
-    @router.subscriber(
-        chunks.subject,
-        stream=JStream(chunks.stream, declare=False),
-        durable=chunks.durable,
-        config=chunks.config(),
-        pull_sub=PullSub(
-            batch_size=settings.batch_messages, timeout=settings.batch_timeout_s, batch=True
-        ),
-        ack_policy=AckPolicy.MANUAL,
+    @jetstream_subscriber(
+        router,
+        chunks,
+        batch_size=settings.batch_messages,
+        timeout_s=settings.batch_timeout_s,
+        batch=True,
     )
     async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
         raws = raw_messages(msg)
@@ -58,23 +56,15 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
 
             await settle(raw, work, max_deliver=chunks.max_deliver, on_permanent=on_permanent)
 
-    @router.subscriber(
-        deletes.subject,
-        stream=JStream(deletes.stream, declare=False),
-        durable=deletes.durable,
-        config=deletes.config(),
-        pull_sub=PullSub(batch_size=1, timeout=1.0),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    @jetstream_subscriber(router, deletes)
     async def delete_document_vectors(command: DeleteDocument, msg: NatsMessage) -> None:
-        async def on_permanent(exc: PermanentError) -> None:
-            return None  # the document row is already a tombstone; retrieval drops it
-
+        # The document row is already a tombstone, so retrieval drops its chunks even
+        # if removing the vectors fails for good.
         await settle(
             msg.raw_message,
             lambda: service.delete(command),
             max_deliver=deletes.max_deliver,
-            on_permanent=on_permanent,
+            on_permanent=record_nothing,
         )
 
     return router

@@ -7,13 +7,12 @@ over distinct batches, and ``indexed`` is reached once.
 import asyncio
 import logging
 
-from ragbus.stores.vectors.base import ChunkRecord, VectorStore
-
+from ragbus.bus import Publisher
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import PermanentError
-from ragbus.bus import Publisher
 from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.vectors.base import ChunkRecord, VectorStore
 from schemas import (
     ChunksReady,
     DeleteDocument,

@@ -47,7 +47,9 @@ def create_app(
         res = resources or Resources(infra)
         hub = AnswerHub()
         broker = NatsBroker(
-            infra.nats_url, name="ragbus-gateway", middlewares=[NatsTelemetryMiddleware()],
+            infra.nats_url,
+            name="ragbus-gateway",
+            middlewares=[NatsTelemetryMiddleware()],
             max_reconnect_attempts=-1,
         )
         broker.include_router(hub.router())

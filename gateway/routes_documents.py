@@ -71,7 +71,8 @@ async def upload_documents(
         ext = PurePath(name).suffix.lower()
         if ext not in SUPPORTED_EXTENSIONS:
             raise HTTPException(
-                415, f"{name}: unsupported file type {ext or '(none)'}; "
+                415,
+                f"{name}: unsupported file type {ext or '(none)'}; "
                 f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}",
             )
         data = await upload.read(limit + 1)
@@ -90,15 +91,26 @@ async def upload_documents(
         key = blob_key(identity.tenant_id, doc_id, name)
         await state.blobs.put(key, data, content_type=content_type)
         record, _ = await state.documents.create(
-            identity.tenant_id, doc_id, filename=name,
-            content_type=content_type, sha256=digest, size_bytes=len(data),
-            blob_key=key, metadata=meta, version=1,
+            identity.tenant_id,
+            doc_id,
+            filename=name,
+            content_type=content_type,
+            sha256=digest,
+            size_bytes=len(data),
+            blob_key=key,
+            metadata=meta,
+            version=1,
         )
         await state.publisher.publish(
             DocumentUploaded(
-                tenant_id=identity.tenant_id, document_id=doc_id, filename=name,
-                content_type=content_type, blob_key=key, sha256=digest,
-                size_bytes=len(data), metadata=meta,
+                tenant_id=identity.tenant_id,
+                document_id=doc_id,
+                filename=name,
+                content_type=content_type,
+                blob_key=key,
+                sha256=digest,
+                size_bytes=len(data),
+                metadata=meta,
             ),
             s.DOCUMENT_UPLOADED,
             msg_id=f"{doc_id}:1",

@@ -71,8 +71,11 @@ async def query(
 ) -> dict[str, Any] | EventSourceResponse:
     """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``."""
     event = QueryRequested(
-        tenant_id=identity.tenant_id, query_id=uuid.uuid4(), question=body.question,
-        top_k=body.top_k, user_id=identity.user_id,
+        tenant_id=identity.tenant_id,
+        query_id=uuid.uuid4(),
+        question=body.question,
+        top_k=body.top_k,
+        user_id=identity.user_id,
     )
     wants_sse = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_sse:
@@ -127,7 +130,8 @@ async def _stream(state: Any, event: QueryRequested) -> AsyncIterator[ServerSent
                             continue
                         seen = item.seq
                         yield ServerSentEvent(
-                            json.dumps({"seq": item.seq, "text": item.text}), event="delta",
+                            json.dumps({"seq": item.seq, "text": item.text}),
+                            event="delta",
                             id=str(item.seq),
                         )
                     elif isinstance(item, AnswerReady):

@@ -1,11 +1,10 @@
 """generate_svc's NATS handler."""
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsMessage, NatsRouter
 
 from deploy.jetstream import consumer
 from generate_svc.service import GenerateService
-from ragbus.bus import settle
+from ragbus.bus import jetstream_subscriber, settle
 from ragbus.errors import PermanentError
 from schemas import ContextRetrieved
 from schemas import subjects as s
@@ -23,18 +22,13 @@ def build_router(service: GenerateService, *, max_deliver: int = 3) -> NatsRoute
     """
     router = NatsRouter()
     spec = consumer(
-        "generate-svc", s.CONTEXT_RETRIEVED, ack_wait_s=GENERATE_ACK_WAIT_S,
+        "generate-svc",
+        s.CONTEXT_RETRIEVED,
+        ack_wait_s=GENERATE_ACK_WAIT_S,
         max_deliver=max_deliver,
     )
 
-    @router.subscriber(
-        spec.subject,
-        stream=JStream(spec.stream, declare=False),
-        durable=spec.durable,
-        config=spec.config(),
-        pull_sub=PullSub(batch_size=1, timeout=1.0),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    @jetstream_subscriber(router, spec)
     async def generate_answer(context: ContextRetrieved, msg: NatsMessage) -> None:
         async def on_permanent(exc: PermanentError) -> None:
             await service.fail(context.tenant_id, context.query_id, exc)

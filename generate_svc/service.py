@@ -43,8 +43,10 @@ class GenerateService:
                 continue
             await self._publisher.publish(
                 AnswerDelta(
-                    tenant_id=context.tenant_id, query_id=context.query_id,
-                    seq=len(parts), text=text,
+                    tenant_id=context.tenant_id,
+                    query_id=context.query_id,
+                    seq=len(parts),
+                    text=text,
                 ),
                 s.ANSWER_DELTA,
             )

@@ -1,12 +1,11 @@
 """ingest_svc's NATS handlers: thin, typed, with a declared ack policy."""
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsMessage, NatsRouter
 
 from deploy.jetstream import consumer
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
-from ragbus.bus import heartbeat, settle
+from ragbus.bus import heartbeat, jetstream_subscriber, record_nothing, settle
 from ragbus.errors import PermanentError
 from schemas import DeleteDocument, DocumentUploaded
 from schemas import subjects as s
@@ -22,19 +21,14 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     """
     router = NatsRouter()
     uploads = consumer(
-        "ingest-svc", s.DOCUMENT_UPLOADED, ack_wait_s=settings.ack_wait_s,
+        "ingest-svc",
+        s.DOCUMENT_UPLOADED,
+        ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )
     deletes = consumer("ingest-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
 
-    @router.subscriber(
-        uploads.subject,
-        stream=JStream(uploads.stream, declare=False),
-        durable=uploads.durable,
-        config=uploads.config(),
-        pull_sub=PullSub(batch_size=1, timeout=1.0),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    @jetstream_subscriber(router, uploads)
     async def ingest_document(event: DocumentUploaded, msg: NatsMessage) -> None:
         async def on_permanent(exc: PermanentError) -> None:
             await service.fail(event, exc)
@@ -47,23 +41,14 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
                 on_permanent=on_permanent,
             )
 
-    @router.subscriber(
-        deletes.subject,
-        stream=JStream(deletes.stream, declare=False),
-        durable=deletes.durable,
-        config=deletes.config(),
-        pull_sub=PullSub(batch_size=1, timeout=1.0),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    @jetstream_subscriber(router, deletes)
     async def delete_document_blob(command: DeleteDocument, msg: NatsMessage) -> None:
-        async def on_permanent(exc: PermanentError) -> None:
-            return None  # nothing to record: the document row is already a tombstone
-
+        # The document row is already a tombstone: a failure here only leaves a blob.
         await settle(
             msg.raw_message,
             lambda: service.delete_blob(command),
             max_deliver=deletes.max_deliver,
-            on_permanent=on_permanent,
+            on_permanent=record_nothing,
         )
 
     return router

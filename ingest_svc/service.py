@@ -7,14 +7,13 @@ import asyncio
 import logging
 from uuid import UUID
 
-from ragbus.stores.blobs import BlobStore
-
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest_svc.parsing import parse_document
+from ragbus.bus import Publisher
 from ragbus.embedding import Embedder
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentError
-from ragbus.bus import Publisher
 from ragbus.lifecycle import DocumentLifecycle
+from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
 from schemas import (
     MAX_CHUNKS_PER_BATCH,
@@ -89,9 +88,7 @@ class IngestService:
             await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
             await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
         data = await self._load(event)
-        parsed = await asyncio.to_thread(
-            parse_document, data, event.filename, event.content_type
-        )
+        parsed = await asyncio.to_thread(parse_document, data, event.filename, event.content_type)
         chunks = await asyncio.to_thread(
             chunk_document, parsed, self._embedder.tokenizer, self._chunking
         )
@@ -152,7 +149,8 @@ class IngestService:
     ) -> list[ChunksReady]:
         doc_id = event.resolved_document_id()
         groups = [
-            chunks[i : i + MAX_CHUNKS_PER_BATCH] for i in range(0, len(chunks), MAX_CHUNKS_PER_BATCH)
+            chunks[i : i + MAX_CHUNKS_PER_BATCH]
+            for i in range(0, len(chunks), MAX_CHUNKS_PER_BATCH)
         ]
         return [
             ChunksReady(

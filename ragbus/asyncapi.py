@@ -18,7 +18,10 @@ from schemas import subjects as s
 from schemas.catalog import EVENTS
 
 PUBLISHED_ONLY = (
-    s.DOCUMENT_STATUS, s.DOCUMENT_INDEXED, s.DOCUMENT_FAILED, s.DOCUMENT_DELETED,
+    s.DOCUMENT_STATUS,
+    s.DOCUMENT_INDEXED,
+    s.DOCUMENT_FAILED,
+    s.DOCUMENT_DELETED,
 )
 
 

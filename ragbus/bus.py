@@ -17,15 +17,24 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from faststream.nats import NatsBroker
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
 from pydantic import BaseModel
 
-from deploy.jetstream import stream_for
+from deploy.jetstream import ConsumerSpec, stream_for
 from ragbus.errors import PermanentError
 
-__all__ = ["EventPublisher", "Publisher", "heartbeat", "raw_messages", "settle"]
+__all__ = [
+    "EventPublisher",
+    "Publisher",
+    "heartbeat",
+    "jetstream_subscriber",
+    "raw_messages",
+    "record_nothing",
+    "settle",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +87,46 @@ class EventPublisher:
         """
         response = await self._broker.request(event, subject, timeout=timeout_s)
         return await response.decode()
+
+
+def jetstream_subscriber(
+    router: NatsRouter,
+    spec: ConsumerSpec,
+    *,
+    batch_size: int = 1,
+    timeout_s: float = 1.0,
+    batch: bool = False,
+) -> Any:
+    """Declare a durable pull subscriber for ``spec`` with manual acknowledgement.
+
+    Every JetStream handler in ragbus goes through here, so all of them use the
+    declared consumer config (explicit ack, ack wait, max deliver) and settle their
+    messages themselves with :func:`settle`. The stream itself is declared by
+    ``deploy.jetstream.ensure_streams``, not by FastStream.
+
+    Args:
+        router: The service's router.
+        spec: The consumer (durable name, stream, subject, limits).
+        batch_size: Messages fetched per pull.
+        timeout_s: Longest wait for a pull to fill, in seconds.
+        batch: Hand the handler a list of events instead of one.
+
+    Returns:
+        The decorator for the handler.
+    """
+    return router.subscriber(
+        spec.subject,
+        stream=JStream(spec.stream, declare=False),
+        durable=spec.durable,
+        config=spec.config(),
+        pull_sub=PullSub(batch_size=batch_size, timeout=timeout_s, batch=batch),
+        ack_policy=AckPolicy.MANUAL,
+    )
+
+
+async def record_nothing(exc: PermanentError) -> None:
+    """``on_permanent`` for work whose failure has nowhere to be recorded but the log."""
+    log.error("permanent failure with nothing to record", extra={"code": exc.code})
 
 
 def raw_messages(msg: NatsMessage) -> list[Msg]:

@@ -1,5 +1,6 @@
 """A small HTTP client for the gateway, used by the CLI and the end-to-end tests."""
 
+import asyncio
 import json
 import mimetypes
 from collections.abc import AsyncIterator, Iterable
@@ -20,7 +21,9 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.update(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
             )
         elif path.is_file():
             found.add(path)
@@ -56,7 +59,8 @@ class RagbusClient:
             httpx.HTTPStatusError: on 4xx/5xx (the body names what was wrong).
         """
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        files = [("file", (path.name, path.read_bytes(), content_type))]
+        data_bytes = await asyncio.to_thread(path.read_bytes)
+        files = [("file", (path.name, data_bytes, content_type))]
         data = {"metadata": json.dumps(metadata)} if metadata else None
         response = await self._http.post("/v1/documents", files=files, data=data)
         response.raise_for_status()
@@ -88,9 +92,7 @@ class RagbusClient:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
-    async def query_stream(
-        self, question: str, top_k: int = 5
-    ) -> AsyncIterator[tuple[str, Any]]:
+    async def query_stream(self, question: str, top_k: int = 5) -> AsyncIterator[tuple[str, Any]]:
         """``POST /v1/query`` as SSE; yields ``(event, data)`` pairs until ``done``/``error``."""
         body = {"question": question, "top_k": top_k, "stream": True}
         async with aconnect_sse(self._http, "POST", "/v1/query", json=body) as source:

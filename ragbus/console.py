@@ -55,8 +55,11 @@ async def run_ingest(
     outcomes: dict[Path, Outcome] = {}
     started = time.perf_counter()
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
     )
     async with RagbusClient(url, tenant) as client:
         with Progress(*columns, console=console) as progress:
@@ -146,7 +149,8 @@ async def run_ask(
                     where = f"p. {c['page']}" if c.get("page") else (c.get("heading") or "")
                     console.print(
                         f"  [{c['n']}] {c['filename']}  {where}  (score {c['score']:.2f})",
-                        markup=False, highlight=False,
+                        markup=False,
+                        highlight=False,
                     )
             elif event == "done":
                 found = bool(data.get("found"))

@@ -39,15 +39,21 @@ class InfraSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
 
     data_dir: Path = Path(".ragbus")
-    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias=_alias("NATS_URL", "RAGBUS_NATS_URL"))
-    database_url: str | None = Field(None, validation_alias=_alias("DATABASE_URL", "RAGBUS_DATABASE_URL"))
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", validation_alias=_alias("NATS_URL", "RAGBUS_NATS_URL")
+    )
+    database_url: str | None = Field(
+        None, validation_alias=_alias("DATABASE_URL", "RAGBUS_DATABASE_URL")
+    )
     vector_store: Literal["qdrant", "pgvector"] = "qdrant"
     qdrant_url: str | None = Field(None, validation_alias=_alias("QDRANT_URL", "RAGBUS_QDRANT_URL"))
     qdrant_api_key: SecretStr | None = Field(
         None, validation_alias=_alias("QDRANT_API_KEY", "RAGBUS_QDRANT_API_KEY")
     )
     qdrant_collection: str = "ragbus_chunks"
-    s3_endpoint: str | None = Field(None, validation_alias=_alias("S3_ENDPOINT", "RAGBUS_S3_ENDPOINT"))
+    s3_endpoint: str | None = Field(
+        None, validation_alias=_alias("S3_ENDPOINT", "RAGBUS_S3_ENDPOINT")
+    )
     s3_access_key: SecretStr | None = Field(
         None, validation_alias=_alias("S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "RAGBUS_S3_ACCESS_KEY")
     )

@@ -9,8 +9,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 
@@ -34,14 +32,6 @@ SERVICE_BUILDERS = {
     "retrieve": build_retrieve,
     "generate": build_generate,
 }
-
-
-@dataclass
-class Stack:
-    """A running embedded stack."""
-
-    infra: InfraSettings
-    resources: Resources
 
 
 @contextlib.asynccontextmanager
@@ -69,9 +59,7 @@ async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]
         yield infra.model_copy(update=updates)
 
 
-async def run_stack(
-    infra: InfraSettings, gateway: GatewaySettings, *, ready_file: Path | None = None
-) -> None:
+async def run_stack(infra: InfraSettings, gateway: GatewaySettings) -> None:
     """Run everything until SIGINT/SIGTERM (uvicorn handles the signals), then drain."""
     configure_tracing("ragbus")
     async with embedded_servers(infra) as infra:
@@ -87,8 +75,6 @@ async def run_stack(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
         try:
-            if ready_file is not None:
-                ready_file.write_text(f"http://{gateway.host}:{gateway.port}\n")
             print(f"ragbus is up: http://{gateway.host}:{gateway.port}", flush=True)
             await server.serve()
         finally:

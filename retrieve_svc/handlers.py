@@ -1,10 +1,9 @@
 """retrieve_svc's NATS handlers."""
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsMessage, NatsRouter
 
 from deploy.jetstream import consumer
-from ragbus.bus import Publisher, settle
+from ragbus.bus import Publisher, jetstream_subscriber, settle
 from ragbus.errors import PermanentError
 from ragbus.stores.queries import QueryRepository
 from retrieve_svc.service import RetrieveService
@@ -37,31 +36,30 @@ def build_router(
     """
     router = NatsRouter()
     spec = consumer(
-        "retrieve-svc", s.QUERY_REQUESTED, ack_wait_s=settings.ack_wait_s,
+        "retrieve-svc",
+        s.QUERY_REQUESTED,
+        ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )
 
-    @router.subscriber(
-        spec.subject,
-        stream=JStream(spec.stream, declare=False),
-        durable=spec.durable,
-        config=spec.config(),
-        pull_sub=PullSub(batch_size=1, timeout=1.0),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    @jetstream_subscriber(router, spec)
     async def retrieve_context(event: QueryRequested, msg: NatsMessage) -> None:
         async def work() -> None:
             await queries.create(
-                event.tenant_id, event.query_id, question=event.question,
-                top_k=event.top_k, user_id=event.user_id,
+                event.tenant_id,
+                event.query_id,
+                question=event.question,
+                top_k=event.top_k,
+                user_id=event.user_id,
             )
-            passages, timings = await service.retrieve(
-                event.tenant_id, event.question, event.top_k
-            )
+            passages, timings = await service.retrieve(event.tenant_id, event.question, event.top_k)
             await publisher.publish(
                 ContextRetrieved(
-                    tenant_id=event.tenant_id, query_id=event.query_id,
-                    question=event.question, passages=passages, user_id=event.user_id,
+                    tenant_id=event.tenant_id,
+                    query_id=event.query_id,
+                    question=event.question,
+                    passages=passages,
+                    user_id=event.user_id,
                     timings=timings,
                 ),
                 s.CONTEXT_RETRIEVED,
@@ -72,16 +70,16 @@ def build_router(
             await queries.fail(event.tenant_id, event.query_id, code=exc.code, error=str(exc))
             await publisher.publish(
                 AnswerFailed(
-                    tenant_id=event.tenant_id, query_id=event.query_id,
-                    code=exc.code, error=str(exc),
+                    tenant_id=event.tenant_id,
+                    query_id=event.query_id,
+                    code=exc.code,
+                    error=str(exc),
                 ),
                 s.ANSWER_FAILED,
                 msg_id=f"{event.query_id}:failed",
             )
 
-        await settle(
-            msg.raw_message, work, max_deliver=spec.max_deliver, on_permanent=on_permanent
-        )
+        await settle(msg.raw_message, work, max_deliver=spec.max_deliver, on_permanent=on_permanent)
 
     @router.subscriber(s.PASSAGES_RETRIEVE, queue=RETRIEVE_QUEUE)
     async def retrieve_passages(request: RetrievePassages) -> PassagesRetrieved:

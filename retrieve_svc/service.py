@@ -56,9 +56,7 @@ class RetrieveService:
         )
         return passages, timings
 
-    async def _drop_deleted(
-        self, tenant_id: str, hits: Sequence[ScoredChunk]
-    ) -> list[ScoredChunk]:
+    async def _drop_deleted(self, tenant_id: str, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
         if not hits:
             return []
         gone = await self._documents.deleted_among(

@@ -50,8 +50,10 @@ async def test_plain_nats_client_gets_cited_answer(stack, nats_url: str) -> None
         indexed = await nc.subscribe("document.indexed")
         answers = await nc.subscribe("answer.ready")
         upload = {
-            **envelope(tenant), "document_id": document_id,
-            "filename": "zebras.md", "inline_text": TEXT,
+            **envelope(tenant),
+            "document_id": document_id,
+            "filename": "zebras.md",
+            "inline_text": TEXT,
         }
         ack = await js.publish("document.uploaded", json.dumps(upload).encode())
         assert ack.stream == "RAGBUS_DOCUMENTS"
@@ -59,8 +61,10 @@ async def test_plain_nats_client_gets_cited_answer(stack, nats_url: str) -> None
         assert done["chunks"] >= 1
 
         question = {
-            **envelope(tenant), "query_id": query_id,
-            "question": "How much hay does an adult zebra get per day?", "top_k": 3,
+            **envelope(tenant),
+            "query_id": query_id,
+            "question": "How much hay does an adult zebra get per day?",
+            "top_k": 3,
         }
         await js.publish("query.requested", json.dumps(question).encode())
         answer = await next_matching(answers, "query_id", query_id, 120)

@@ -20,7 +20,8 @@ async def run_consumer(nats_url: str, name: str, behaviour, max_deliver: int, ro
     await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))
     await js.publish(subject, b"payload")
     sub = await js.pull_subscribe(
-        subject, durable=name,
+        subject,
+        durable=name,
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=max_deliver),
     )
     deliveries: list[int] = []

@@ -55,7 +55,9 @@ def test_document_id_is_derived_deterministically_when_omitted() -> None:
     event = DocumentUploaded(tenant_id="t", filename="a.md", inline_text="x")
     again = DocumentUploaded.model_validate_json(event.model_dump_json())
     assert event.resolved_document_id() == again.resolved_document_id()
-    other = DocumentUploaded(tenant_id="u", event_id=event.event_id, filename="a.md", inline_text="x")
+    other = DocumentUploaded(
+        tenant_id="u", event_id=event.event_id, filename="a.md", inline_text="x"
+    )
     assert other.resolved_document_id() != event.resolved_document_id()
 
 
@@ -71,8 +73,13 @@ def test_chunk_batches_are_bounded() -> None:
     chunk = ChunkPayload(chunk_id=uuid.uuid4(), index=0, text="x", token_count=1)
     with pytest.raises(ValidationError):
         ChunksReady(
-            tenant_id="t", document_id=uuid.uuid4(), version=1, filename="a", batch_index=0,
-            batch_count=1, total_chunks=MAX_CHUNKS_PER_BATCH + 1,
+            tenant_id="t",
+            document_id=uuid.uuid4(),
+            version=1,
+            filename="a",
+            batch_index=0,
+            batch_count=1,
+            total_chunks=MAX_CHUNKS_PER_BATCH + 1,
             chunks=[chunk] * (MAX_CHUNKS_PER_BATCH + 1),
         )
 
