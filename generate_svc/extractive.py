@@ -8,14 +8,13 @@ marker of its passage.
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pysbd
 
 from generate_svc.prompts import NOT_FOUND_ANSWER
+from generate_svc.sentences import MIN_WORDS, split_sentences
 from ragbus.embedding.base import Embedder
 from schemas.queries import Passage
 
@@ -25,7 +24,7 @@ DEFAULT_MIN_SCORE = 0.40
 """Lowest question-sentence cosine (all-MiniLM-L6-v2) that counts as an answer.
 
 Measured with the real model (ONNX export via ``get_embedder``), scoring every
-sentence that :func:`split_sentences` yields, best sentence per case:
+sentence that :func:`~generate_svc.sentences.split_sentences` yields, best sentence per case:
 
 * 25 hand-written Node.js questions, top-5 of 460 ~1,200-char chunks of 13 API
   docs: min 0.55, median 0.69 (the best sentence always came from the right doc);
@@ -40,103 +39,6 @@ At 0.40 every off-topic case is rejected and 100% of the Node.js / 99% of the
 SciFact relevant cases are kept; 0.35 would let 4% of off-topic ones through.
 Recalibrate when the embedding model changes.
 """
-
-MIN_WORDS = 4
-"""Fragments with fewer words (headings, labels, ``"Returns: <Buffer>"``) are skipped."""
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^#{1,6}\s")
-_LIST_ITEM = re.compile(r"^(?:[*+-]|\d{1,3}[.)])\s+")
-_SKIPPED_LINE = re.compile(r"^(?:\||<!--.*-->$|={3,}$|-{3,}$)")
-_QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
-_CODE_START = re.compile(
-    r"^(?:const|let|var|import|export|function|class|return|await|async|require\(|"
-    r"if\s*\(|for\s*\(|while\s*\(|//|/\*|\*/|\$ |</?\w|[})\]])"
-)
-# inline code, Markdown links (kept: their text) and Node.js-style "{string}" type tags
-_NOT_CODE = re.compile(r"`[^`]*`|\[([^\]]*)\](?:\[[^\]]*\]|\([^)]*\))|\{[\w.|<>\[\]\\]+\}")
-_CODE_SYMBOLS = frozenset("{};=<>[]|\\$")
-
-
-def prose_blocks(text: str) -> list[str]:
-    """Split Markdown-ish text into prose blocks that a sentence splitter can handle.
-
-    Fenced code blocks, headings, table rows, HTML comments and rules are dropped;
-    blank lines and list items start new blocks; soft-wrapped lines are joined
-    with spaces. Plain text (PDF, HTML extracts) passes through as paragraphs.
-
-    Args:
-        text: A passage's text.
-
-    Returns:
-        Non-empty blocks of prose, in document order.
-    """
-    blocks: list[str] = []
-    current: list[str] = []
-    skip_until: str | None = None  # closing fence or "-->" of the block being skipped
-
-    def flush() -> None:
-        if current:
-            blocks.append(" ".join(current))
-            current.clear()
-
-    for raw in text.splitlines():
-        fence = _FENCE.match(raw)
-        if skip_until is not None:
-            if (fence and fence.group(1) == skip_until) or (skip_until == "-->" and "-->" in raw):
-                skip_until = None
-            continue
-        line = _QUOTE_MARK.sub("", raw).strip()
-        if fence or (line.startswith("<!--") and "-->" not in line):
-            flush()
-            skip_until = fence.group(1) if fence else "-->"
-            continue
-        if not line or _HEADING.match(line) or _SKIPPED_LINE.match(line):
-            flush()
-            continue
-        item = _LIST_ITEM.match(line)
-        if item:
-            flush()
-            line = line[item.end() :]
-        current.append(line)
-    flush()
-    return blocks
-
-
-def looks_like_code(sentence: str) -> bool:
-    """Tell code and markup from prose (chunks may start inside a code block).
-
-    A sentence is code if it starts like a statement, comment or tag, or if more
-    than 5% of its non-space characters are code symbols (``{};=<>[]|\\$``) once
-    inline code, link targets and type tags are removed; prose measures 0-2%,
-    JavaScript and HTML tables 8-20% (on a sample of the Node.js API docs).
-    """
-    if _CODE_START.match(sentence):
-        return True
-    text = _NOT_CODE.sub(lambda m: m.group(1) or "x", sentence)
-    chars = [c for c in text if not c.isspace()]
-    return sum(c in _CODE_SYMBOLS for c in chars) > 0.05 * max(len(chars), 1)
-
-
-def split_sentences(text: str, *, min_words: int = MIN_WORDS) -> list[str]:
-    """Split a passage into candidate answer sentences.
-
-    Args:
-        text: A passage's text.
-        min_words: Shorter fragments (whitespace-separated words) are dropped, as
-            is anything :func:`looks_like_code`.
-
-    Returns:
-        Stripped sentences in document order.
-    """
-    segmenter = pysbd.Segmenter(language="en", clean=False)  # cheap; not shared across threads
-    sentences = []
-    for block in prose_blocks(text):
-        for sentence in segmenter.segment(block):
-            sentence = sentence.strip()
-            if len(sentence.split()) >= min_words and not looks_like_code(sentence):
-                sentences.append(sentence)
-    return sentences
 
 
 @dataclass(frozen=True, slots=True)

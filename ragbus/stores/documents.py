@@ -8,59 +8,17 @@ Every write is safe to repeat, so redelivered messages change nothing.
 
 import builtins
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ragbus.stores.postgres import pg_errors, record_to_dict
+from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
+from ragbus.stores.postgres import pg_errors
 from schemas.documents import DocumentStatus, Progress
 
-S = DocumentStatus
-_ALLOWED_FROM: dict[DocumentStatus, tuple[str, ...]] = {
-    S.PARSING: (S.UPLOADED,),
-    S.EMBEDDING: (S.UPLOADED, S.PARSING),
-    # An indexed document does not fail afterwards: a late redelivery must not
-    # hide searchable content. Reprocess it instead.
-    S.FAILED: (S.UPLOADED, S.PARSING, S.EMBEDDING),
-    S.DELETED: (S.UPLOADED, S.PARSING, S.EMBEDDING, S.INDEXED, S.FAILED),
-}
-"""For each target status of :meth:`DocumentRepository.set_status`, the statuses it may leave."""
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRecord:
-    """One ``documents`` row. Sizes in bytes, counts in chunks, times timezone-aware UTC."""
-
-    tenant_id: str
-    id: UUID
-    filename: str
-    content_type: str | None
-    sha256: str | None
-    size_bytes: int | None
-    blob_key: str | None
-    status: DocumentStatus
-    error: str | None
-    error_code: str | None
-    version: int
-    chunks_total: int
-    chunks_embedded: int
-    title: str | None
-    parser: str | None
-    page_count: int | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    indexed_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":
-        """Build a record from a ``SELECT *`` row of ``documents``."""
-        data = record_to_dict(row)
-        data["status"] = DocumentStatus(data["status"])
-        return cls(**data)
+__all__ = ["DocumentRecord", "DocumentRepository"]  # DocumentRecord: callers import it here
 
 
 class DocumentRepository:
@@ -158,7 +116,7 @@ class DocumentRepository:
             ValueError: ``status`` is ``indexed`` (use :meth:`mark_indexed`) or
                 ``uploaded`` (use :meth:`reset_for_reprocess`).
         """
-        allowed = _ALLOWED_FROM.get(DocumentStatus(status))
+        allowed = ALLOWED_FROM.get(DocumentStatus(status))
         if allowed is None:
             raise ValueError(f"set_status cannot move a document to {status!r}")
         result = await self._pool.execute(

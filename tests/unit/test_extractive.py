@@ -6,12 +6,8 @@ from collections.abc import Sequence
 import pytest
 
 from generate_svc.answerers import NOT_FOUND_ANSWER, GenerateSettings, build_answerer
-from generate_svc.extractive import (
-    ExtractiveAnswerer,
-    looks_like_code,
-    prose_blocks,
-    split_sentences,
-)
+from generate_svc.extractive import ExtractiveAnswerer
+from generate_svc.sentences import looks_like_code, prose_blocks, split_sentences
 from ragbus.embedding import FakeEmbedder
 from ragbus.embedding.base import Vectors
 from schemas.queries import Passage
@@ -160,6 +156,22 @@ def test_split_sentences_drops_short_fragments() -> None:
     text = "Returns: <Buffer>. The spawned process has its own stdout stream. Ok then."
 
     assert split_sentences(text) == ["The spawned process has its own stdout stream."]
+
+
+def test_markdown_links_read_as_their_text() -> None:
+    text = (
+        "Node.js offers alternatives to [`child_process.spawn()`][] and\n"
+        "[`child_process.exec()`][exec], see [the docs](https://nodejs.org/api/(x)) "
+        "and ![a diagram](pipes.png), but `arr[0](x)` stays code."
+    )
+
+    assert prose_blocks(text) == [
+        "Node.js offers alternatives to `child_process.spawn()` and "
+        "`child_process.exec()`, see the docs and a diagram, but `arr[0](x)` stays code."
+    ]
+    assert split_sentences("Use [`spawn()`][] to start [a child](#child) process.") == [
+        "Use `spawn()` to start a child process."
+    ]
 
 
 @pytest.mark.parametrize(

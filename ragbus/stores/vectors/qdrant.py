@@ -7,20 +7,16 @@ The dense vector is named ``"dense"`` so a sparse vector can be added later.
 The embedding model and dimension are kept in the collection's metadata.
 """
 
-import contextlib
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client.http.exceptions import UnexpectedResponse
 
-from ragbus.errors import PermanentError, RetryableError
+from ragbus.errors import PermanentError
 from ragbus.stores.vectors.base import (
     ChunkRecord,
     ScoredChunk,
@@ -28,6 +24,13 @@ from ragbus.stores.vectors.base import (
     check_query,
     mismatch,
     require_tenant,
+)
+from ragbus.stores.vectors.qdrant_support import (
+    chunk_from_payload,
+    chunk_payload,
+    is_local,
+    qdrant_errors,
+    relax_local_fsync,
 )
 
 log = logging.getLogger(__name__)
@@ -38,75 +41,9 @@ _MODEL_KEY = "ragbus_embed_model"
 _DIM_KEY = "ragbus_embed_dim"
 
 
-@contextlib.contextmanager
-def _qdrant_errors(action: str) -> Iterator[None]:
-    """Translate client errors: unreachable/5xx/429 -> retryable, other 4xx -> permanent."""
-    try:
-        yield
-    except UnexpectedResponse as exc:
-        status = exc.status_code or 0
-        kind = RetryableError if status >= 500 or status in (0, 429) else PermanentError
-        raise kind(f"qdrant {action} failed with HTTP {status}: {exc.reason_phrase}") from exc
-    except (ResponseHandlingException, httpx.TransportError, OSError, TimeoutError) as exc:
-        raise RetryableError(f"qdrant {action} failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _is_local(client: AsyncQdrantClient) -> bool:
-    """Whether the client runs Qdrant in-process (``path=``/``:memory:``)."""
-    return type(getattr(client, "_client", None)).__name__ == "AsyncQdrantLocal"
-
-
-def _relax_local_fsync(client: AsyncQdrantClient, collection: str) -> None:
-    """Let local mode commit without an fsync per point (WAL, ``synchronous=NORMAL``).
-
-    Local mode stores each point in its own SQLite transaction; with the default
-    full sync that costs one fsync per chunk (~20 ms on a VM disk, seconds per
-    document). WAL with NORMAL sync survives process crashes and may lose only
-    the latest writes on power loss, which re-ingesting repairs. Reaches into
-    qdrant-client internals, so any change there just skips the tuning.
-    """
-    try:
-        connection = client._client.collections[collection].storage.storage  # type: ignore[attr-defined]
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-    except (AttributeError, KeyError, sqlite3.Error) as exc:
-        log.debug("local qdrant storage left untuned", extra={"error": str(exc)})
-
-
 def _tenant_filter(tenant_id: str, *extra: models.Condition) -> models.Filter:
     tenant = models.FieldCondition(key="tenant_id", match=models.MatchValue(value=tenant_id))
     return models.Filter(must=[tenant, *extra])
-
-
-def _payload(chunk: ChunkRecord) -> dict[str, Any]:
-    return {
-        "tenant_id": chunk.tenant_id,
-        "document_id": str(chunk.document_id),
-        "version": chunk.version,
-        "chunk_index": chunk.chunk_index,
-        "text": chunk.text,
-        "filename": chunk.filename,
-        "title": chunk.title,
-        "page": chunk.page,
-        "heading": chunk.heading,
-        "token_count": chunk.token_count,
-    }
-
-
-def _chunk(point_id: str | int | UUID, payload: dict[str, Any]) -> ChunkRecord:
-    return ChunkRecord(
-        chunk_id=UUID(str(point_id)),
-        tenant_id=payload["tenant_id"],
-        document_id=UUID(payload["document_id"]),
-        version=payload["version"],
-        chunk_index=payload["chunk_index"],
-        text=payload["text"],
-        filename=payload["filename"],
-        title=payload.get("title"),
-        page=payload.get("page"),
-        heading=payload.get("heading"),
-        token_count=payload["token_count"],
-    )
 
 
 class QdrantVectorStore:
@@ -142,13 +79,13 @@ class QdrantVectorStore:
         """
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
-        with _qdrant_errors("open"):
+        with qdrant_errors("open"):
             if not await self._client.collection_exists(self._collection):
                 await self._create(model_id, dim)
             info = await self._client.get_collection(self._collection)
             self._verify(info, model_id, dim)
-            if _is_local(self._client):  # local mode ignores payload indexes (and warns)
-                _relax_local_fsync(self._client, self._collection)
+            if is_local(self._client):  # local mode ignores payload indexes (and warns)
+                relax_local_fsync(self._client, self._collection)
             else:
                 await self._client.create_payload_index(
                     self._collection,
@@ -206,7 +143,9 @@ class QdrantVectorStore:
         for start in range(0, len(chunks), UPSERT_BATCH):
             points = [
                 models.PointStruct(
-                    id=str(chunk.chunk_id), vector={DENSE: row.tolist()}, payload=_payload(chunk)
+                    id=str(chunk.chunk_id),
+                    vector={DENSE: row.tolist()},
+                    payload=chunk_payload(chunk),
                 )
                 for chunk, row in zip(
                     chunks[start : start + UPSERT_BATCH],
@@ -214,7 +153,7 @@ class QdrantVectorStore:
                     strict=True,
                 )
             ]
-            with _qdrant_errors("upsert"):
+            with qdrant_errors("upsert"):
                 await self._client.upsert(self._collection, points=points, wait=True)
 
     async def search(
@@ -233,7 +172,7 @@ class QdrantVectorStore:
                 return []
             ids = [str(d) for d in document_ids]
             extra.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=ids)))
-        with _qdrant_errors("search"):
+        with qdrant_errors("search"):
             response = await self._client.query_points(
                 self._collection,
                 query=query.tolist(),
@@ -243,7 +182,10 @@ class QdrantVectorStore:
                 with_payload=True,
                 with_vectors=False,
             )
-        return [ScoredChunk(_chunk(p.id, p.payload or {}), float(p.score)) for p in response.points]
+        return [
+            ScoredChunk(chunk_from_payload(p.id, p.payload or {}), float(p.score))
+            for p in response.points
+        ]
 
     def _document_filter(
         self, tenant_id: str, document_id: UUID, keep_version: int | None = None
@@ -264,7 +206,7 @@ class QdrantVectorStore:
         selector = models.FilterSelector(
             filter=self._document_filter(tenant_id, document_id, keep_version)
         )
-        with _qdrant_errors("delete"):
+        with qdrant_errors("delete"):
             await self._client.delete(self._collection, points_selector=selector, wait=True)
 
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
@@ -273,7 +215,7 @@ class QdrantVectorStore:
             flt = _tenant_filter(require_tenant(tenant_id))
         else:
             flt = self._document_filter(tenant_id, document_id)
-        with _qdrant_errors("count"):
+        with qdrant_errors("count"):
             result = await self._client.count(self._collection, count_filter=flt, exact=True)
         return result.count
 

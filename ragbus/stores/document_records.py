@@ -1,0 +1,63 @@
+"""The ``documents`` row as a value, and which status moves are allowed.
+
+Status only moves forward (``uploaded`` -> ``parsing`` -> ``embedding`` ->
+``indexed``); ``failed`` is reachable before ``indexed``; ``deleted`` is final.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ragbus.stores.postgres import record_to_dict
+from schemas.documents import DocumentStatus
+
+_S = DocumentStatus
+ALLOWED_FROM: dict[DocumentStatus, tuple[str, ...]] = {
+    _S.PARSING: (_S.UPLOADED,),
+    _S.EMBEDDING: (_S.UPLOADED, _S.PARSING),
+    # An indexed document does not fail afterwards: a late redelivery must not
+    # hide searchable content. Reprocess it instead.
+    _S.FAILED: (_S.UPLOADED, _S.PARSING, _S.EMBEDDING),
+    _S.DELETED: (_S.UPLOADED, _S.PARSING, _S.EMBEDDING, _S.INDEXED, _S.FAILED),
+}
+"""For each target status of ``DocumentRepository.set_status``, the statuses it may leave.
+
+``indexed`` and ``uploaded`` are absent: they have their own guarded writes
+(``mark_indexed`` and ``reset_for_reprocess``).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """One ``documents`` row. Sizes in bytes, counts in chunks, times timezone-aware UTC."""
+
+    tenant_id: str
+    id: UUID
+    filename: str
+    content_type: str | None
+    sha256: str | None
+    size_bytes: int | None
+    blob_key: str | None
+    status: DocumentStatus
+    error: str | None
+    error_code: str | None
+    version: int
+    chunks_total: int
+    chunks_embedded: int
+    title: str | None
+    parser: str | None
+    page_count: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    indexed_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":
+        """Build a record from a ``SELECT *`` row of ``documents``."""
+        data = record_to_dict(row)
+        data["status"] = DocumentStatus(data["status"])
+        return cls(**data)
