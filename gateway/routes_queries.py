@@ -89,7 +89,9 @@ async def query(
     return _answer_json(final, started)
 
 
-async def _final_event(queue: "asyncio.Queue[AnswerEvent]", timeout_s: float) -> AnswerEvent:
+async def _final_event(
+    queue: "asyncio.Queue[AnswerEvent]", timeout_s: float
+) -> AnswerReady | AnswerFailed:
     try:
         async with asyncio.timeout(timeout_s):
             while True:

@@ -19,14 +19,14 @@ from generate_svc.app import build as build_generate
 from ingest_svc.app import build as build_ingest
 from ragbus.infra import start_nats_server, start_postgres
 from ragbus.resources import Resources
-from ragbus.runtime import start_bus
+from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
 from retrieve_svc.app import build as build_retrieve
 
 log = logging.getLogger(__name__)
 
-SERVICE_BUILDERS = {
+SERVICE_BUILDERS: dict[str, ServiceBuilder] = {
     "ingest": build_ingest,
     "embed": build_embed,
     "retrieve": build_retrieve,

@@ -1,12 +1,12 @@
 """The envelope every ragbus event carries."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """Major version of every contract in this package; bumped only on a breaking change."""
 
 TenantId = Annotated[
