@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import uuid
 from pathlib import PurePath
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from ragbus.stores.documents import DocumentRecord
 from schemas import SUPPORTED_EXTENSIONS, DeleteDocument, DocumentStatus, DocumentUploaded
 from schemas import subjects as s
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
@@ -101,20 +103,32 @@ async def upload_documents(
             metadata=meta,
             version=1,
         )
-        await state.publisher.publish(
-            DocumentUploaded(
-                tenant_id=identity.tenant_id,
-                document_id=doc_id,
-                filename=name,
-                content_type=content_type,
-                blob_key=key,
-                sha256=digest,
-                size_bytes=len(data),
-                metadata=meta,
-            ),
-            s.DOCUMENT_UPLOADED,
-            msg_id=f"{doc_id}:1",
+        event = DocumentUploaded(
+            tenant_id=identity.tenant_id,
+            document_id=doc_id,
+            filename=name,
+            content_type=content_type,
+            blob_key=key,
+            sha256=digest,
+            size_bytes=len(data),
+            metadata=meta,
         )
+        try:
+            await state.publisher.publish(event, s.DOCUMENT_UPLOADED, msg_id=f"{doc_id}:1")
+        except Exception as exc:
+            # Not acknowledged by JetStream: say so on the document instead of leaving
+            # it "uploaded" forever, and let the client retry (failed rows don't dedup).
+            log.exception("could not publish document.uploaded")
+            await state.documents.set_status(
+                identity.tenant_id,
+                doc_id,
+                DocumentStatus.FAILED,
+                error=f"could not enqueue the document: {type(exc).__name__}",
+                error_code="enqueue_failed",
+            )
+            raise HTTPException(
+                503, f"{name}: could not enqueue the document; it is marked failed, retry"
+            ) from None
         out.append({**_summary(record), "duplicate": False})
     return {"documents": out}
 
