@@ -84,6 +84,11 @@ class IngestService:
         if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED, DocumentStatus.FAILED):
             log.info("skip upload", extra={"document_id": str(doc_id), "status": record.status})
             return
+        if event.version != record.version:
+            # A late redelivery of an older version's upload: its bytes are not the
+            # document's current content, so parsing them would index stale text.
+            log.info("skip stale version", extra={"document_id": str(doc_id)})
+            return
         if record.status == DocumentStatus.UPLOADED:
             await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
             await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)

@@ -3,7 +3,7 @@
 # Usage: scripts/demo.sh [FOLDER] [QUESTION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-folder="${1:-docs}"
+folder="${1:-}"
 question="${2:-How can a client submit a document using only a NATS connection?}"
 bash scripts/setup.sh
 port="${RAGBUS_DEMO_PORT:-8765}"
@@ -20,7 +20,7 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 curl -fsS "$RAGBUS_URL/readyz" >/dev/null || { cat "$data_dir/ragbus.log"; exit 1; }
-.venv/bin/ragbus ingest "$folder"
+if [ -n "$folder" ]; then .venv/bin/ragbus ingest "$folder"; else .venv/bin/ragbus ingest docs README.md; fi
 echo
 echo "Q: $question"
 .venv/bin/ragbus ask "$question"
