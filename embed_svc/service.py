@@ -1,11 +1,13 @@
 """Embed logic: chunks in, vectors upserted, progress recorded, document indexed.
 
 Every step is idempotent: point ids are the chunks' uuid5 ids, progress is summed
-over distinct batches, and ``indexed`` is reached once.
+over distinct batches, and ``indexed`` is reached once. Indexing a version makes it
+the searchable one (one row update); only then are older versions' vectors removed.
 """
 
 import asyncio
 import logging
+from uuid import UUID
 
 from ragbus.bus import Publisher
 from ragbus.embedding import Embedder, Vectors
@@ -122,6 +124,7 @@ class EmbedService:
                 return
             indexed_at = record.indexed_at
         assert indexed_at is not None
+        await self._drop_older_versions(tenant, doc_id, batch.version)
         await self._publisher.publish(
             DocumentIndexed(
                 tenant_id=tenant,
@@ -134,6 +137,21 @@ class EmbedService:
             msg_id=f"{doc_id}:{batch.version}:indexed",
         )
         await self._lifecycle.announce(tenant, doc_id, DocumentStatus.INDEXED, progress)
+
+    async def _drop_older_versions(self, tenant: str, doc_id: UUID, version: int) -> None:
+        """Remove the vectors of other versions once ``version`` is the searchable one.
+
+        Retrieval already ignores them (it returns only the searchable version), so
+        this is clean-up; it is skipped when a newer version became searchable
+        meanwhile, whose own clean-up then runs instead.
+        """
+        record = await self._documents.get(tenant, doc_id)
+        if record is None or record.status == DocumentStatus.DELETED:
+            return
+        if record.searchable_version == version:
+            await self._vectors.delete_document(
+                tenant_id=tenant, document_id=doc_id, keep_version=version
+            )
 
     async def fail(self, batch: ChunksReady, exc: PermanentError) -> None:
         """Mark the batch's document failed with the reason and announce it."""

@@ -1,19 +1,29 @@
-"""``/v1/documents``: upload, list, get, delete. Events out, rows in; no parsing here."""
+"""``/v1/documents``: upload, list, get, delete, reprocess. Events out, rows in."""
 
-import hashlib
 import json
 import logging
 import uuid
-from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
-from ragbus.stores.blobs import blob_key
+from gateway.uploads import (
+    TextUpload,
+    Upload,
+    accept,
+    checked_name,
+    checked_size,
+    enqueue,
+    resolve_chunking,
+    text_upload,
+)
 from ragbus.stores.documents import DocumentRecord
-from schemas import SUPPORTED_EXTENSIONS, DeleteDocument, DocumentStatus, DocumentUploaded
+from schemas import ChunkingStrategy, DeleteDocument, DocumentStatus
 from schemas import subjects as s
 
 log = logging.getLogger(__name__)
@@ -33,6 +43,8 @@ def document_json(record: DocumentRecord) -> dict[str, Any]:
         "chunks": record.chunks_total,
         "progress": {"done": record.chunks_embedded, "total": record.chunks_total},
         "version": record.version,
+        "searchable_version": record.searchable_version,
+        "external_id": record.external_id,
         "metadata": record.metadata,
         "created_at": record.created_at.isoformat() if record.created_at else None,
         "indexed_at": record.indexed_at.isoformat() if record.indexed_at else None,
@@ -51,95 +63,93 @@ def _parse_metadata(raw: str | None) -> dict[str, Any]:
     return value
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+_MULTIPART_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "metadata": {"type": "string", "description": "a JSON object"},
+        "external_id": {"type": "string", "description": "only with a single file"},
+        "chunking": {"type": "string", "enum": [str(c) for c in ChunkingStrategy]},
+    },
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
+            "application/json": {"schema": TextUpload.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_UPLOAD_BODY)
 async def upload_documents(
-    state: StateDep,
-    identity: IdentityDep,
-    file: list[UploadFile],
-    metadata: Annotated[str | None, Form()] = None,
+    request: Request, state: StateDep, identity: IdentityDep
 ) -> dict[str, list[dict[str, Any]]]:
-    """Store each file, record it as ``uploaded`` and publish ``document.uploaded``.
-
-    The same bytes uploaded again by the same tenant are not processed again: the
-    reply names the existing document with ``"duplicate": true``.
+    """Store each file (multipart) or the raw text (JSON), record it as ``uploaded``
+    and publish ``document.uploaded``; see :mod:`gateway.uploads` for the dedup and
+    version rules (``duplicate``, ``version``, ``external_id`` in each reply entry).
     """
-    meta = _parse_metadata(metadata)
     limit = state.settings.max_upload_bytes
-    files: list[tuple[str, str | None, bytes]] = []
-    for upload in file:
-        name = PurePath(upload.filename or "").name
-        if not name:
-            raise HTTPException(422, "every file needs a filename")
-        ext = PurePath(name).suffix.lower()
-        if ext not in SUPPORTED_EXTENSIONS:
-            raise HTTPException(
-                415,
-                f"{name}: unsupported file type {ext or '(none)'}; "
-                f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}",
-            )
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, f"{name} is larger than the {limit}-byte upload limit")
-        files.append((name, upload.content_type, data))
-
-    out = []
-    for name, content_type, data in files:
-        digest = hashlib.sha256(data).hexdigest()
-        existing = await state.documents.find_by_sha256(identity.tenant_id, digest)
-        if existing is not None:
-            out.append({**_summary(existing), "duplicate": True})
-            continue
-        doc_id = uuid.uuid4()
-        key = blob_key(identity.tenant_id, doc_id, name)
-        await state.blobs.put(key, data, content_type=content_type)
-        record, _ = await state.documents.create(
-            identity.tenant_id,
-            doc_id,
-            filename=name,
-            content_type=content_type,
-            sha256=digest,
-            size_bytes=len(data),
-            blob_key=key,
-            metadata=meta,
-            version=1,
-        )
-        event = DocumentUploaded(
-            tenant_id=identity.tenant_id,
-            document_id=doc_id,
-            filename=name,
-            content_type=content_type,
-            blob_key=key,
-            sha256=digest,
-            size_bytes=len(data),
-            metadata=meta,
-        )
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        raw = await request.body()
+        if len(raw) > 6 * limit + 65536:  # even fully \u-escaped, the text is too large
+            raise HTTPException(413, f"the body is larger than the {limit}-byte upload limit")
         try:
-            await state.publisher.publish(event, s.DOCUMENT_UPLOADED, msg_id=f"{doc_id}:1")
-        except Exception as exc:
-            # Not acknowledged by JetStream: say so on the document instead of leaving
-            # it "uploaded" forever, and let the client retry (failed rows don't dedup).
-            log.exception("could not publish document.uploaded")
-            await state.documents.set_status(
-                identity.tenant_id,
-                doc_id,
-                DocumentStatus.FAILED,
-                error=f"could not enqueue the document: {type(exc).__name__}",
-                error_code="enqueue_failed",
-            )
+            body = TextUpload.model_validate_json(raw)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+        upload = text_upload(body, limit)
+        chunking = await resolve_chunking(state, identity.tenant_id, body.chunking)
+        entry = await accept(
+            state, identity.tenant_id, upload, body.metadata, body.external_id, chunking
+        )
+        return {"documents": [entry]}
+
+    async with request.form() as form:
+        meta = _parse_metadata(_form_text(form.get("metadata"), "metadata"))
+        external_id = _form_text(form.get("external_id"), "external_id") or None
+        requested = _parse_chunking(_form_text(form.get("chunking"), "chunking"))
+        parts = form.getlist("file")
+        if not parts or not all(isinstance(p, StarletteUpload) for p in parts):
             raise HTTPException(
-                503, f"{name}: could not enqueue the document; it is marked failed, retry"
-            ) from None
-        out.append({**_summary(record), "duplicate": False})
+                422, "send multipart/form-data with one or more file fields, or a JSON body"
+            )
+        if external_id is not None and len(parts) > 1:
+            raise HTTPException(422, "external_id applies to a single file")
+        if external_id is not None and len(external_id) > 512:
+            raise HTTPException(422, "external_id is longer than 512 characters")
+        uploads = []
+        for part in parts:
+            assert isinstance(part, StarletteUpload)
+            name = checked_name(part.filename)
+            data = checked_size(name, await part.read(limit + 1), limit)
+            uploads.append(Upload(name, part.content_type, data))
+    chunking = await resolve_chunking(state, identity.tenant_id, requested)
+    tenant = identity.tenant_id
+    out = [await accept(state, tenant, u, meta, external_id, chunking) for u in uploads]
     return {"documents": out}
 
 
-def _summary(record: DocumentRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "filename": record.filename,
-        "status": str(record.status),
-        "sha256": record.sha256,
-    }
+def _parse_chunking(raw: str | None) -> ChunkingStrategy | None:
+    if not raw:
+        return None
+    try:
+        return ChunkingStrategy(raw)
+    except ValueError:
+        options = ", ".join(str(c) for c in ChunkingStrategy)
+        message = f"unknown chunking strategy {raw!r}; use one of {options}"
+        raise HTTPException(422, message) from None
+
+
+def _form_text(value: object, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise HTTPException(422, f"{field} must be a form field, not a file")
 
 
 @router.get("")
@@ -178,3 +188,24 @@ async def delete_document(
         msg_id=f"{document_id}:delete",
     )
     return {"id": str(document_id), "status": str(DocumentStatus.DELETED)}
+
+
+@router.post("/{document_id}/reprocess", status_code=status.HTTP_202_ACCEPTED)
+async def reprocess_document(
+    state: StateDep, identity: IdentityDep, document_id: uuid.UUID
+) -> dict[str, Any]:
+    """Run the document again from its stored bytes as ``version + 1`` (failed or not).
+
+    The last indexed version stays searchable until the new one is indexed.
+    """
+    record = await state.documents.get(identity.tenant_id, document_id)
+    if record is None or record.status == DocumentStatus.DELETED:
+        raise HTTPException(404, "document not found")
+    if record.blob_key is None:  # submitted over NATS with inline_text: nothing stored
+        raise HTTPException(409, "the document's content is not stored; upload it again")
+    record = await state.documents.reset_for_reprocess(identity.tenant_id, document_id)
+    if record is None:
+        raise HTTPException(404, "document not found")
+    # The strategy of the original upload is not stored: the tenant's default applies.
+    await enqueue(state, record, await resolve_chunking(state, identity.tenant_id, None))
+    return {"id": str(record.id), "status": str(record.status), "version": record.version}

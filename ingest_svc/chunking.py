@@ -13,7 +13,13 @@ Defaults (:class:`ChunkingConfig`):
   one-token chunk (and past NATS's 1 MB message limit). 4096 is 16 characters per
   token at 256 tokens; the Node.js API docs peak at 9.2 characters per token.
 
-How text is cut: sections (a heading and its body; for PDFs, part of a page) are
+Three strategies (:class:`~schemas.ChunkingStrategy`), all within the same caps:
+
+* ``token_window`` (the default) and ``sentence``: see
+  :mod:`ingest_svc.chunking_strategies`.
+* ``structure``, described below.
+
+How ``structure`` cuts text: sections (a heading and its body; for PDFs, part of a page) are
 the units. Consecutive sections on the same page are packed into one chunk while
 they fit, so small sections share a chunk instead of becoming hundreds of
 5-token chunks, a chunk boundary falls on a heading whenever the sections allow,
@@ -39,15 +45,16 @@ the splitter did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
 
+import pysbd
 from semantic_text_splitter import TextSplitter
 from tokenizers import Tokenizer
 
+from ingest_svc import chunking_strategies as strategies
+from ingest_svc.chunking_strategies import SEPARATOR, Piece
 from ingest_svc.parse_fit import count_tokens, fit, windows
 from ingest_svc.parse_types import ParsedDocument, Section
-
-_SEPARATOR = "\n\n"
+from schemas.documents import ChunkingStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +114,11 @@ class ChunkingConfig:
         return self.max_tokens - self.special_tokens
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    text: str
-    page: int | None
-    heading: tuple[str, ...]
-
-
 def chunk_document(
-    doc: ParsedDocument, tokenizer: Tokenizer, config: ChunkingConfig = ChunkingConfig()
+    doc: ParsedDocument,
+    tokenizer: Tokenizer,
+    config: ChunkingConfig = ChunkingConfig(),
+    strategy: ChunkingStrategy = ChunkingStrategy.TOKEN_WINDOW,
 ) -> list[Chunk]:
     """Split a parsed document into chunks that fit the embedding model.
 
@@ -124,6 +127,7 @@ def chunk_document(
         tokenizer: The embedding model's tokenizer. It is not modified; if it pads
             or truncates, a copy without padding and truncation is used.
         config: Chunk sizes.
+        strategy: Where chunks are cut; see the module docstring.
 
     Returns:
         Chunks in document order with indexes 0 to n-1. Every chunk satisfies
@@ -134,9 +138,25 @@ def chunk_document(
     splitter = TextSplitter.from_huggingface_tokenizer(
         counter, config.capacity, overlap=config.overlap_tokens
     )
-    pieces: list[_Piece] = []
-    for page, group in groupby(doc.sections, key=lambda section: section.page):
-        pieces.extend(_pack(list(group), page, splitter, counter, config))
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    pieces: list[Piece] = []
+    for page in strategies.pages(doc.sections):
+        if strategy == ChunkingStrategy.STRUCTURE:
+            pieces.extend(_pack(page.sections, page.page, splitter, counter, config))
+        elif strategy == ChunkingStrategy.SENTENCE:
+            pieces.extend(
+                strategies.sentence(
+                    page,
+                    segmenter,
+                    splitter,
+                    counter,
+                    config.capacity,
+                    config.overlap_tokens,
+                    config.max_chars,
+                )
+            )
+        else:
+            pieces.extend(strategies.token_window(page, splitter))
     fitted = fit([piece.text for piece in pieces], counter, config.capacity, config.max_chars)
     return [
         Chunk(index, text, count, pieces[source].page, " > ".join(pieces[source].heading) or None)
@@ -164,7 +184,7 @@ def _pack(
     splitter: TextSplitter,
     counter: Tokenizer,
     config: ChunkingConfig,
-) -> list[_Piece]:
+) -> list[Piece]:
     """Pack consecutive same-page sections into chunks; split the oversized ones.
 
     Token counts of packed sections are added up: BERT's pre-tokenizer splits at
@@ -172,13 +192,13 @@ def _pack(
     every chunk anyway, for tokenizers where that is not exact.
     """
     small = [s.text if len(s.text) <= config.max_chars else "" for s in sections]
-    pieces: list[_Piece] = []
+    pieces: list[Piece] = []
     pack: list[tuple[str, tuple[str, ...], int]] = []  # (text, heading path, tokens)
 
     def flush() -> None:
         if pack:
             heading = max(pack, key=lambda member: member[2])[1]  # first on a tie
-            pieces.append(_Piece(_SEPARATOR.join(m[0] for m in pack), page, heading))
+            pieces.append(Piece(SEPARATOR.join(m[0] for m in pack), page, heading))
             pack.clear()
 
     for section, count in zip(sections, count_tokens(counter, small), strict=True):
@@ -189,12 +209,12 @@ def _pack(
             parts = [part for chunks in chunked for part in chunks if part.strip()]
             if not parts:
                 continue
-            pieces.extend(_Piece(part, page, section.heading) for part in parts[:-1])
+            pieces.extend(Piece(part, page, section.heading) for part in parts[:-1])
             text = parts[-1]  # may share a chunk with the sections that follow
             count = count_tokens(counter, [text])[0]
         if pack and (
             sum(m[2] for m in pack) + count > config.capacity
-            or sum(len(m[0]) + len(_SEPARATOR) for m in pack) + len(text) > config.max_chars
+            or sum(len(m[0]) + len(SEPARATOR) for m in pack) + len(text) > config.max_chars
         ):
             flush()
         pack.append((text, section.heading, count))

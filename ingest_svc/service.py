@@ -17,6 +17,7 @@ from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
 from schemas import (
     MAX_CHUNKS_PER_BATCH,
+    ChunkingStrategy,
     ChunkPayload,
     ChunksReady,
     DeleteDocument,
@@ -80,6 +81,7 @@ class IngestService:
             blob_key=event.blob_key,
             metadata=event.metadata,
             version=event.version,
+            external_id=event.external_id,
         )
         if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED, DocumentStatus.FAILED):
             log.info("skip upload", extra={"document_id": str(doc_id), "status": record.status})
@@ -94,8 +96,9 @@ class IngestService:
             await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
         data = await self._load(event)
         parsed = await asyncio.to_thread(parse_document, data, event.filename, event.content_type)
+        strategy = event.chunking or ChunkingStrategy.TOKEN_WINDOW
         chunks = await asyncio.to_thread(
-            chunk_document, parsed, self._embedder.tokenizer, self._chunking
+            chunk_document, parsed, self._embedder.tokenizer, self._chunking, strategy
         )
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")

@@ -1,10 +1,16 @@
-"""Retrieve logic: embed the question, top-k dense search in the tenant, drop deleted."""
+"""Retrieve logic: embed the question, top-k dense search in the tenant, keep visible.
+
+A chunk is visible only at its document's searchable version (see
+``DocumentRepository.visible_versions``): deleted documents, documents not indexed
+yet, and versions that are not (or no longer) the searchable one are dropped, so a
+query sees exactly one version of a document while a new one is being indexed.
+"""
 
 import asyncio
 import time
 from collections.abc import Sequence
 
-from ragbus.embedding import Embedder
+from ragbus.embedding import Embedder, Vectors
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import ScoredChunk, VectorStore
 from schemas import Passage, Timings
@@ -14,7 +20,7 @@ class RetrieveService:
     """Finds the passages of one tenant most similar to a question.
 
     Args:
-        documents: Used to drop chunks of documents deleted after they were indexed.
+        documents: Tells which version of each document is visible (if any).
         vectors: The vector store; its ``search`` always filters by tenant.
         embedder: The same model that embedded the chunks (the store checks it).
         overfetch: Extra candidates beyond ``top_k`` (see ``RetrieveSettings``).
@@ -48,7 +54,7 @@ class RetrieveService:
         hits = await self._vectors.search(
             tenant_id=tenant_id, vector=vector, top_k=top_k + self._overfetch
         )
-        hits = await self._drop_deleted(tenant_id, hits)
+        hits = await self._keep_visible(tenant_id, vector, hits, top_k + self._overfetch)
         t2 = time.perf_counter()
         passages = [_passage(hit) for hit in hits[:top_k]]
         timings = Timings(
@@ -56,13 +62,36 @@ class RetrieveService:
         )
         return passages, timings
 
-    async def _drop_deleted(self, tenant_id: str, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    async def _keep_visible(
+        self,
+        tenant_id: str,
+        vector: Vectors,
+        hits: Sequence[ScoredChunk],
+        limit: int,
+    ) -> list[ScoredChunk]:
+        """The hits at their document's searchable version, best first.
+
+        The search runs before the versions are read, so a document whose new
+        version became searchable in between has hits of the old version only; it is
+        searched again on its own, so it is not missing from the result. That search
+        takes twice as many candidates, as the old version's chunks may still be
+        stored until embed_svc removes them.
+        """
         if not hits:
             return []
-        gone = await self._documents.deleted_among(
+        visible = await self._documents.visible_versions(
             tenant_id, list({h.chunk.document_id for h in hits})
         )
-        return [h for h in hits if h.chunk.document_id not in gone]
+        kept = [h for h in hits if visible.get(h.chunk.document_id) == h.chunk.version]
+        found = {h.chunk.document_id for h in kept}
+        missed = [d for d in visible if d not in found]
+        if missed:
+            again = await self._vectors.search(
+                tenant_id=tenant_id, vector=vector, top_k=2 * limit, document_ids=missed
+            )
+            kept += [h for h in again if visible[h.chunk.document_id] == h.chunk.version]
+            kept.sort(key=lambda h: h.score, reverse=True)
+        return kept
 
 
 def _passage(hit: ScoredChunk) -> Passage:

@@ -23,7 +23,7 @@ NATS' 1 MiB payload limit and matches the embedder's batch size."""
 
 
 SUPPORTED_EXTENSIONS = frozenset(
-    {".pdf", ".md", ".markdown", ".txt", ".text", ".rst", ".html", ".htm", ".docx"}
+    {".pdf", ".md", ".markdown", ".txt", ".text", ".rst", ".html", ".htm", ".docx", ".csv"}
 )
 """File extensions ingest_svc parses; anything else is refused with HTTP 415."""
 
@@ -54,6 +54,21 @@ class DocumentStatus(StrEnum):
     DELETED = "deleted"
 
 
+class ChunkingStrategy(StrEnum):
+    """How ingest_svc cuts a document into chunks; every strategy fits the model.
+
+    ``token_window`` (the deployment default): windows of the model's capacity with
+    32 tokens of overlap, cut at paragraphs, lines, sentences or words, never across
+    a PDF page. ``structure``: whole sections (a heading and its body, or part of a
+    page) packed together, big ones split. ``sentence``: whole sentences packed, the
+    last ones repeated at the start of the next chunk.
+    """
+
+    TOKEN_WINDOW = "token_window"
+    STRUCTURE = "structure"
+    SENTENCE = "sentence"
+
+
 class DocumentUploaded(Envelope):
     """A document was submitted for ingestion (subject ``document.uploaded``).
 
@@ -72,6 +87,12 @@ class DocumentUploaded(Envelope):
         size_bytes: Size of the raw bytes.
         metadata: Free-form JSON metadata kept with the document.
         version: Document version; chunk ids are derived from it.
+        external_id: The client's own key of the document, if it gave one. The
+            gateway resolves it to ``document_id`` and ``version`` (new content
+            under the same key is the next version); consumers only carry it along.
+        chunking: Chunking strategy. The gateway sets the one asked for with the
+            upload, else the tenant's default; ``None`` (no choice made anywhere)
+            makes ingest_svc use ``token_window``.
     """
 
     document_id: UUID | None = None
@@ -83,6 +104,8 @@ class DocumentUploaded(Envelope):
     size_bytes: int | None = Field(default=None, ge=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
     version: int = Field(default=1, ge=1)
+    external_id: str | None = Field(default=None, min_length=1, max_length=512)
+    chunking: ChunkingStrategy | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:

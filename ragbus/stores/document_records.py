@@ -26,13 +26,19 @@ ALLOWED_FROM: dict[DocumentStatus, tuple[str, ...]] = {
 """For each target status of ``DocumentRepository.set_status``, the statuses it may leave.
 
 ``indexed`` and ``uploaded`` are absent: they have their own guarded writes
-(``mark_indexed`` and ``reset_for_reprocess``).
+(``mark_indexed``, and ``reset_for_reprocess`` or ``new_version``).
 """
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
-    """One ``documents`` row. Sizes in bytes, counts in chunks, times timezone-aware UTC."""
+    """One ``documents`` row. Sizes in bytes, counts in chunks, times timezone-aware UTC.
+
+    ``version`` is the version being (or last) processed; ``searchable_version`` is
+    the one retrieval returns (None until a version is first indexed). They differ
+    while a new version is parsed or embedded, or after it failed: the old one
+    stays searchable meanwhile. ``external_id`` is the client's key of the document.
+    """
 
     tenant_id: str
     id: UUID
@@ -54,6 +60,8 @@ class DocumentRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     indexed_at: datetime | None = None
+    external_id: str | None = None
+    searchable_version: int | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

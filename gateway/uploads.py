@@ -1,0 +1,261 @@
+"""Accepting one upload: check it, dedup it, store it, record it, enqueue it.
+
+A file and a raw text (``POST /v1/documents`` with JSON) take the same path: the
+bytes go to the blob store and ``document.uploaded`` references them, so the size
+limit and the dedup by SHA-256 apply alike.
+
+Dedup: without ``external_id``, the same bytes as a live document of the tenant
+name that document (``"duplicate": true``). With ``external_id``, only the
+document holding that key counts: the same bytes as its current version are a
+duplicate (unless that version failed, which re-runs it); other bytes start its
+next version, and the previous version stays searchable until the new one is
+indexed. A key nobody holds creates a new document, even if other documents
+have the same bytes, so the key keeps naming one document.
+"""
+
+import hashlib
+import logging
+import mimetypes
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.state import GatewayState
+from ragbus.stores.blobs import blob_key
+from ragbus.stores.documents import DocumentRecord
+from schemas import SUPPORTED_EXTENSIONS, ChunkingStrategy, DocumentStatus, DocumentUploaded
+from schemas import subjects as s
+
+log = logging.getLogger(__name__)
+
+TEXT_EXTENSIONS = SUPPORTED_EXTENSIONS & {
+    ".txt",
+    ".text",
+    ".md",
+    ".markdown",
+    ".rst",
+    ".html",
+    ".htm",
+    ".log",
+    ".csv",
+    ".tsv",
+}
+"""Extensions a raw text upload may name (PDF or DOCX cannot be sent as text)."""
+
+DEFAULT_TEXT_EXTENSION = ".txt"
+"""Appended to a raw text's filename that has no extension at all."""
+
+
+class TextUpload(BaseModel):
+    """JSON body of ``POST /v1/documents``: index raw text without a file.
+
+    Attributes:
+        filename: Name shown in citations; its extension picks the parser
+            (``.txt`` is appended when it has none).
+        text: The document's text.
+        metadata: Free-form JSON kept with the document.
+        external_id: The client's key of the document; new text under the same key
+            becomes a new version of that document.
+        chunking: Chunking strategy of this upload; the tenant's default if omitted.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=512)
+    text: str = Field(min_length=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    external_id: str | None = Field(default=None, min_length=1, max_length=512)
+    chunking: ChunkingStrategy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One document's bytes as received, before anything is stored."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+def checked_name(raw: str | None, allowed: frozenset[str] = SUPPORTED_EXTENSIONS) -> str:
+    """The base name of an upload, if its extension is one ragbus parses.
+
+    Raises:
+        HTTPException: 422 without a name, 415 for an unsupported extension.
+    """
+    name = PurePath(raw or "").name
+    if not name:
+        raise HTTPException(422, "every file needs a filename")
+    ext = PurePath(name).suffix.lower()
+    if ext not in allowed:
+        raise HTTPException(
+            415,
+            f"{name}: unsupported file type {ext or '(none)'}; "
+            f"supported: {', '.join(sorted(allowed))}",
+        )
+    return name
+
+
+def checked_size(name: str, data: bytes, limit: int) -> bytes:
+    """``data`` if it fits ``limit`` bytes; 413 naming the upload otherwise."""
+    if len(data) > limit:
+        raise HTTPException(413, f"{name} is larger than the {limit}-byte upload limit")
+    return data
+
+
+def text_upload(body: TextUpload, limit: int) -> Upload:
+    """The raw text of a JSON upload as UTF-8 bytes under a checked filename."""
+    raw = PurePath(body.filename).name
+    if raw and not PurePath(raw).suffix:
+        raw += DEFAULT_TEXT_EXTENSION
+    name = checked_name(raw, TEXT_EXTENSIONS)
+    data = checked_size(name, body.text.encode("utf-8"), limit)
+    media = mimetypes.guess_type(name)[0] or "text/plain"
+    return Upload(name, f"{media}; charset=utf-8", data)
+
+
+async def resolve_chunking(
+    state: GatewayState, tenant: str, requested: ChunkingStrategy | None
+) -> ChunkingStrategy | None:
+    """The upload's strategy, else the tenant's default, else ``None`` (ingest_svc's
+    default, ``token_window``)."""
+    if requested is not None or state.tenants is None:
+        return requested
+    stored = await state.tenants.get_chunking(tenant)
+    return ChunkingStrategy(stored) if stored else None
+
+
+def summary(record: DocumentRecord, *, duplicate: bool) -> dict[str, Any]:
+    """The reply entry of one accepted upload."""
+    return {
+        "id": str(record.id),
+        "filename": record.filename,
+        "status": str(record.status),
+        "sha256": record.sha256,
+        "version": record.version,
+        "external_id": record.external_id,
+        "duplicate": duplicate,
+    }
+
+
+async def accept(
+    state: GatewayState,
+    tenant: str,
+    upload: Upload,
+    metadata: dict[str, Any],
+    external_id: str | None = None,
+    chunking: ChunkingStrategy | None = None,
+) -> dict[str, Any]:
+    """Dedup, store, record and enqueue one upload; returns its :func:`summary`.
+
+    ``chunking`` (already resolved by :func:`resolve_chunking`) goes on the event.
+
+    Raises:
+        HTTPException: 409 if the document was deleted during a new version's
+            upload, 503 if ``document.uploaded`` could not be enqueued.
+    """
+    digest = hashlib.sha256(upload.data).hexdigest()
+    docs = state.documents
+    if external_id is None:
+        existing = await docs.find_by_sha256(tenant, digest)
+    else:
+        existing = await docs.find_by_external_id(tenant, external_id)
+    if existing is None:
+        record, created = await _create(state, tenant, upload, digest, metadata, external_id)
+        if created:
+            await enqueue(state, record, chunking)
+            return summary(record, duplicate=False)
+        existing = record  # a concurrent upload took the external_id first
+    if existing.sha256 == digest and existing.status != DocumentStatus.FAILED:
+        return summary(existing, duplicate=True)
+    key = blob_key(tenant, existing.id, upload.filename)
+    await state.blobs.put(key, upload.data, content_type=upload.content_type)
+    version = await docs.new_version(
+        tenant,
+        existing.id,
+        sha256=digest,
+        size_bytes=len(upload.data),
+        blob_key=key,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        metadata=metadata,
+    )
+    if version is None:
+        raise HTTPException(409, f"{upload.filename}: the document was deleted meanwhile; retry")
+    await enqueue(state, version, chunking)
+    return summary(version, duplicate=False)
+
+
+async def _create(
+    state: GatewayState,
+    tenant: str,
+    upload: Upload,
+    digest: str,
+    metadata: dict[str, Any],
+    external_id: str | None,
+) -> tuple[DocumentRecord, bool]:
+    doc_id = uuid.uuid4()
+    key = blob_key(tenant, doc_id, upload.filename)
+    await state.blobs.put(key, upload.data, content_type=upload.content_type)
+    record, created = await state.documents.create(
+        tenant,
+        doc_id,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        sha256=digest,
+        size_bytes=len(upload.data),
+        blob_key=key,
+        metadata=metadata,
+        version=1,
+        external_id=external_id,
+    )
+    if not created:  # our blob belongs to no row
+        await state.blobs.delete(key)
+    return record, created
+
+
+async def enqueue(
+    state: GatewayState, record: DocumentRecord, chunking: ChunkingStrategy | None = None
+) -> None:
+    """Publish ``document.uploaded`` for the row's current version, chunked by ``chunking``.
+
+    Raises:
+        HTTPException: 503 when JetStream did not take it; the document is then
+            marked failed (so the client's retry is not deduplicated against it).
+    """
+    assert record.blob_key is not None
+    event = DocumentUploaded(
+        tenant_id=record.tenant_id,
+        document_id=record.id,
+        filename=record.filename,
+        content_type=record.content_type,
+        blob_key=record.blob_key,
+        sha256=record.sha256,
+        size_bytes=record.size_bytes,
+        metadata=record.metadata,
+        version=record.version,
+        external_id=record.external_id,
+        chunking=chunking,
+    )
+    try:
+        await state.publisher.publish(
+            event, s.DOCUMENT_UPLOADED, msg_id=f"{record.id}:{record.version}"
+        )
+    except Exception as exc:
+        # Not acknowledged by JetStream: say so on the document instead of leaving
+        # it "uploaded" forever, and let the client retry (failed rows don't dedup).
+        log.exception("could not publish document.uploaded")
+        await state.documents.set_status(
+            record.tenant_id,
+            record.id,
+            DocumentStatus.FAILED,
+            error=f"could not enqueue the document: {type(exc).__name__}",
+            error_code="enqueue_failed",
+        )
+        raise HTTPException(
+            503, f"{record.filename}: could not enqueue the document; it is marked failed, retry"
+        ) from None

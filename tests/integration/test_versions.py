@@ -1,0 +1,182 @@
+"""Document versions against real Postgres and Qdrant (local mode): never zero or both.
+
+Retrieval shows a document's chunks only at its searchable version; indexing a new
+version switches that in one row update, and only then are the old vectors removed.
+"""
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from embed_svc.service import EmbedService
+from ragbus.embedding.fake import FakeEmbedder
+from ragbus.settings import InfraSettings
+from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.factory import open_vector_store
+from ragbus.stores.postgres import create_pool, migrate
+from ragbus.stores.vectors.base import ChunkRecord
+from retrieve_svc.service import RetrieveService
+from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "when does the cafeteria open"
+TEXTS = {1: "The cafeteria opens at 8am", 2: "The cafeteria opens at 10am"}
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    async def publish(self, event: Any, subject: str, *, msg_id: str | None = None) -> None:
+        self.sent.append((subject, event))
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url):
+    pool = await create_pool(database_url)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def world(pool, tmp_path, unique_name):
+    """Repository, Qdrant local store, embed and retrieve services, and a tenant."""
+    embedder = FakeEmbedder(dim=64)
+    collection = re.sub(r"[^a-z0-9_]", "_", f"v_{unique_name}".lower())[:40]
+    settings = InfraSettings(
+        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection=collection
+    )
+    vectors = await open_vector_store(settings)
+    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    docs = DocumentRepository(pool)
+    publisher = RecordingPublisher()
+    embed = EmbedService(docs, vectors, embedder, publisher)  # type: ignore[arg-type]
+    retrieve = RetrieveService(docs, vectors, embedder, overfetch=10)
+    yield docs, vectors, embed, retrieve, publisher, f"tenant-{uuid.uuid4().hex[:8]}"
+    await vectors.close()
+
+
+def _batch(tenant: str, doc_id: uuid.UUID, version: int, index: int, total: int) -> ChunksReady:
+    text = f"{TEXTS[version]} (part {index})"
+    return ChunksReady(
+        tenant_id=tenant,
+        document_id=doc_id,
+        version=version,
+        filename="handbook.txt",
+        batch_index=index,
+        batch_count=total,
+        total_chunks=total,
+        chunks=[
+            ChunkPayload(
+                chunk_id=chunk_id(tenant, doc_id, version, index),
+                index=index,
+                text=text,
+                token_count=len(text.split()),
+            )
+        ],
+    )
+
+
+async def _embed(embed: EmbedService, batch: ChunksReady) -> None:
+    (vectors,) = await embed.embed([batch])
+    await embed.commit(batch, vectors)
+
+
+async def _versions_seen(retrieve: RetrieveService, tenant: str, doc_id: uuid.UUID) -> set[str]:
+    passages, _ = await retrieve.retrieve(tenant, QUESTION, top_k=10)
+    return {p.text.split(" (part")[0] for p in passages if p.document_id == doc_id}
+
+
+async def test_only_the_searchable_version_is_ever_returned(world):
+    docs, vectors, embed, retrieve, publisher, tenant = world
+    doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt", external_id="h")
+    parsed = dict(chunks_total=2, title=None, parser="text", page_count=None)
+    assert await docs.set_parsed(tenant, doc.id, version=1, **parsed)
+
+    await _embed(embed, _batch(tenant, doc.id, 1, 0, 2))
+    assert await _versions_seen(retrieve, tenant, doc.id) == set()  # half of v1: not yet
+    await _embed(embed, _batch(tenant, doc.id, 1, 1, 2))
+    assert (await docs.get(tenant, doc.id)).status is DocumentStatus.INDEXED
+    assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[1]}
+
+    v2 = await docs.new_version(
+        tenant,
+        doc.id,
+        sha256="ab" * 32,
+        size_bytes=27,
+        blob_key="k2",
+        filename="handbook.txt",
+        content_type="text/plain",
+        metadata={},
+    )
+    assert v2 is not None and v2.version == 2
+    assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[1]}
+    assert await docs.set_parsed(tenant, doc.id, version=2, **parsed)
+    await _embed(embed, _batch(tenant, doc.id, 2, 0, 2))
+    assert await vectors.count(tenant_id=tenant, document_id=doc.id) == 3  # both stored...
+    assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[1]}  # ...one shown
+    await _embed(embed, _batch(tenant, doc.id, 2, 1, 2))
+    row = await docs.get(tenant, doc.id)
+    assert (row.status, row.version, row.searchable_version) == (DocumentStatus.INDEXED, 2, 2)
+    assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[2]}
+    assert await vectors.count(tenant_id=tenant, document_id=doc.id) == 2  # v1 removed
+    indexed = [e.version for subject, e in publisher.sent if subject == "document.indexed"]
+    assert indexed == [1, 2]
+
+
+async def test_a_failed_new_version_leaves_the_old_one_searchable(world):
+    docs, _, embed, retrieve, _, tenant = world
+    doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt")
+    parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
+    await docs.set_parsed(tenant, doc.id, version=1, **parsed)
+    await _embed(embed, _batch(tenant, doc.id, 1, 0, 1))
+    await docs.reset_for_reprocess(tenant, doc.id)
+    await docs.set_parsed(tenant, doc.id, version=2, **parsed)
+    await docs.set_status(tenant, doc.id, DocumentStatus.FAILED, error="x", error_code="y")
+    await _embed(embed, _batch(tenant, doc.id, 2, 0, 1))  # a late batch of the failed version
+    assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[1]}
+    await docs.mark_deleted(tenant, doc.id)
+    assert await _versions_seen(retrieve, tenant, doc.id) == set()
+
+
+async def test_a_switch_between_search_and_version_read_still_finds_the_document(world):
+    """The search saw only old chunks, then the new version became searchable: the
+    document is searched again on its own instead of vanishing from the result."""
+    docs, vectors, embed, _, _, tenant = world
+    retrieve = RetrieveService(docs, vectors, embed._embedder, overfetch=0)
+    doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt")
+    parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
+    await docs.set_parsed(tenant, doc.id, version=1, **parsed)
+    await _embed(embed, _batch(tenant, doc.id, 1, 0, 1))
+    await docs.reset_for_reprocess(tenant, doc.id)
+    await docs.set_parsed(tenant, doc.id, version=2, **parsed)
+    # v2 is indexed in Postgres while v1's vector (closer to the question) is still
+    # stored: top-1 search returns v1 only, yet v2 is the visible version.
+    v2 = _batch(tenant, doc.id, 2, 0, 1)
+    (matrix,) = await embed.embed([v2])
+    await vectors.upsert([_record(tenant, doc.id, v2)], matrix)
+    await docs.record_batch(tenant, doc.id, version=2, batch_index=0, chunk_count=1)
+    await docs.mark_indexed(tenant, doc.id, version=2)
+    passages, _ = await retrieve.retrieve(tenant, TEXTS[1], top_k=1)
+    assert [p.text for p in passages] == [v2.chunks[0].text]
+
+
+def _record(tenant: str, doc_id: uuid.UUID, batch: ChunksReady) -> ChunkRecord:
+    c = batch.chunks[0]
+    return ChunkRecord(
+        chunk_id=c.chunk_id,
+        tenant_id=tenant,
+        document_id=doc_id,
+        version=batch.version,
+        chunk_index=c.index,
+        text=c.text,
+        filename=batch.filename,
+        title=None,
+        page=None,
+        heading=None,
+        token_count=c.token_count,
+    )
