@@ -40,18 +40,24 @@ class AnswerHub:
             queue.put_nowait(event)
 
     def router(self) -> NatsRouter:
-        """Core NATS subscriptions feeding :meth:`deliver` (nothing to ack)."""
+        """Core NATS subscriptions feeding :meth:`deliver` (nothing to ack).
+
+        ``no_reply``: ``answer.ready`` and ``answer.failed`` are published to JetStream,
+        whose publisher waits on a reply inbox for the stream's ack. A FastStream core
+        subscriber answers reply inboxes by default, and its empty reply could reach
+        the publisher before the real ack.
+        """
         router = NatsRouter()
 
-        @router.subscriber(s.ANSWER_DELTA)
+        @router.subscriber(s.ANSWER_DELTA, no_reply=True)
         async def on_delta(event: AnswerDelta) -> None:
             self.deliver(event)
 
-        @router.subscriber(s.ANSWER_READY)
+        @router.subscriber(s.ANSWER_READY, no_reply=True)
         async def on_ready(event: AnswerReady) -> None:
             self.deliver(event)
 
-        @router.subscriber(s.ANSWER_FAILED)
+        @router.subscriber(s.ANSWER_FAILED, no_reply=True)
         async def on_failed(event: AnswerFailed) -> None:
             self.deliver(event)
 

@@ -11,14 +11,16 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from gateway import routes_documents, routes_queries
+from gateway import routes_documents, routes_events, routes_queries, routes_settings
 from gateway.answers import AnswerHub
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState, StateDep
+from gateway.status_hub import StatusHub
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
+from ragbus.stores.tenants import TenantSettingsRepository
 from ragbus.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ def create_app(
         own = resources is None
         res = resources or Resources(infra)
         hub = AnswerHub()
+        statuses = StatusHub()
         broker = NatsBroker(
             infra.nats_url,
             name="ragbus-gateway",
@@ -53,6 +56,7 @@ def create_app(
             max_reconnect_attempts=-1,
         )
         broker.include_router(hub.router())
+        broker.include_router(statuses.router())
         await declare_topology(infra.nats_url)
         await broker.start()
         app.state.gateway = GatewayState(
@@ -61,6 +65,8 @@ def create_app(
             blobs=await res.blob_store(),
             publisher=EventPublisher(broker),
             hub=hub,
+            statuses=statuses,
+            tenants=TenantSettingsRepository(await res.pool()),
             ready=True,
         )
         app.state.broker = broker
@@ -76,6 +82,8 @@ def create_app(
     app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan)
     app.include_router(routes_documents.router)
     app.include_router(routes_queries.router)
+    app.include_router(routes_events.router)
+    app.include_router(routes_settings.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,15 +1,17 @@
-"""What the gateway's routes share: stores, publisher, answer hub, settings."""
+"""What the gateway's routes share: stores, publisher, answer and status hubs, settings."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from gateway.answers import AnswerHub
 from gateway.settings import GatewaySettings
+from gateway.status_hub import StatusHub
 from ragbus.bus import EventPublisher
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.tenants import TenantSettingsRepository
 
 
 @dataclass
@@ -22,6 +24,8 @@ class GatewayState:
     publisher: EventPublisher
     hub: AnswerHub
     ready: bool = False
+    statuses: StatusHub = field(default_factory=StatusHub)
+    tenants: TenantSettingsRepository | None = None  # None: no tenant defaults
 
 
 def get_state(request: Request) -> GatewayState:

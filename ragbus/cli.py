@@ -68,20 +68,54 @@ def serve(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files, folders (walked recursively) or BEIR corpus.jsonl files."),
+    ],
     url: UrlOpt = DEFAULT_URL,
     tenant: TenantOpt = "default",
-    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
-    wait: Annotated[bool, typer.Option(help="Wait until every document is final.")] = True,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(help="Only files in folders matching this glob (repeatable), e.g. '*.md'."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave out files in folders matching this glob (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most documents read from each corpus.jsonl.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Uploads at once.")] = 4,
+    wait: Annotated[bool, typer.Option(help="Follow every document until it is final.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 3600.0,
 ) -> None:
-    """Upload documents with a live progress bar, then print a summary."""
+    """Upload documents, follow them live, then print a summary (exit 1 if any failed).
+
+    Globs match each file's path relative to its folder; without '/', also its name.
+
+    A .jsonl file is a BEIR corpus: each line {"_id", "title", "text"} becomes <_id>.txt.
+    """
+    from ragbus.beir import BeirFormatError
     from ragbus.console import run_ingest
 
-    failed = asyncio.run(
-        run_ingest(url, tenant, paths, concurrency=concurrency, wait=wait, timeout_s=timeout)
-    )
-    raise typer.Exit(1 if failed else 0)
+    try:
+        summary = asyncio.run(
+            run_ingest(
+                url,
+                tenant,
+                paths,
+                include=include or (),
+                exclude=exclude or (),
+                limit=limit,
+                concurrency=concurrency,
+                wait=wait,
+                timeout_s=timeout,
+            )
+        )
+    except (FileNotFoundError, BeirFormatError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(1 if summary.failed else 0)
 
 
 @app.command()
