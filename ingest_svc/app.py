@@ -7,6 +7,7 @@ from faststream.nats import NatsRouter
 from ingest_svc.handlers import build_router
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
+from ingest_svc.sweeper import Sweeper
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
@@ -15,16 +16,31 @@ from ragbus.runtime import run_services
 async def build(
     resources: Resources, publisher: EventPublisher, settings: IngestSettings | None = None
 ) -> NatsRouter:
-    """Open what ingest_svc needs and return its router."""
+    """Open what ingest_svc needs, start its sweeper and return its router.
+
+    The sweeper's lifetime is the Postgres pool's: the runtime drains the broker,
+    then closes ``resources``, and the sweeper ends within a second of the pool
+    closing (after finishing a sweep in progress). FastStream 0.7 routers and
+    brokers have no start/stop hooks, and service builders return only a router.
+    """
     settings = settings or IngestSettings()
+    documents = await resources.documents()
     service = IngestService(
-        await resources.documents(),
+        documents,
         await resources.blob_store(),
         await resources.embedder(),
         publisher,
         overlap_tokens=settings.overlap_tokens,
         max_document_bytes=settings.max_document_bytes,
     )
+    if settings.sweep_interval_s > 0 and settings.stale_after_s > 0:
+        Sweeper(
+            await resources.pool(),
+            documents,
+            publisher,
+            interval_s=settings.sweep_interval_s,
+            stale_after_s=settings.stale_after_s,
+        ).start()
     return build_router(service, settings)
 
 

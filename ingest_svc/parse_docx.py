@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from typing import TypeGuard
 
 import docx
@@ -27,6 +28,47 @@ from ingest_svc.parse_types import ParsedDocument
 from ragbus.errors import DocumentParseError
 
 _HEADING_STYLE = re.compile(r"heading\s*([1-6])")
+
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+"""Largest total a DOCX package may inflate to (200 MiB); python-docx holds the XML
+in memory, roughly 3x its size as an lxml tree."""
+MAX_RATIO = 100
+"""Largest compression ratio of a part above :data:`RATIO_FLOOR_BYTES`. Word XML
+compresses about 5-20x; a zip bomb's repeated bytes compress 300-1000x."""
+RATIO_FLOOR_BYTES = 5 * 1024 * 1024
+
+
+def check_decompression_limits(data: bytes, filename: str) -> None:
+    """Refuse a DOCX whose parts would inflate beyond the limits, before reading them.
+
+    Sizes come from the zip directory; :mod:`zipfile` never inflates a part past its
+    declared size (it stops and fails the CRC check), so a lying header cannot
+    get around this.
+
+    Raises:
+        DocumentParseError: ``decompression_limit`` for a likely zip bomb,
+            ``parse_failed`` for bytes that are not a zip package.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            parts = package.infolist()
+    except zipfile.BadZipFile as exc:
+        raise DocumentParseError(f"{filename}: corrupt DOCX (not a zip package: {exc})") from exc
+    total = sum(p.file_size for p in parts)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise DocumentParseError(
+            f"{filename}: DOCX inflates to {total} bytes, over the "
+            f"{MAX_UNCOMPRESSED_BYTES}-byte decompression limit",
+            code="decompression_limit",
+        )
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
+            raise DocumentParseError(
+                f"{filename}: DOCX part {part.filename} inflates {ratio:.0f}x "
+                f"({part.file_size} bytes), over the {MAX_RATIO}x decompression limit",
+                code="decompression_limit",
+            )
 
 
 def parse_docx(data: bytes, filename: str) -> ParsedDocument:
@@ -41,8 +83,10 @@ def parse_docx(data: bytes, filename: str) -> ParsedDocument:
         else the first heading.
 
     Raises:
-        DocumentParseError: The bytes are not a readable DOCX package.
+        DocumentParseError: The bytes are not a readable DOCX package, or would
+            inflate past the decompression limits (a zip bomb).
     """
+    check_decompression_limits(data, filename)
     try:
         document = docx.Document(io.BytesIO(data))
         items = list(document.iter_inner_content())

@@ -6,7 +6,7 @@ The format is decided by, in order:
    (for an unknown extension the header may follow up to 1024 bytes of junk, as
    PDF readers allow; a ``.txt`` that merely quotes ``%PDF-`` stays text); a
    ZIP package holding ``word/document.xml`` is DOCX, any other ZIP is refused;
-2. the file extension (``.md``, ``.html``, ``.txt``, ``.pdf``, ``.docx``, ...);
+2. the file extension (``.md``, ``.html``, ``.txt``, ``.pdf``, ``.docx``, ``.csv``, ...);
 3. the declared content type, ignoring the uninformative
    ``application/octet-stream``;
 4. for anything else, a sniff: bytes that decode as text are parsed as plain
@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from ingest_svc.parse_csv import parse_csv
 from ingest_svc.parse_docx import parse_docx
 from ingest_svc.parse_html import parse_html
 from ingest_svc.parse_markdown import parse_markdown
@@ -58,8 +59,8 @@ _BY_EXTENSION = {
     ".text": "text",
     ".rst": "text",
     ".log": "text",
-    ".csv": "text",
-    ".tsv": "text",
+    ".csv": "csv",
+    ".tsv": "csv",
 }
 _BY_MEDIA_TYPE = {
     "application/pdf": "pdf",
@@ -68,6 +69,8 @@ _BY_MEDIA_TYPE = {
     "text/x-markdown": "markdown",
     "text/html": "html",
     "application/xhtml+xml": "html",
+    "text/csv": "csv",
+    "text/tab-separated-values": "csv",
 }
 _BINARY_MAJOR_TYPES = frozenset({"image", "audio", "video", "font", "model"})
 _UNINFORMATIVE_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -78,6 +81,7 @@ _PARSERS: dict[str, Callable[[bytes, str], ParsedDocument]] = {
     "markdown": parse_markdown,
     "html": parse_html,
     "text": parse_text,
+    "csv": parse_csv,
 }
 
 
@@ -91,7 +95,7 @@ def detect_format(data: bytes, filename: str, content_type: str | None) -> str:
             (``"text/html; charset=utf-8"``), or ``None``.
 
     Returns:
-        One of ``"pdf"``, ``"docx"``, ``"markdown"``, ``"html"``, ``"text"``.
+        One of ``"pdf"``, ``"docx"``, ``"markdown"``, ``"html"``, ``"csv"``, ``"text"``.
 
     Raises:
         UnsupportedDocumentError: The type is known and not a document ragbus
@@ -111,7 +115,7 @@ def detect_format(data: bytes, filename: str, content_type: str | None) -> str:
         raise UnsupportedDocumentError(
             f"{filename!r}: unsupported document type (ZIP archive,"
             f" {declared or extension or 'no extension'}); ragbus reads PDF, DOCX,"
-            " Markdown, HTML and plain text"
+            " Markdown, HTML, CSV and plain text"
         )
     if extension in _BY_EXTENSION:
         return _BY_EXTENSION[extension]
@@ -125,7 +129,7 @@ def detect_format(data: bytes, filename: str, content_type: str | None) -> str:
         return "html" if head.startswith((b"<!doctype html", b"<html")) else "text"
     raise UnsupportedDocumentError(
         f"{filename!r}: unsupported document type ({media_type or extension or 'unknown'},"
-        " not text); ragbus reads PDF, DOCX, Markdown, HTML and plain text"
+        " not text); ragbus reads PDF, DOCX, Markdown, HTML, CSV and plain text"
     )
 
 

@@ -14,6 +14,11 @@ class IngestSettings(BaseSettings):
             parsing longer than that keeps the message alive with heartbeats.
         heartbeat_s: Seconds between ``in_progress`` heartbeats while parsing.
         max_deliver: Deliveries of one upload before it is marked failed.
+        sweep_interval_s: Seconds between sweeps for stale documents (see
+            :mod:`ingest_svc.sweeper`); 0 disables the sweeper.
+        stale_after_s: A document in ``uploaded``, ``parsing`` or ``embedding``
+            untouched for this long is re-published; longer than the two-minute
+            duplicate window and than ``ack_wait_s``. 0 disables the sweeper.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_INGEST_", extra="ignore")
@@ -23,3 +28,5 @@ class IngestSettings(BaseSettings):
     ack_wait_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)
     max_deliver: int = Field(5, ge=1)
+    sweep_interval_s: float = Field(30.0, ge=0)
+    stale_after_s: float = Field(300.0, ge=0)

@@ -46,7 +46,10 @@ async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]
     updates: dict[str, object] = {}
     async with contextlib.AsyncExitStack() as stack:
         if "nats_url" not in infra.model_fields_set:
-            nats_server = start_nats_server(data_dir)
+            # fsync every JetStream write: with the default 2-minute sync interval an
+            # OS crash or power loss can lose messages already acked to a publisher
+            # (Jepsen's 2025 JetStream analysis). See docs/delivery.md.
+            nats_server = start_nats_server(data_dir, sync_always=True)
             stack.callback(nats_server.stop)
             updates["nats_url"] = nats_server.url
             log.info("embedded nats-server", extra={"url": nats_server.url})

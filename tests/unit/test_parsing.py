@@ -321,3 +321,35 @@ def test_docx_headings_lists_and_tables() -> None:
 def test_corrupt_docx() -> None:
     with pytest.raises(DocumentParseError, match="corrupt DOCX"):
         parse_document(b"PK\x03\x04 not really a zip", "report.docx")
+
+
+def _docx_with_document_xml(xml: bytes) -> bytes:
+    """A minimal DOCX package whose word/document.xml is ``xml``, deflated."""
+    buffer = io.BytesIO()
+    source = io.BytesIO()
+    docx.Document().save(source)
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb,
+    ):
+        for item in original.infolist():
+            data = xml if item.filename == "word/document.xml" else original.read(item)
+            bomb.writestr(item.filename, data)
+    return buffer.getvalue()
+
+
+def test_docx_zip_bomb_of_many_small_paragraphs_is_refused_before_inflating() -> None:
+    paragraph = b"<w:p><w:r><w:t>aaaaaaaaaaaaaaaa</w:t></w:r></w:p>"
+    xml = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    xml += paragraph * 200_000 + b"</w:body></w:document>"  # ~10 MB, compresses ~500x
+    data = _docx_with_document_xml(xml)
+    assert len(data) < 200_000
+    with pytest.raises(DocumentParseError, match="over the 100x decompression limit") as err:
+        parse_document(data, "bomb.docx")
+    assert err.value.code == "decompression_limit"
+
+
+def test_short_repeated_cp1252_line_keeps_its_accents() -> None:
+    text = "Le café coûte très cher à Noël, déjà.\n" * 3
+    doc = parse_document(text.encode("cp1252"), "note.txt")
+    assert "coûte très cher à Noël" in joined(doc)
