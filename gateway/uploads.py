@@ -25,9 +25,10 @@ from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.state import GatewayState
+from ragbus.lifecycle import upload_event
 from ragbus.stores.blobs import blob_key
 from ragbus.stores.documents import DocumentRecord
-from schemas import SUPPORTED_EXTENSIONS, ChunkingStrategy, DocumentStatus, DocumentUploaded
+from schemas import SUPPORTED_EXTENSIONS, ChunkingStrategy, DocumentStatus
 from schemas import subjects as s
 
 log = logging.getLogger(__name__)
@@ -227,20 +228,7 @@ async def enqueue(
         HTTPException: 503 when JetStream did not take it; the document is then
             marked failed (so the client's retry is not deduplicated against it).
     """
-    assert record.blob_key is not None
-    event = DocumentUploaded(
-        tenant_id=record.tenant_id,
-        document_id=record.id,
-        filename=record.filename,
-        content_type=record.content_type,
-        blob_key=record.blob_key,
-        sha256=record.sha256,
-        size_bytes=record.size_bytes,
-        metadata=record.metadata,
-        version=record.version,
-        external_id=record.external_id,
-        chunking=chunking,
-    )
+    event = upload_event(record, chunking)
     try:
         await state.publisher.publish(
             event, s.DOCUMENT_UPLOADED, msg_id=f"{record.id}:{record.version}"

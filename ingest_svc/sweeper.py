@@ -35,9 +35,8 @@ import asyncpg
 
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
-from ragbus.lifecycle import DocumentLifecycle
+from ragbus.lifecycle import DocumentLifecycle, upload_event
 from ragbus.stores.documents import DocumentRecord, DocumentRepository
-from schemas import DocumentUploaded
 from schemas import subjects as s
 
 log = logging.getLogger(__name__)
@@ -153,17 +152,7 @@ class Sweeper:
                 )
                 return "lost"
             assert record.updated_at is not None  # NOT NULL column
-            event = DocumentUploaded(
-                tenant_id=record.tenant_id,
-                document_id=record.id,
-                filename=record.filename,
-                content_type=record.content_type,
-                blob_key=record.blob_key,
-                sha256=record.sha256,
-                size_bytes=record.size_bytes,
-                metadata=record.metadata,
-                version=record.version,
-            )
+            event = upload_event(record)
             # Publish first, touch second: a crash in between re-publishes next round.
             msg_id = f"{record.id}:{record.version}:sweep:{record.updated_at.timestamp():.6f}"
             await self._publisher.publish(event, s.DOCUMENT_UPLOADED, msg_id=msg_id)

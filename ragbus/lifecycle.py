@@ -4,9 +4,44 @@ from uuid import UUID
 
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
-from ragbus.stores.documents import DocumentRepository
-from schemas import DocumentFailed, DocumentStatus, DocumentStatusChanged, Progress
+from ragbus.stores.documents import DocumentRecord, DocumentRepository
+from schemas import (
+    ChunkingStrategy,
+    DocumentFailed,
+    DocumentStatus,
+    DocumentStatusChanged,
+    DocumentUploaded,
+    Progress,
+)
 from schemas import subjects as s
+
+
+def upload_event(
+    record: DocumentRecord, chunking: ChunkingStrategy | None = None
+) -> DocumentUploaded:
+    """``document.uploaded`` for the row's current version, rebuilt from Postgres.
+
+    Used to (re)start a document from its stored blob: reprocess, new versions and
+    the sweeper.
+
+    Raises:
+        ValueError: the row has no stored blob (it came as inline text over NATS).
+    """
+    if record.blob_key is None:
+        raise ValueError(f"document {record.id} has no stored blob to re-publish")
+    return DocumentUploaded(
+        tenant_id=record.tenant_id,
+        document_id=record.id,
+        filename=record.filename,
+        content_type=record.content_type,
+        blob_key=record.blob_key,
+        sha256=record.sha256,
+        size_bytes=record.size_bytes,
+        metadata=record.metadata,
+        version=record.version,
+        external_id=record.external_id,
+        chunking=chunking,
+    )
 
 
 class DocumentLifecycle:
