@@ -12,16 +12,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
-from gateway.uploads import (
-    TextUpload,
-    Upload,
-    accept,
-    checked_name,
-    checked_size,
-    enqueue,
-    resolve_chunking,
-    text_upload,
-)
+from gateway.upload_parsing import TextUpload, Upload, checked_name, checked_size, text_upload
+from gateway.uploads import accept, enqueue, resolve_chunking
 from ragbus.stores.documents import DocumentRecord
 from schemas import ChunkingStrategy, DeleteDocument, DocumentStatus
 from schemas import subjects as s
