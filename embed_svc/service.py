@@ -143,8 +143,12 @@ class EmbedService:
 
         Retrieval already ignores them (it returns only the searchable version), so
         this is clean-up; it is skipped when a newer version became searchable
-        meanwhile, whose own clean-up then runs instead.
+        meanwhile, whose own clean-up then runs instead. Version 1 has nothing older:
+        skipping it saves a filtered delete per document, which Qdrant local mode
+        runs as a scan over every point.
         """
+        if version <= 1:
+            return
         record = await self._documents.get(tenant, doc_id)
         if record is None or record.status == DocumentStatus.DELETED:
             return
