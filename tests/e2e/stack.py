@@ -11,6 +11,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from ragbus.client import RagbusClient
 from ragbus.resources import Resources
 from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
@@ -35,6 +36,28 @@ async def wait_ready(url: str, timeout_s: float = 120.0) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{url}/readyz not ready after {timeout_s} s")
             await asyncio.sleep(0.2)
+
+
+async def wait_final(
+    client: RagbusClient, ids: list[str], timeout_s: float, *, poll_s: float = 0.3
+) -> dict[str, dict]:
+    """Poll every document until it is indexed, failed or deleted; the last JSON of each.
+
+    Raises:
+        AssertionError: some document is still in progress after ``timeout_s`` seconds.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    docs: dict[str, dict] = {}
+    pending = set(ids)
+    while pending:
+        for doc_id in list(pending):
+            docs[doc_id] = doc = await client.document(doc_id)
+            if doc["status"] in ("indexed", "failed", "deleted"):
+                pending.discard(doc_id)
+        if pending:
+            assert asyncio.get_running_loop().time() < deadline, f"not final: {pending}"
+            await asyncio.sleep(poll_s)
+    return docs
 
 
 @dataclass

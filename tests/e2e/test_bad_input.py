@@ -26,8 +26,7 @@ from ragbus.resources import Resources
 from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
 from ragbus.stack import SERVICE_BUILDERS
-from tests.e2e.stack import free_port, wait_ready
-from tests.e2e.test_gateway_e2e import wait_indexed
+from tests.e2e.stack import free_port, wait_final, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -224,7 +223,7 @@ async def test_bad_documents_fail_alone_and_good_ones_are_indexed(
     assert set(ids) == set(uploads)
 
     async with RagbusClient(gateway_url, tenant) as client:
-        docs = await wait_indexed(client, list(ids.values()), 600)
+        docs = await wait_final(client, list(ids.values()), 600)
         elapsed = loop.time() - started
         by_name = {doc["filename"]: doc for doc in docs.values()}
         print(f"\nall {len(by_name)} uploads final after {elapsed:.1f} s")

@@ -16,7 +16,7 @@ import docx
 import pytest
 
 from ragbus.client import RagbusClient
-from tests.e2e.stack import RunningStack
+from tests.e2e.stack import RunningStack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -150,22 +150,6 @@ def write_corpus(folder: Path, shared_dir: Path) -> list[Path]:
     return [folder / case.filename for case in CASES]
 
 
-async def wait_indexed(client: RagbusClient, ids: list[str]) -> dict[str, dict]:
-    """Poll until every document is final; returns the last JSON of each."""
-    deadline = asyncio.get_running_loop().time() + INDEX_TIMEOUT_S
-    docs: dict[str, dict] = {}
-    pending = set(ids)
-    while pending:
-        for doc_id in list(pending):
-            docs[doc_id] = doc = await client.document(doc_id)
-            if doc["status"] in ("indexed", "failed", "deleted"):
-                pending.discard(doc_id)
-        if pending:
-            assert asyncio.get_running_loop().time() < deadline, f"not final: {pending}"
-            await asyncio.sleep(0.3)
-    return docs
-
-
 @pytest.fixture(scope="module")
 async def tenant(
     stack: RunningStack, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -175,7 +159,7 @@ async def tenant(
     paths = write_corpus(tmp_path_factory.mktemp("formats"), shared_dir)
     async with RagbusClient(stack.url, tenant) as client:
         uploaded = await asyncio.gather(*(client.upload(path) for path in paths))
-        docs = await wait_indexed(client, [d["id"] for d in uploaded])
+        docs = await wait_final(client, [d["id"] for d in uploaded], INDEX_TIMEOUT_S)
     not_indexed = {d["filename"]: d["error"] for d in docs.values() if d["status"] != "indexed"}
     assert not not_indexed, not_indexed
     assert sorted(d["filename"] for d in docs.values()) == sorted(c.filename for c in CASES)

@@ -12,28 +12,11 @@ from pathlib import Path
 import pytest
 
 from ragbus.client import RagbusClient, collect_files
-from tests.e2e.stack import RunningStack
+from tests.e2e.stack import RunningStack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 INDEX_TIMEOUT_S = 1200.0
-
-
-async def wait_indexed(client: RagbusClient, ids: list[str], timeout_s: float) -> dict[str, dict]:
-    """Poll every document until it is final; returns the last JSON of each."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    docs: dict[str, dict] = {}
-    pending = set(ids)
-    while pending:
-        for doc_id in list(pending):
-            doc = await client.document(doc_id)
-            docs[doc_id] = doc
-            if doc["status"] in ("indexed", "failed", "deleted"):
-                pending.discard(doc_id)
-        if pending:
-            assert asyncio.get_running_loop().time() < deadline, f"not indexed: {pending}"
-            await asyncio.sleep(1.0)
-    return docs
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +27,7 @@ async def corpus_tenant(stack: RunningStack, shared_dir: Path) -> str:
     async with RagbusClient(stack.url, tenant) as client:
         uploaded = await asyncio.gather(*(client.upload(path) for path in files))
         assert all(d["status"] == "uploaded" and len(d["sha256"]) == 64 for d in uploaded)
-        docs = await wait_indexed(client, [d["id"] for d in uploaded], INDEX_TIMEOUT_S)
+        docs = await wait_final(client, [d["id"] for d in uploaded], INDEX_TIMEOUT_S, poll_s=1.0)
     failed = {d["filename"]: d["error"] for d in docs.values() if d["status"] != "indexed"}
     assert not failed, failed
     for doc in docs.values():

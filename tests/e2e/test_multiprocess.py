@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragbus.client import RagbusClient
-from tests.e2e.stack import free_port, wait_ready
-from tests.e2e.test_gateway_e2e import wait_indexed
+from tests.e2e.stack import free_port, wait_final, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -71,7 +70,7 @@ async def test_five_processes_answer_with_citations(processes, shared_dir: Path)
     tenant = f"mp-{uuid.uuid4().hex[:8]}"
     async with RagbusClient(url, tenant) as client:
         uploaded = await asyncio.gather(*(client.upload(p) for p in files))
-        docs = await wait_indexed(client, [d["id"] for d in uploaded], 600)
+        docs = await wait_final(client, [d["id"] for d in uploaded], 600)
         assert {d["status"] for d in docs.values()} == {"indexed"}, docs
         answer = await client.query("How do I spawn a child process and read its output?")
         pdf = await client.query("Where are the shared MIME database XML files installed?")

@@ -36,7 +36,7 @@ async def upload_text(http: httpx.AsyncClient, text: str, **fields: Any) -> dict
     return doc  # type: ignore[no-any-return]
 
 
-async def wait_final(client: RagbusClient, doc_id: str, version: int) -> dict[str, Any]:
+async def wait_version(client: RagbusClient, doc_id: str, version: int) -> dict[str, Any]:
     """Poll until ``version`` of the document is indexed or failed."""
     for _ in range(600):
         doc = await client.document(doc_id)
@@ -66,7 +66,7 @@ async def test_new_text_under_an_external_id_switches_versions_atomically(http) 
     h, client = http
     v1 = await upload_text(h, V1, external_id="handbook", metadata={"team": "ops"})
     assert (v1["filename"], v1["version"], v1["duplicate"]) == ("handbook.txt", 1, False)
-    assert (await wait_final(client, v1["id"], 1))["status"] == "indexed"
+    assert (await wait_version(client, v1["id"], 1))["status"] == "indexed"
     assert await texts_of(client, v1["id"]) == [V1]
 
     v2 = await upload_text(h, V2, external_id="handbook")
@@ -88,7 +88,7 @@ async def test_new_text_under_an_external_id_switches_versions_atomically(http) 
 async def test_reprocess_runs_an_indexed_document_again(http) -> None:
     h, client = http
     doc = await upload_text(h, V1)
-    await wait_final(client, doc["id"], 1)
+    await wait_version(client, doc["id"], 1)
     reply = await h.post(f"/v1/documents/{doc['id']}/reprocess")
     assert reply.status_code == 202
     assert reply.json() == {"id": doc["id"], "status": "uploaded", "version": 2}
@@ -101,10 +101,10 @@ async def test_reprocess_runs_an_indexed_document_again(http) -> None:
 async def test_reprocess_of_a_failed_document_and_of_unknown_ones(http) -> None:
     h, client = http
     doc = await upload_text(h, "   \n  ")
-    assert (await wait_final(client, doc["id"], 1))["status"] == "failed"
+    assert (await wait_version(client, doc["id"], 1))["status"] == "failed"
     reply = await h.post(f"/v1/documents/{doc['id']}/reprocess")
     assert reply.status_code == 202 and reply.json()["version"] == 2
-    assert (await wait_final(client, doc["id"], 2))["status"] == "failed"  # same bytes fail again
+    assert (await wait_version(client, doc["id"], 2))["status"] == "failed"  # same bytes fail again
     assert (await h.post(f"/v1/documents/{uuid.uuid4()}/reprocess")).status_code == 404
     await client.delete(doc["id"])
     assert (await h.post(f"/v1/documents/{doc['id']}/reprocess")).status_code == 404
