@@ -1,7 +1,11 @@
 """Fixtures of the end-to-end tier: a whole ragbus stack per test module."""
 
+import uuid
+
+import httpx
 import pytest
 
+from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
 from tests.e2e.stack import running_stack
 
@@ -16,3 +20,14 @@ async def stack(nats_url: str, database_url: str, tmp_path_factory: pytest.TempP
     )
     async with running_stack(infra) as running:
         yield running
+
+
+@pytest.fixture
+async def http(stack):
+    """A fresh tenant's raw HTTP client and :class:`RagbusClient` on the module's stack."""
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    async with (
+        httpx.AsyncClient(base_url=stack.url, headers={"X-Tenant-ID": tenant}, timeout=60) as h,
+        RagbusClient(stack.url, tenant) as client,
+    ):
+        yield h, client

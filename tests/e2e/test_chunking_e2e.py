@@ -5,14 +5,12 @@ takes seconds once the stack is up.
 """
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from ragbus.client import RagbusClient
-from tests.e2e.stack import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -30,16 +28,6 @@ def markdown(tag: str) -> str:
         )
         sections.append(f"## {topic.title()}\n\n{sentences}")
     return "# Field survey\n\n" + "\n\n".join(sections) + "\n"
-
-
-@pytest.fixture
-async def http(stack: RunningStack):
-    tenant = f"chunk-{uuid.uuid4().hex[:8]}"
-    async with (
-        httpx.AsyncClient(base_url=stack.url, headers={"X-Tenant-ID": tenant}, timeout=60) as h,
-        RagbusClient(stack.url, tenant) as client,
-    ):
-        yield h, client
 
 
 async def indexed(h: httpx.AsyncClient, client: RagbusClient, **body: Any) -> dict[str, Any]:

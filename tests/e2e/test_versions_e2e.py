@@ -11,22 +11,11 @@ import httpx
 import pytest
 
 from ragbus.client import RagbusClient
-from tests.e2e.stack import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 QUESTION = "When does the cafeteria open?"
 V1, V2 = "The cafeteria opens at 8am.", "The cafeteria opens at 10am."
-
-
-@pytest.fixture
-async def http(stack: RunningStack):
-    tenant = f"ver-{uuid.uuid4().hex[:8]}"
-    async with (
-        httpx.AsyncClient(base_url=stack.url, headers={"X-Tenant-ID": tenant}, timeout=60) as h,
-        RagbusClient(stack.url, tenant) as client,
-    ):
-        yield h, client
 
 
 async def upload_text(http: httpx.AsyncClient, text: str, **fields: Any) -> dict[str, Any]:
