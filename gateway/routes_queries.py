@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.answers import AnswerEvent
@@ -23,16 +23,22 @@ from schemas import (
     RetrievePassages,
 )
 from schemas import subjects as s
-from schemas.queries import MAX_TOP_K
+from schemas.queries import MAX_TOP_K, RetrievalOptions
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
 
-class RetrieveBody(BaseModel):
-    """Body of ``POST /v1/retrieve``."""
+class RetrieveBody(RetrievalOptions):
+    """Body of ``POST /v1/retrieve``: the question, ``top_k`` and the optional
+    ``mode``, ``filters``, ``min_score`` and ``mmr_lambda`` of ``RetrievalOptions``.
+    The tenant comes only from the request's identity, never from the body."""
 
     question: str = Field(min_length=1, max_length=8192)
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+
+    def options(self) -> dict[str, Any]:
+        """The retrieval options as keyword arguments of an event."""
+        return {name: getattr(self, name) for name in RetrievalOptions.model_fields}
 
 
 class QueryBody(RetrieveBody):
@@ -46,7 +52,7 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
     """Top-k passages for a question, without generation (NATS request-reply)."""
     started = time.perf_counter()
     request = RetrievePassages(
-        tenant_id=identity.tenant_id, question=body.question, top_k=body.top_k
+        tenant_id=identity.tenant_id, question=body.question, top_k=body.top_k, **body.options()
     )
     try:
         raw = await state.publisher.request(
@@ -76,6 +82,7 @@ async def query(
         question=body.question,
         top_k=body.top_k,
         user_id=identity.user_id,
+        **body.options(),
     )
     wants_sse = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_sse:

@@ -52,7 +52,9 @@ def build_router(
                 top_k=event.top_k,
                 user_id=event.user_id,
             )
-            passages, timings = await service.retrieve(event.tenant_id, event.question, event.top_k)
+            passages, timings = await service.retrieve(
+                event.tenant_id, event.question, event.top_k, event
+            )
             await publisher.publish(
                 ContextRetrieved(
                     tenant_id=event.tenant_id,
@@ -85,7 +87,7 @@ def build_router(
     async def retrieve_passages(request: RetrievePassages) -> PassagesRetrieved:
         try:
             passages, timings = await service.retrieve(
-                request.tenant_id, request.question, request.top_k
+                request.tenant_id, request.question, request.top_k, request
             )
         except Exception as exc:  # the reply carries the reason; nothing to redeliver
             return PassagesRetrieved(

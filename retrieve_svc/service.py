@@ -1,29 +1,64 @@
-"""Retrieve logic: embed the question, top-k dense search in the tenant, keep visible.
+"""Retrieve logic: embed the question, search the tenant in one mode, keep visible.
 
 A chunk is visible only at its document's searchable version (see
 ``DocumentRepository.visible_versions``): deleted documents, documents not indexed
 yet, and versions that are not (or no longer) the searchable one are dropped, so a
 query sees exactly one version of a document while a new one is being indexed.
+
+Order of a retrieval: filters on upload metadata/time become a list of the tenant's
+document ids (Postgres); the vector store searches within the tenant (always) and
+those ids; invisible versions are dropped; ``min_score`` cuts; MMR, if asked, picks
+``top_k`` diverse passages from a candidate set ``mmr_candidates`` times larger.
 """
 
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import numpy as np
 
 from ragbus.embedding import Embedder, Vectors
+from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.vectors.base import ScoredChunk, VectorStore
+from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore
+from retrieve_svc.cache import QueryEmbeddingCache
+from retrieve_svc.mmr import mmr_select
 from schemas import Passage, Timings
+from schemas.queries import RetrievalFilters, RetrievalOptions
+
+
+@dataclass(frozen=True)
+class RetrieveConfig:
+    """Tuning of :class:`RetrieveService` (see ``RetrieveSettings`` for each field)."""
+
+    default_mode: SearchMode = "hybrid"
+    overfetch: int = 10
+    fusion: Fusion = field(default_factory=Fusion)
+    cache_size: int = 1024
+    mmr_candidates: int = 4
+
+
+@dataclass
+class _Query:
+    tenant_id: str
+    text: str
+    mode: SearchMode
+    vector: Vectors | None
+    document_ids: list[UUID] | None
+    with_vectors: bool
 
 
 class RetrieveService:
-    """Finds the passages of one tenant most similar to a question.
+    """Finds the passages of one tenant that best answer a question.
 
     Args:
         documents: Tells which version of each document is visible (if any).
         vectors: The vector store; its ``search`` always filters by tenant.
         embedder: The same model that embedded the chunks (the store checks it).
-        overfetch: Extra candidates beyond ``top_k`` (see ``RetrieveSettings``).
+        filters: Resolves metadata and upload-time filters to document ids.
+        config: Default mode, fusion, overfetch, cache size, MMR candidates.
     """
 
     def __init__(
@@ -31,44 +66,96 @@ class RetrieveService:
         documents: DocumentRepository,
         vectors: VectorStore,
         embedder: Embedder,
-        *,
-        overfetch: int = 10,
+        filters: DocumentFilters,
+        config: RetrieveConfig | None = None,
     ) -> None:
         self._documents = documents
         self._vectors = vectors
-        self._embedder = embedder
-        self._overfetch = overfetch
+        self._filters = filters
+        self.config = config or RetrieveConfig()
+        self.cache = QueryEmbeddingCache(embedder, max_entries=self.config.cache_size)
 
     async def retrieve(
-        self, tenant_id: str, question: str, top_k: int
+        self,
+        tenant_id: str,
+        question: str,
+        top_k: int,
+        options: RetrievalOptions | None = None,
     ) -> tuple[list[Passage], Timings]:
         """Top-k passages for ``question`` within ``tenant_id``, best first.
 
-        Returns:
-            The passages (score = cosine similarity) and ``embed_ms``/``search_ms``/
-            ``retrieve_ms`` timings in milliseconds.
-        """
-        t0 = time.perf_counter()
-        vector = await asyncio.to_thread(self._embedder.embed_query, question)
-        t1 = time.perf_counter()
-        hits = await self._vectors.search(
-            tenant_id=tenant_id, vector=vector, top_k=top_k + self._overfetch
-        )
-        hits = await self._keep_visible(tenant_id, vector, hits, top_k + self._overfetch)
-        t2 = time.perf_counter()
-        passages = [_passage(hit) for hit in hits[:top_k]]
-        timings = Timings(
-            embed_ms=(t1 - t0) * 1000, search_ms=(t2 - t1) * 1000, retrieve_ms=(t2 - t0) * 1000
-        )
-        return passages, timings
+        Args:
+            tenant_id: Owner; every search is filtered by it, whatever ``options`` say.
+            question: The question text.
+            top_k: Most passages returned.
+            options: Mode, filters, ``min_score`` and MMR (all optional).
 
-    async def _keep_visible(
-        self,
-        tenant_id: str,
-        vector: Vectors,
-        hits: Sequence[ScoredChunk],
-        limit: int,
-    ) -> list[ScoredChunk]:
+        Returns:
+            The passages (score as the mode defines it, see ``ScoredChunk``) and
+            ``embed_ms``/``filter_ms``/``search_ms``/``retrieve_ms`` in milliseconds.
+
+        Raises:
+            ValueError: Unknown mode.
+            RetryableError: A store is unreachable.
+        """
+        options = options or RetrievalOptions()
+        mode = options.mode or self.config.default_mode
+        mmr = options.mmr_lambda is not None
+        t0 = time.perf_counter()
+        vector = None
+        if mode != "sparse" or mmr:
+            vector = await asyncio.to_thread(self.cache.embed, question)
+        t1 = time.perf_counter()
+        ids = await self._restrict(tenant_id, options.filters)
+        t2 = time.perf_counter()
+        hits: list[ScoredChunk] = []
+        if ids is None or ids:
+            query = _Query(tenant_id, question, mode, vector, ids, with_vectors=mmr)
+            limit = top_k * self.config.mmr_candidates if mmr else top_k
+            hits = await self._search_visible(query, limit + self.config.overfetch)
+        if options.min_score is not None:
+            hits = [h for h in hits if h.score >= options.min_score]
+        if mmr and hits:
+            hits = _diverse(hits, top_k, options.mmr_lambda or 0.0)
+        t3 = time.perf_counter()
+        timings = Timings(
+            embed_ms=(t1 - t0) * 1000,
+            filter_ms=(t2 - t1) * 1000,
+            search_ms=(t3 - t2) * 1000,
+            retrieve_ms=(t3 - t0) * 1000,
+        )
+        return [_passage(hit) for hit in hits[:top_k]], timings
+
+    async def _restrict(
+        self, tenant_id: str, filters: RetrievalFilters | None
+    ) -> list[UUID] | None:
+        """The document ids to search within, or ``None`` for all of the tenant's."""
+        if filters is None:
+            return None
+        postgres = (filters.metadata, filters.uploaded_after, filters.uploaded_before)
+        if all(value is None for value in postgres):  # the vector store filters ids itself
+            return None if filters.document_ids is None else list(filters.document_ids)
+        return await self._filters.matching(
+            tenant_id,
+            document_ids=filters.document_ids,
+            metadata=filters.metadata,
+            uploaded_after=filters.uploaded_after,
+            uploaded_before=filters.uploaded_before,
+        )
+
+    async def _search(self, q: _Query, limit: int, ids: Sequence[UUID] | None) -> list[ScoredChunk]:
+        return await self._vectors.search(
+            tenant_id=q.tenant_id,
+            vector=q.vector,
+            top_k=limit,
+            document_ids=ids,
+            text=q.text,
+            mode=q.mode,
+            fusion=self.config.fusion,
+            with_vectors=q.with_vectors,
+        )
+
+    async def _search_visible(self, q: _Query, limit: int) -> list[ScoredChunk]:
         """The hits at their document's searchable version, best first.
 
         The search runs before the versions are read, so a document whose new
@@ -77,21 +164,32 @@ class RetrieveService:
         takes twice as many candidates, as the old version's chunks may still be
         stored until embed_svc removes them.
         """
+        hits = await self._search(q, limit, q.document_ids)
         if not hits:
             return []
         visible = await self._documents.visible_versions(
-            tenant_id, list({h.chunk.document_id for h in hits})
+            q.tenant_id, list({h.chunk.document_id for h in hits})
         )
         kept = [h for h in hits if visible.get(h.chunk.document_id) == h.chunk.version]
         found = {h.chunk.document_id for h in kept}
         missed = [d for d in visible if d not in found]
         if missed:
-            again = await self._vectors.search(
-                tenant_id=tenant_id, vector=vector, top_k=2 * limit, document_ids=missed
-            )
+            # Fused scores depend on the candidate lists, so a re-search's RRF scores
+            # are not comparable with the first ones; it is rare (a version switch
+            # during this query) and the order among such hits is best effort.
+            again = await self._search(q, 2 * limit, missed)
             kept += [h for h in again if visible[h.chunk.document_id] == h.chunk.version]
             kept.sort(key=lambda h: h.score, reverse=True)
         return kept
+
+
+def _diverse(hits: list[ScoredChunk], top_k: int, lam: float) -> list[ScoredChunk]:
+    usable = [h for h in hits if h.vector is not None]
+    if not usable:
+        return hits
+    matrix = np.stack([h.vector for h in usable if h.vector is not None])
+    order = mmr_select([h.score for h in usable], matrix, top_k, lam)
+    return [usable[i] for i in order]
 
 
 def _passage(hit: ScoredChunk) -> Passage:

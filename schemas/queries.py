@@ -1,5 +1,7 @@
 """Query events: question in, retrieved passages, streamed answer, cited answer out."""
 
+from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,6 +10,55 @@ from schemas.envelope import Envelope
 
 MAX_TOP_K = 100
 """Largest ``top_k`` a query may ask for."""
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
+"""How passages are found: embedding similarity, BM25 terms, or both fused by RRF."""
+
+MetadataValue = str | int | float | bool
+"""A metadata value a filter can match (the JSON scalar given at upload)."""
+
+
+class RetrievalFilters(BaseModel):
+    """Which of the tenant's documents a query may return; every given field must hold.
+
+    The tenant is never part of a filter: it comes from the envelope and is always
+    applied, so no filter can widen a query beyond its tenant.
+
+    Attributes:
+        document_ids: Only these documents (at most 1000).
+        metadata: Only documents whose upload metadata has each of these keys with
+            exactly this value (JSON equality, so ``1`` does not match ``"1"``).
+        uploaded_after: Only documents uploaded at or after this time.
+        uploaded_before: Only documents uploaded before this time.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, json_schema_extra={"additionalProperties": False}
+    )
+
+    document_ids: list[UUID] | None = Field(default=None, max_length=1000)
+    metadata: dict[str, MetadataValue] | None = Field(default=None, max_length=32)
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None
+
+
+class RetrievalOptions(BaseModel):
+    """Optional retrieval knobs shared by :class:`RetrievePassages` and :class:`QueryRequested`.
+
+    Attributes:
+        mode: ``dense``, ``sparse`` or ``hybrid``; ``None`` is the service's default
+            (``hybrid``, the best measured on BEIR SciFact, see docs/retrieval.md).
+        filters: Restricts the documents searched, see :class:`RetrievalFilters`.
+        min_score: Drop passages scoring below this. The score is the mode's own:
+            cosine for ``dense``, BM25 for ``sparse``, fused RRF for ``hybrid``.
+        mmr_lambda: If set, pick the ``top_k`` passages by maximal marginal relevance
+            from a larger candidate set: 1.0 is pure relevance, 0.0 pure diversity.
+    """
+
+    mode: SearchMode | None = None
+    filters: RetrievalFilters | None = None
+    min_score: float | None = None
+    mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class Passage(BaseModel):
@@ -72,16 +123,18 @@ class Timings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     embed_ms: float | None = None
+    filter_ms: float | None = None
     search_ms: float | None = None
     retrieve_ms: float | None = None
     generate_ms: float | None = None
     total_ms: float | None = None
 
 
-class RetrievePassages(Envelope):
+class RetrievePassages(Envelope, RetrievalOptions):
     """Request: top-k passages for a question, no generation (subject ``passages.retrieve``).
 
-    Sent with NATS request-reply; the reply is :class:`PassagesRetrieved`.
+    Sent with NATS request-reply; the reply is :class:`PassagesRetrieved`. The
+    optional fields of :class:`RetrievalOptions` pick the mode, filters and MMR.
     """
 
     question: str = Field(min_length=1, max_length=8192)
@@ -96,8 +149,10 @@ class PassagesRetrieved(Envelope):
     error: str | None = None
 
 
-class QueryRequested(Envelope):
+class QueryRequested(Envelope, RetrievalOptions):
     """A question to answer from the tenant's documents (subject ``query.requested``).
+
+    The optional fields of :class:`RetrievalOptions` pick the mode, filters and MMR.
 
     Attributes:
         query_id: Id that every later event of this query carries.
@@ -135,6 +190,25 @@ class AnswerDelta(Envelope):
     text: str
 
 
+class Usage(BaseModel):
+    """Tokens and cost of the LLM calls behind one answer (absent for the offline answerer).
+
+    Attributes:
+        prompt_tokens: Input tokens, as the provider reported them.
+        completion_tokens: Output tokens, as the provider reported them.
+        cost_usd: litellm's price for them (its bundled price map); None when
+            the model is not in the map, for example a local model.
+        attempts: Provider calls made, retries and fallbacks included.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cost_usd: float | None = None
+    attempts: int = Field(default=1, ge=0)
+
+
 class AnswerReady(Envelope):
     """The finished answer with its citations (subject ``answer.ready``).
 
@@ -143,6 +217,10 @@ class AnswerReady(Envelope):
         citations: One entry per ``[n]`` used in ``answer``, ordered by ``n``.
         model: ``"extractive"`` for the offline answerer, else the litellm model string.
         found: False when nothing relevant was found and the answer says so.
+        confidence: How well the cited passages match the question, in [0, 1]:
+            the highest retrieval score (cosine) among the cited passages, clipped
+            to [0, 1]; 0 when the answer cites nothing. See docs/answers.md.
+        usage: Tokens and cost of the LLM calls; None for the offline answerer.
     """
 
     query_id: UUID
@@ -152,6 +230,8 @@ class AnswerReady(Envelope):
     model: str
     found: bool = True
     timings: Timings = Field(default_factory=Timings)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    usage: Usage | None = None
 
 
 class AnswerFailed(Envelope):

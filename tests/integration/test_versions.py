@@ -13,11 +13,12 @@ import pytest
 from embed_svc.service import EmbedService
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.settings import InfraSettings
+from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
 from ragbus.stores.postgres import create_pool, migrate
 from ragbus.stores.vectors.base import ChunkRecord
-from retrieve_svc.service import RetrieveService
+from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,8 @@ async def world(pool, tmp_path, unique_name):
     docs = DocumentRepository(pool)
     publisher = RecordingPublisher()
     embed = EmbedService(docs, vectors, embedder, publisher)  # type: ignore[arg-type]
-    retrieve = RetrieveService(docs, vectors, embedder, overfetch=10)
+    config = RetrieveConfig(default_mode="dense", overfetch=10)
+    retrieve = RetrieveService(docs, vectors, embedder, DocumentFilters(pool), config)
     yield docs, vectors, embed, retrieve, publisher, f"tenant-{uuid.uuid4().hex[:8]}"
     await vectors.close()
 
@@ -147,7 +149,8 @@ async def test_a_switch_between_search_and_version_read_still_finds_the_document
     """The search saw only old chunks, then the new version became searchable: the
     document is searched again on its own instead of vanishing from the result."""
     docs, vectors, embed, _, _, tenant = world
-    retrieve = RetrieveService(docs, vectors, embed._embedder, overfetch=0)
+    config = RetrieveConfig(default_mode="dense", overfetch=0)
+    retrieve = RetrieveService(docs, vectors, embed._embedder, DocumentFilters(docs._pool), config)
     doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt")
     parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
     await docs.set_parsed(tenant, doc.id, version=1, **parsed)

@@ -1,8 +1,8 @@
 """The vector store port: tenant-scoped upsert, search and delete of chunk embeddings."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 from uuid import UUID
 
 import numpy as np
@@ -44,10 +44,67 @@ class ChunkRecord:
 
 @dataclass(frozen=True, slots=True)
 class ScoredChunk:
-    """A search hit; ``score`` is cosine similarity in [-1, 1], higher is closer."""
+    """A search hit, higher is closer.
+
+    ``score`` is cosine similarity in [-1, 1] for ``dense`` search, the BM25 (or
+    Postgres ``ts_rank_cd``) score for ``sparse``, and the fused RRF score for
+    ``hybrid`` (see :func:`rrf_fuse`). ``vector`` is the chunk's embedding,
+    ``(dim,)``, when the search asked for it (``with_vectors=True``).
+    """
 
     chunk: ChunkRecord
     score: float
+    vector: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
+
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
+"""``dense``: embedding similarity; ``sparse``: BM25 terms; ``hybrid``: both, RRF-fused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How ``hybrid`` fuses its two ranked lists (weighted reciprocal rank fusion).
+
+    Attributes:
+        k: RRF rank constant; a hit at 0-based rank ``r`` of a list with weight ``w``
+            adds ``1 / ((r + 1) / w + k - 1)`` (Qdrant's formula; with ``w = 1`` it is
+            Cormack et al. 2009's ``1 / (k + rank)``).
+        dense_weight: Weight of the dense list.
+        sparse_weight: Weight of the sparse list.
+        candidates: Hits taken from each list before fusing.
+    """
+
+    k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    candidates: int = 100
+
+
+def rrf_fuse(
+    lists: Sequence[Sequence[ScoredChunk]], weights: Sequence[float], *, k: int, limit: int
+) -> list[ScoredChunk]:
+    """Weighted RRF of ranked lists, exactly as Qdrant's query API computes it.
+
+    Args:
+        lists: Ranked hits, best first; the same chunk may appear in several.
+        weights: One per list; a weight <= 0 ignores that list.
+        k: Rank constant (see :class:`Fusion`).
+        limit: Longest result.
+
+    Returns:
+        The fused hits, best first, each scored by its summed RRF contribution.
+    """
+    scores: dict[UUID, float] = {}
+    chunks: dict[UUID, ScoredChunk] = {}
+    for hits, weight in zip(lists, weights, strict=True):
+        if weight <= 0:
+            continue
+        for rank, hit in enumerate(hits):
+            key = hit.chunk.chunk_id
+            chunks.setdefault(key, hit)
+            scores[key] = scores.get(key, 0.0) + 1.0 / ((rank + 1.0) / weight + k - 1.0)
+    best = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:limit]
+    return [ScoredChunk(chunks[key].chunk, score, chunks[key].vector) for key, score in best]
 
 
 class VectorStore(Protocol):
@@ -82,13 +139,29 @@ class VectorStore(Protocol):
         self,
         *,
         tenant_id: str,
-        vector: npt.NDArray[np.float32],
+        vector: npt.NDArray[np.float32] | None,
         top_k: int,
         document_ids: Sequence[UUID] | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        fusion: Fusion | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredChunk]:
-        """The ``top_k`` chunks of ``tenant_id`` closest to ``vector`` (shape ``(dim,)``).
+        """The ``top_k`` chunks of ``tenant_id`` that best match the query, best first.
 
-        ``document_ids`` restricts the search to those documents (empty -> ``[]``).
+        Args:
+            tenant_id: Owner; always filtered on, never optional.
+            vector: The question's embedding, shape ``(dim,)``; needed by ``dense``
+                and ``hybrid``.
+            top_k: Most hits returned.
+            document_ids: Only these documents (empty -> ``[]``).
+            text: The question; needed by ``sparse`` and ``hybrid``.
+            mode: See :data:`SearchMode`.
+            fusion: ``hybrid``'s fusion; ``Fusion()`` when omitted.
+            with_vectors: Also return each hit's dense embedding (for MMR).
+
+        Raises:
+            ValueError: A mode's input is missing, or a shape is wrong.
         """
         ...
 
@@ -130,17 +203,33 @@ def check_batch(
     return matrix
 
 
-def check_query(vector: npt.NDArray[np.float32], dim: int, top_k: int) -> npt.NDArray[np.float32]:
-    """Validate a query vector of shape ``(dim,)`` (or ``(1, dim)``); returns it flat.
+def check_query(
+    vector: npt.NDArray[np.float32] | None,
+    dim: int,
+    top_k: int,
+    *,
+    mode: SearchMode = "dense",
+    text: str | None = None,
+) -> npt.NDArray[np.float32]:
+    """Validate a search; returns the query vector flat (empty for ``sparse``).
 
     Raises:
-        ValueError: Wrong shape or ``top_k`` below 1.
+        ValueError: Wrong shape, ``top_k`` below 1, an unknown mode, no vector for
+            ``dense``/``hybrid`` or no text for ``sparse``/``hybrid``.
     """
+    if mode not in ("dense", "sparse", "hybrid"):
+        raise ValueError(f"unknown search mode {mode!r}")
+    if mode != "dense" and text is None:
+        raise ValueError(f"{mode} search needs the question's text")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if mode == "sparse":
+        return np.empty(0, dtype=np.float32)
+    if vector is None:
+        raise ValueError(f"{mode} search needs the question's vector")
     flat = np.asarray(vector, dtype=np.float32).reshape(-1)
     if flat.shape != (dim,):
         raise ValueError(f"query vector has {flat.size} values; expected {dim}")
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
     return flat
 
 

@@ -3,6 +3,13 @@
 The table is created by :meth:`PgVectorStore.open` (its column type needs the
 model's dimension, so it is not a migration). ``vector_store_meta`` records the
 model and dimension each table was built with.
+
+Sparse search is Postgres full-text search: a generated ``tsv`` column
+(``to_tsvector('english', text)``: English Snowball stems, stopwords dropped) with
+a GIN index, matched by any of the question's stems (OR, not the AND of
+``plainto_tsquery``) and ranked by ``ts_rank`` with length normalisation 1
+(rank / (1 + log(length))). It has no IDF, which is why it ranks below BM25.
+Hybrid fuses the dense and sparse lists with the same weighted RRF as Qdrant.
 """
 
 import re
@@ -17,11 +24,14 @@ from ragbus.errors import PermanentError
 from ragbus.stores.postgres import pg_errors
 from ragbus.stores.vectors.base import (
     ChunkRecord,
+    Fusion,
     ScoredChunk,
+    SearchMode,
     check_batch,
     check_query,
     mismatch,
     require_tenant,
+    rrf_fuse,
 )
 
 HNSW_MAX_DIM = 2000  # pgvector's limit for HNSW indexes on ``vector``
@@ -111,6 +121,11 @@ class PgVectorStore:
                        PRIMARY KEY (tenant_id, id))"""
             )
             await conn.execute(
+                f"""ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tsv tsvector
+                    GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"""
+            )
+            await conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_tsv_gin ON {t} USING gin (tsv)")
+            await conn.execute(
                 f"CREATE INDEX IF NOT EXISTS {t}_embedding_hnsw ON {t}"
                 " USING hnsw (embedding vector_cosine_ops)"
             )
@@ -159,40 +174,84 @@ class PgVectorStore:
         self,
         *,
         tenant_id: str,
-        vector: npt.NDArray[np.float32],
+        vector: npt.NDArray[np.float32] | None,
         top_k: int,
         document_ids: Sequence[UUID] | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        fusion: Fusion | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredChunk]:
-        """The tenant's ``top_k`` nearest chunks; score is ``1 - cosine distance``.
+        """The tenant's ``top_k`` best chunks for ``mode`` (see the port).
+
+        Scores: ``1 - cosine distance`` for ``dense``, ``ts_rank`` for ``sparse``,
+        weighted RRF for ``hybrid``.
 
         Note:
             Before pgvector 0.8 an HNSW scan filters after fetching ``ef_search``
             (40) candidates, so a small tenant in a large shared table may get fewer
             than ``top_k`` hits; 0.8+ scans iteratively until ``top_k`` match.
         """
-        query = check_query(vector, self._require_open(), top_k)
+        query = check_query(vector, self._require_open(), top_k, mode=mode, text=text)
         tenant_id = require_tenant(tenant_id)
         if document_ids is not None and not document_ids:
             return []
         ids = None if document_ids is None else list(document_ids)
+        fusion = fusion or Fusion()
+        cols = f"{_COLUMNS}, embedding" if with_vectors else _COLUMNS
         async with self._pool.acquire() as conn, conn.transaction():
+            if mode == "sparse":
+                return await self._sparse(conn, cols, tenant_id, text or "", top_k, ids)
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            rows = await conn.fetch(
-                f"""SELECT {_COLUMNS}, 1 - (embedding <=> $2) AS score FROM {self._table}
-                    WHERE tenant_id = $1 AND ($4::uuid[] IS NULL OR document_id = ANY($4))
-                    ORDER BY embedding <=> $2 LIMIT $3""",
-                *(tenant_id, query, top_k, ids),
-            )
-        return [
-            ScoredChunk(
-                ChunkRecord(
-                    **{k: r[k] for k in _COLUMNS.split(", ") if k != "id"}, chunk_id=r["id"]
-                ),
-                float(r["score"]),
-            )
-            for r in rows
-        ]
+            if mode == "dense":
+                return await self._dense(conn, cols, tenant_id, query, top_k, ids)
+            n = max(top_k, fusion.candidates)
+            dense = await self._dense(conn, cols, tenant_id, query, n, ids)
+            sparse = await self._sparse(conn, cols, tenant_id, text or "", n, ids)
+        weights = (fusion.dense_weight, fusion.sparse_weight)
+        return rrf_fuse([dense, sparse], weights, k=fusion.k, limit=top_k)
+
+    async def _dense(
+        self,
+        conn: asyncpg.Connection,
+        cols: str,
+        tenant_id: str,
+        query: npt.NDArray[np.float32],
+        limit: int,
+        ids: list[UUID] | None,
+    ) -> list[ScoredChunk]:
+        rows = await conn.fetch(
+            f"""SELECT {cols}, 1 - (embedding <=> $2) AS score FROM {self._table}
+                WHERE tenant_id = $1 AND ($4::uuid[] IS NULL OR document_id = ANY($4))
+                ORDER BY embedding <=> $2 LIMIT $3""",
+            *(tenant_id, query, limit, ids),
+        )
+        return [_hit(r) for r in rows]
+
+    async def _sparse(
+        self,
+        conn: asyncpg.Connection,
+        cols: str,
+        tenant_id: str,
+        text: str,
+        limit: int,
+        ids: list[UUID] | None,
+    ) -> list[ScoredChunk]:
+        # Any stem of the question matches (OR); lexemes are quoted so none is parsed
+        # as tsquery syntax; a question of only stopwords matches nothing (NULL).
+        rows = await conn.fetch(
+            f"""WITH q AS (
+                    SELECT to_tsquery('simple', string_agg(quote_literal(l), ' | ')) AS q
+                    FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS l
+                    WHERE position(E'\\\\' IN l) = 0)
+                SELECT {cols}, ts_rank(tsv, q.q, 1) AS score FROM {self._table}, q
+                WHERE tenant_id = $1 AND ($4::uuid[] IS NULL OR document_id = ANY($4))
+                  AND tsv @@ q.q
+                ORDER BY score DESC LIMIT $3""",
+            *(tenant_id, text, limit, ids),
+        )
+        return [_hit(r) for r in rows]
 
     @pg_errors
     async def delete_document(
@@ -222,3 +281,9 @@ class PgVectorStore:
         self._dim = None
         if self._owns_pool:
             await self._pool.close()
+
+
+def _hit(row: asyncpg.Record) -> ScoredChunk:
+    fields = {k: row[k] for k in _COLUMNS.split(", ") if k != "id"}
+    vector = row["embedding"] if "embedding" in row else None
+    return ScoredChunk(ChunkRecord(**fields, chunk_id=row["id"]), float(row["score"]), vector)

@@ -3,12 +3,16 @@
 Every tenant shares one collection; each point carries ``tenant_id`` in its
 payload and every read, delete and count filters on it (Qdrant's recommended
 payload-based multitenancy, with an ``is_tenant`` keyword index on a server).
-The dense vector is named ``"dense"`` so a sparse vector can be added later.
-The embedding model and dimension are kept in the collection's metadata.
+Each point has a dense vector ``"dense"`` and a sparse BM25 vector ``"bm25"``
+computed here from the chunk text by a :class:`~ragbus.sparse.SparseEncoder`;
+Qdrant applies the IDF (``Modifier.IDF``). The embedding model and dimension are
+kept in the collection's metadata.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -17,13 +21,23 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from ragbus.errors import PermanentError
+from ragbus.sparse import Bm25Encoder, SparseEncoder
 from ragbus.stores.vectors.base import (
     ChunkRecord,
+    Fusion,
     ScoredChunk,
+    SearchMode,
     check_batch,
     check_query,
     mismatch,
     require_tenant,
+)
+from ragbus.stores.vectors.qdrant_query import (
+    DENSE,
+    SPARSE,
+    SPARSE_PARAMS,
+    query_arguments,
+    tenant_filter,
 )
 from ragbus.stores.vectors.qdrant_support import (
     chunk_from_payload,
@@ -35,15 +49,9 @@ from ragbus.stores.vectors.qdrant_support import (
 
 log = logging.getLogger(__name__)
 
-DENSE = "dense"
 UPSERT_BATCH = 256
 _MODEL_KEY = "ragbus_embed_model"
 _DIM_KEY = "ragbus_embed_dim"
-
-
-def _tenant_filter(tenant_id: str, *extra: models.Condition) -> models.Filter:
-    tenant = models.FieldCondition(key="tenant_id", match=models.MatchValue(value=tenant_id))
-    return models.Filter(must=[tenant, *extra])
 
 
 class QdrantVectorStore:
@@ -55,6 +63,7 @@ class QdrantVectorStore:
         collection: Collection holding every tenant's chunks.
         on_close: Called by :meth:`close` instead of closing ``client`` (used by the
             factory to reference-count a shared local client).
+        sparse: Computes the BM25 vectors; :class:`~ragbus.sparse.Bm25Encoder` if omitted.
     """
 
     def __init__(
@@ -63,10 +72,12 @@ class QdrantVectorStore:
         collection: str,
         *,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        sparse: SparseEncoder | None = None,
     ) -> None:
         self._client = client
         self._collection = collection
         self._on_close = on_close
+        self._sparse = sparse or Bm25Encoder()
         self._dim: int | None = None
         self._closed = False
 
@@ -84,6 +95,13 @@ class QdrantVectorStore:
                 await self._create(model_id, dim)
             info = await self._client.get_collection(self._collection)
             self._verify(info, model_id, dim)
+            if SPARSE not in (info.config.params.sparse_vectors or {}):
+                # Made before sparse search existed: chunks upserted from now on get
+                # BM25 vectors; older ones are found by dense search only until re-ingested.
+                log.warning("adding sparse vector %r to %s", SPARSE, self._collection)
+                await self._client.update_collection(
+                    self._collection, sparse_vectors_config={SPARSE: SPARSE_PARAMS}
+                )
             if is_local(self._client):  # local mode ignores payload indexes (and warns)
                 relax_local_fsync(self._client, self._collection)
             else:
@@ -97,6 +115,7 @@ class QdrantVectorStore:
                 await self._client.create_payload_index(
                     self._collection, "document_id", field_schema=models.PayloadSchemaType.KEYWORD
                 )
+        await asyncio.to_thread(self._sparse.warm_up)
         self._dim = dim
 
     async def _create(self, model_id: str, dim: int) -> None:
@@ -106,6 +125,7 @@ class QdrantVectorStore:
                 vectors_config={
                     DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
                 },
+                sparse_vectors_config={SPARSE: SPARSE_PARAMS},
                 # Per-tenant HNSW graphs instead of one global graph: every search
                 # filters by tenant (Qdrant's multitenancy guidance).
                 hnsw_config=models.HnswConfigDiff(payload_m=16, m=0),
@@ -138,21 +158,26 @@ class QdrantVectorStore:
         return self._dim
 
     async def upsert(self, chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32]) -> None:
-        """Upsert points ``chunk_id`` in batches of 256, waiting until each is applied."""
+        """Upsert points ``chunk_id`` with their dense and BM25 vectors, 256 per request.
+
+        Waits until each request is applied. A chunk whose text is only stopwords gets
+        no sparse vector (Qdrant rejects empty ones), so only dense search finds it.
+        """
         matrix = check_batch(chunks, vectors, self._require_open())
+        terms = await asyncio.to_thread(self._sparse.encode_documents, [c.text for c in chunks])
         for start in range(0, len(chunks), UPSERT_BATCH):
-            points = [
-                models.PointStruct(
-                    id=str(chunk.chunk_id),
-                    vector={DENSE: row.tolist()},
-                    payload=chunk_payload(chunk),
+            points = []
+            for i in range(start, min(start + UPSERT_BATCH, len(chunks))):
+                named: dict[str, Any] = {DENSE: matrix[i].tolist()}
+                if terms[i].indices:
+                    named[SPARSE] = models.SparseVector(
+                        indices=terms[i].indices, values=terms[i].values
+                    )
+                points.append(
+                    models.PointStruct(
+                        id=str(chunks[i].chunk_id), vector=named, payload=chunk_payload(chunks[i])
+                    )
                 )
-                for chunk, row in zip(
-                    chunks[start : start + UPSERT_BATCH],
-                    matrix[start : start + UPSERT_BATCH],
-                    strict=True,
-                )
-            ]
             with qdrant_errors("upsert"):
                 await self._client.upsert(self._collection, points=points, wait=True)
 
@@ -160,30 +185,51 @@ class QdrantVectorStore:
         self,
         *,
         tenant_id: str,
-        vector: npt.NDArray[np.float32],
+        vector: npt.NDArray[np.float32] | None,
         top_k: int,
         document_ids: Sequence[UUID] | None = None,
+        text: str | None = None,
+        mode: SearchMode = "dense",
+        fusion: Fusion | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredChunk]:
-        """The tenant's ``top_k`` nearest chunks by cosine similarity, best first."""
-        query = check_query(vector, self._require_open(), top_k)
+        """The tenant's ``top_k`` best chunks for ``mode``, best first (see the port).
+
+        Scores: cosine for ``dense``, BM25 (IDF from the whole collection) for
+        ``sparse``, weighted RRF for ``hybrid``. A question of only stopwords has no
+        sparse terms: ``sparse`` returns ``[]`` and ``hybrid`` falls back to ``dense``.
+        """
+        query = check_query(vector, self._require_open(), top_k, mode=mode, text=text)
+        tenant_id = require_tenant(tenant_id)
         extra: list[models.Condition] = []
         if document_ids is not None:
             if not document_ids:
                 return []
             ids = [str(d) for d in document_ids]
             extra.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=ids)))
+        terms = None if mode == "dense" else self._sparse.encode_query(text or "")
+        if terms is not None and not terms.indices:
+            if mode == "sparse":
+                return []
+            mode = "dense"
+        arguments = query_arguments(
+            mode,
+            dense=query,
+            sparse=terms,
+            flt=tenant_filter(tenant_id, *extra),
+            top_k=top_k,
+            fusion=fusion or Fusion(),
+        )
+        if with_vectors:
+            arguments["with_vectors"] = [DENSE]
         with qdrant_errors("search"):
-            response = await self._client.query_points(
-                self._collection,
-                query=query.tolist(),
-                using=DENSE,
-                query_filter=_tenant_filter(require_tenant(tenant_id), *extra),
-                limit=top_k,
-                with_payload=True,
-                with_vectors=False,
-            )
+            response = await self._client.query_points(self._collection, **arguments)
         return [
-            ScoredChunk(chunk_from_payload(p.id, p.payload or {}), float(p.score))
+            ScoredChunk(
+                chunk_from_payload(p.id, p.payload or {}),
+                float(p.score),
+                _dense_of(p) if with_vectors else None,
+            )
             for p in response.points
         ]
 
@@ -191,7 +237,7 @@ class QdrantVectorStore:
         self, tenant_id: str, document_id: UUID, keep_version: int | None = None
     ) -> models.Filter:
         document = models.MatchValue(value=str(document_id))
-        flt = _tenant_filter(
+        flt = tenant_filter(
             require_tenant(tenant_id), models.FieldCondition(key="document_id", match=document)
         )
         if keep_version is not None:
@@ -212,7 +258,7 @@ class QdrantVectorStore:
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Exact number of the tenant's points, or of one document's."""
         if document_id is None:
-            flt = _tenant_filter(require_tenant(tenant_id))
+            flt = tenant_filter(require_tenant(tenant_id))
         else:
             flt = self._document_filter(tenant_id, document_id)
         with qdrant_errors("count"):
@@ -228,3 +274,10 @@ class QdrantVectorStore:
             await self._on_close()
         else:
             await self._client.close()
+
+
+def _dense_of(point: models.ScoredPoint) -> npt.NDArray[np.float32] | None:
+    vectors = point.vector
+    if isinstance(vectors, dict) and isinstance(vectors.get(DENSE), list):
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None

@@ -1,0 +1,70 @@
+"""Qdrant query-API requests for the three search modes (dense, sparse, hybrid).
+
+``hybrid`` is one ``query_points`` call: a dense and a sparse prefetch, each
+filtered by the tenant, fused by Qdrant's weighted RRF (``RrfQuery``), so both
+candidate lists come from the same snapshot and the fusion runs next to the data.
+"""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_client import models
+
+from ragbus.sparse import SparseVector
+from ragbus.stores.vectors.base import Fusion, SearchMode
+
+DENSE = "dense"
+"""Name of the dense vector in the collection."""
+SPARSE = "bm25"
+"""Name of the sparse vector; Qdrant applies IDF to it (``Modifier.IDF``)."""
+
+SPARSE_PARAMS = models.SparseVectorParams(modifier=models.Modifier.IDF)
+
+
+def tenant_filter(tenant_id: str, *extra: models.Condition) -> models.Filter:
+    """``tenant_id`` must match, plus every condition in ``extra``."""
+    tenant = models.FieldCondition(key="tenant_id", match=models.MatchValue(value=tenant_id))
+    return models.Filter(must=[tenant, *extra])
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def query_arguments(
+    mode: SearchMode,
+    *,
+    dense: npt.NDArray[np.float32],
+    sparse: SparseVector | None,
+    flt: models.Filter,
+    top_k: int,
+    fusion: Fusion,
+) -> dict[str, Any]:
+    """Keyword arguments of ``query_points`` for ``mode`` (without the collection).
+
+    Args:
+        mode: ``dense``, ``sparse`` or ``hybrid``.
+        dense: The question's embedding, ``(dim,)`` (unused by ``sparse``).
+        sparse: The question's terms (unused by ``dense``).
+        flt: The tenant filter (and any others); applied to every prefetch too.
+        top_k: Hits returned.
+        fusion: RRF constant, weights and candidates per list, for ``hybrid``.
+    """
+    common: dict[str, Any] = {
+        "query_filter": flt,
+        "limit": top_k,
+        "with_payload": True,
+        "with_vectors": False,
+    }
+    if mode == "dense":
+        return {**common, "query": dense.tolist(), "using": DENSE}
+    assert sparse is not None
+    if mode == "sparse":
+        return {**common, "query": _sparse(sparse), "using": SPARSE}
+    prefetch = [
+        models.Prefetch(query=dense.tolist(), using=DENSE, filter=flt, limit=fusion.candidates),
+        models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=flt, limit=fusion.candidates),
+    ]
+    rrf = models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])
+    return {**common, "prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
