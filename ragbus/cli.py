@@ -8,11 +8,14 @@ from typing import Annotated
 
 import typer
 
+from ragbus.dlq_cli import app as dlq_app
+
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
+app.add_typer(dlq_app, name="dlq")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOpt = Annotated[str, typer.Option(envvar="RAGBUS_URL", help="Gateway URL.")]

@@ -18,6 +18,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
+from ragbus.dlq_advisories import advisory_router
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
@@ -74,6 +75,7 @@ async def start_bus(
     publisher = EventPublisher(broker)
     for build in builders:
         broker.include_router(await build(resources, publisher))
+    broker.include_router(advisory_router())
     await broker.start()
     return RunningBus(broker, publisher)
 

@@ -4,22 +4,27 @@ import json
 from pathlib import Path
 
 from schemas.catalog import EVENTS, REPLIES
+from schemas.dead_letters import DLQ_SUBJECTS, DeadLettered
 from schemas.envelope import SCHEMA_VERSION
 
 
 def export_json_schemas(out: Path) -> list[Path]:
-    """Write ``out/v1/<subject>.json`` (and ``<subject>.reply.json``); returns the paths."""
+    """Write ``out/v1/<subject>.json`` (and ``<subject>.reply.json``); returns the paths.
+
+    Dead letters, on every ``dlq.>`` subject, get one file: ``out/v1/dlq.json``.
+    """
     folder = out / f"v{SCHEMA_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     items = [(subject, model, "") for subject, model in EVENTS.items()]
     items += [(subject, model, ".reply") for subject, model in REPLIES.items()]
+    items.append((DLQ_SUBJECTS, DeadLettered, ""))
     for subject, model, suffix in items:
         schema = model.model_json_schema(mode="serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"ragbus:v{SCHEMA_VERSION}:{subject}{suffix}"
         schema["x-nats-subject"] = subject
-        path = folder / f"{subject}{suffix}.json"
+        path = folder / f"{subject.removesuffix('.>')}{suffix}.json"
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written
