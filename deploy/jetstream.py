@@ -12,6 +12,7 @@ Numbers:
       lives in Postgres and the vector store, the streams only carry work.
 """
 
+import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -27,6 +28,7 @@ from nats.js.errors import NotFoundError
 
 from schemas import subjects
 
+log = logging.getLogger(__name__)
 DAY_S = 86_400.0
 
 DOCUMENTS_STREAM = StreamConfig(
@@ -41,9 +43,12 @@ DOCUMENTS_STREAM = StreamConfig(
 )
 CHUNKS_STREAM = StreamConfig(
     name="RAGBUS_CHUNKS",
-    description="Batches of chunks waiting to be embedded (chunks.*)",
+    description="Batches of chunks waiting to be embedded (chunks.ready.<tenant>)",
     subjects=["chunks.>"],
-    retention=RetentionPolicy.LIMITS,
+    # A work queue: an acked batch is removed, so the per-subject counts of the
+    # stream are exactly the work still pending per tenant (embed_svc's lanes
+    # discover tenants from them), and each tenant's consumer filter is disjoint.
+    retention=RetentionPolicy.WORK_QUEUE,
     storage=StorageType.FILE,
     discard=DiscardPolicy.OLD,
     max_age=DAY_S,
@@ -64,38 +69,7 @@ QUERIES_STREAM = StreamConfig(
     max_age=DAY_S,
     duplicate_window=120.0,
 )
-DLQ_STREAM = StreamConfig(
-    name="RAGBUS_DLQ",
-    description="Dead letters: messages ragbus gave up on, with the reason (dlq.<subject>)",
-    subjects=["dlq.>"],
-    # Kept 30 days for an operator to read and replay (``ragbus dlq``); at 1 GiB the
-    # oldest go first, so a flood of poison cannot stop new ones being recorded.
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=30 * DAY_S,
-    max_bytes=1024**3,
-    duplicate_window=120.0,
-)
-MAX_DELIVERIES_ADVISORIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
-"""Published by the server when a consumer stops redelivering a message by itself."""
-ADVISORIES_STREAM = StreamConfig(
-    name="RAGBUS_ADVISORIES",
-    description="JetStream max-deliveries advisories, turned into dead letters by ragbus",
-    subjects=[MAX_DELIVERIES_ADVISORIES],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=7 * DAY_S,
-    duplicate_window=120.0,
-)
-STREAMS = (
-    DOCUMENTS_STREAM,
-    CHUNKS_STREAM,
-    QUERIES_STREAM,
-    DLQ_STREAM,
-    ADVISORIES_STREAM,
-)
+STREAMS = (DOCUMENTS_STREAM, CHUNKS_STREAM, QUERIES_STREAM)
 
 
 def stream_for(subject: str) -> str:
@@ -125,6 +99,9 @@ class ConsumerSpec:
             extends it with ``in_progress`` heartbeats.
         max_deliver: Deliveries before JetStream stops redelivering.
         max_ack_pending: Messages in flight per durable, across replicas.
+        inactive_threshold_s: Seconds after which the server deletes the durable
+            when no replica pulls from it (``None``: never); used for per-tenant
+            consumers, which come and go with the tenants' work.
     """
 
     durable: str
@@ -133,6 +110,7 @@ class ConsumerSpec:
     ack_wait_s: float
     max_deliver: int = 5
     max_ack_pending: int = 256
+    inactive_threshold_s: float | None = None
 
     def config(self) -> ConsumerConfig:
         """The nats-py consumer config: explicit ack, the durable name and limits."""
@@ -143,6 +121,7 @@ class ConsumerSpec:
             max_deliver=self.max_deliver,
             max_ack_pending=self.max_ack_pending,
             filter_subject=self.subject,
+            inactive_threshold=self.inactive_threshold_s,
         )
 
 
@@ -152,12 +131,26 @@ def consumer(durable: str, subject: str, *, ack_wait_s: float, **kwargs: int) ->
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Create or update every ragbus stream; safe to call from every process at start."""
+    """Create or update every ragbus stream; safe to call from every process at start.
+
+    JetStream cannot change a stream's retention in place. A stream declared with
+    another retention (``RAGBUS_CHUNKS`` before it became a work queue) is deleted
+    and created again: it only carries regenerable work, and documents whose
+    batches it held are re-published by ingest_svc's sweeper once they are stale.
+    """
     for config in STREAMS:
         assert config.name is not None
         try:
-            await js.stream_info(config.name)
+            info = await js.stream_info(config.name)
         except NotFoundError:
+            await js.add_stream(config)
+            continue
+        if info.config.retention != config.retention:
+            log.warning(
+                "stream retention changed: re-creating it",
+                extra={"stream": config.name, "retention": str(config.retention)},
+            )
+            await js.delete_stream(config.name)
             await js.add_stream(config)
         else:
             await js.update_stream(config)

@@ -2,20 +2,18 @@
 
 import asyncio
 
-from faststream.nats import NatsRouter
-
 from embed_svc.handlers import build_router
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
-from ragbus.runtime import run_services
+from ragbus.runtime import ServiceParts, run_services
 
 
 async def build(
     resources: Resources, publisher: EventPublisher, settings: EmbedSettings | None = None
-) -> NatsRouter:
-    """Open what embed_svc needs (model, vector store) and return its router."""
+) -> ServiceParts:
+    """Open what embed_svc needs (model, vector store); return its router and lanes."""
     service = EmbedService(
         await resources.documents(),
         await resources.vector_store(),

@@ -2,45 +2,52 @@
 
 from faststream.nats import NatsMessage, NatsRouter
 
-from deploy.jetstream import consumer
+from deploy.jetstream import consumer, stream_for
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
 from ragbus.bus import heartbeat, jetstream_subscriber, raw_messages, record_nothing, settle
 from ragbus.embedding import Vectors
 from ragbus.errors import PermanentError
+from ragbus.lanes import LaneSpec, TenantLanes, Turns
+from ragbus.runtime import ServiceParts
 from schemas import ChunksReady, DeleteDocument
 from schemas import subjects as s
 
 
-def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
-    """Subscribe embed_svc to ``chunks.ready`` (pull batches) and ``document.delete``.
+def build_router(service: EmbedService, settings: EmbedSettings) -> ServiceParts:
+    """Subscribe embed_svc to its tenants' ``chunks.ready.<tenant>`` lanes and ``document.delete``.
+
+    Tenant fairness: every tenant with pending batches gets a lane (its own durable
+    pull consumer, see ``ragbus.lanes``) and the lanes take turns on the model, so
+    one tenant's backlog delays another tenant's upload by at most one pull batch
+    per busy tenant, not by the whole backlog.
 
     Ack policy (manual, per message of the batch, see ``ragbus.bus.settle``): ack
     after the vectors are upserted and progress committed; a permanent error fails
     that message's document and terms it; a transient one naks it with backoff.
+    Heartbeats cover the wait for the model's turn as well as the embedding.
     """
     router = NatsRouter()
-    chunks = consumer(
-        "embed-svc",
-        s.CHUNKS_READY,
+    lanes_spec = LaneSpec(
+        stream=stream_for(s.CHUNKS_READY),
+        family=s.CHUNKS_READY,
+        durable_prefix="embed-svc",
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
-    )
-    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
-
-    @jetstream_subscriber(
-        router,
-        chunks,
         batch_size=settings.batch_messages,
         timeout_s=settings.batch_timeout_s,
-        batch=True,
+        discover_every_s=settings.lane_discover_s,
+        idle_close_s=settings.lane_idle_close_s,
     )
+    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
+    turns = Turns()
+
     async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
         raws = raw_messages(msg)
         vectors: list[Vectors] = []
         failure: Exception | None = None
         try:
-            async with heartbeat(raws, settings.heartbeat_s):
+            async with heartbeat(raws, settings.heartbeat_s), turns.turn():
                 vectors = await service.embed(batches)
         except Exception as exc:  # settled per message below
             failure = exc
@@ -54,7 +61,9 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
             async def on_permanent(exc: PermanentError, batch: ChunksReady = batch) -> None:
                 await service.fail(batch, exc)
 
-            await settle(raw, work, max_deliver=chunks.max_deliver, on_permanent=on_permanent)
+            await settle(raw, work, max_deliver=lanes_spec.max_deliver, on_permanent=on_permanent)
+
+    lanes = TenantLanes(lanes_spec, embed_chunks)
 
     @jetstream_subscriber(router, deletes)
     async def delete_document_vectors(command: DeleteDocument, msg: NatsMessage) -> None:
@@ -67,4 +76,4 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> NatsRouter:
             on_permanent=record_nothing,
         )
 
-    return router
+    return ServiceParts(router, on_start=[lanes.start], on_stop=[lanes.stop])

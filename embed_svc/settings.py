@@ -15,6 +15,9 @@ class EmbedSettings(BaseSettings):
         heartbeat_s: Seconds between ``in_progress`` heartbeats while embedding
             (8 x 64 chunks at ~22 chunks/s on two cores take ~23 s).
         max_deliver: Deliveries of one batch before its document is marked failed.
+        lane_discover_s: Seconds between looks for tenants with new pending batches
+            (the longest a new tenant's first batch waits for its lane to open).
+        lane_idle_close_s: Seconds a tenant's lane stays open with nothing pending.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_EMBED_", extra="ignore")
@@ -24,3 +27,5 @@ class EmbedSettings(BaseSettings):
     ack_wait_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)
     max_deliver: int = Field(5, ge=1)
+    lane_discover_s: float = Field(0.5, gt=0)
+    lane_idle_close_s: float = Field(60.0, ge=0)

@@ -120,7 +120,9 @@ class IngestService:
         )
         for batch in self._batches(event, record.version, parsed.title, chunks):
             await self._publisher.publish(
-                batch, s.CHUNKS_READY, msg_id=f"{doc_id}:{record.version}:{batch.batch_index}"
+                batch,
+                s.chunks_ready_for(tenant),
+                msg_id=f"{doc_id}:{record.version}:{batch.batch_index}",
             )
 
     async def fail(self, event: DocumentUploaded, exc: PermanentError) -> None:

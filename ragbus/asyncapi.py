@@ -30,12 +30,16 @@ def asyncapi_json() -> str:
     broker = NatsBroker()
     none = cast(Any, None)  # services are not needed to describe the handlers
     broker.include_router(ingest_router(none, IngestSettings()))
-    broker.include_router(embed_router(none, EmbedSettings()))
+    broker.include_router(embed_router(none, EmbedSettings()).router)
     broker.include_router(retrieve_router(none, none, none, RetrieveSettings()))
     broker.include_router(generate_router(none))
     broker.include_router(AnswerHub().router())
     for subject in PUBLISHED_ONLY:
         broker.publisher(subject, schema=EVENTS[subject], title=f"{subject}:publish")
+    # embed_svc opens one subscriber per tenant at run time (ragbus.lanes); the
+    # contract is the per-tenant subject ingest_svc publishes.
+    lane = f"{s.CHUNKS_READY}.{{tenant}}"
+    broker.publisher(lane, schema=EVENTS[s.CHUNKS_READY], title=f"{lane}:publish")
     spec = AsyncAPI(
         broker,
         title="ragbus",

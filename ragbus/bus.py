@@ -5,19 +5,15 @@ settles its message through :func:`settle`:
 
 * success: ``ack`` after the side effects are committed;
 * :class:`~ragbus.errors.PermanentError`: the caller's ``on_permanent`` records the
-  failure (document or query marked failed with the reason), the message is
-  dead-lettered (:mod:`ragbus.dlq`), then ``term``;
+  failure (document or query marked failed with the reason), then ``term``;
 * anything else is transient: ``nak`` with an exponential delay, so a database or
   model hiccup is retried without a hot loop; on the last allowed delivery it is
   handled as permanent, so nothing stays "in progress" forever.
-
-Every outcome is counted in :mod:`ragbus.metrics` per durable consumer.
 """
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -28,10 +24,7 @@ from nats.aio.msg import Msg
 from pydantic import BaseModel
 
 from deploy.jetstream import ConsumerSpec, stream_for
-from ragbus.dlq import dead_letter
 from ragbus.errors import PermanentError
-from ragbus.metrics import DEAD_LETTERS, HANDLE_SECONDS, MESSAGES
-from schemas.dead_letters import DeadLetterReason
 
 __all__ = [
     "EventPublisher",
@@ -97,12 +90,13 @@ class EventPublisher:
 
 
 def jetstream_subscriber(
-    router: NatsRouter,
+    router: NatsRouter | NatsBroker,
     spec: ConsumerSpec,
     *,
     batch_size: int = 1,
     timeout_s: float = 1.0,
     batch: bool = False,
+    persistent: bool = True,
 ) -> Any:
     """Declare a durable pull subscriber for ``spec`` with manual acknowledgement.
 
@@ -117,6 +111,8 @@ def jetstream_subscriber(
         batch_size: Messages fetched per pull.
         timeout_s: Longest wait for a pull to fill, in seconds.
         batch: Hand the handler a list of events instead of one.
+        persistent: ``False`` for a subscriber added to a running broker and
+            stopped by its owner (``ragbus.lanes``), which the broker must not keep.
 
     Returns:
         The decorator for the handler.
@@ -128,6 +124,7 @@ def jetstream_subscriber(
         config=spec.config(),
         pull_sub=PullSub(batch_size=batch_size, timeout=timeout_s, batch=batch),
         ack_policy=AckPolicy.MANUAL,
+        persistent=persistent,
     )
 
 
@@ -148,14 +145,6 @@ def delivery_count(raw: Msg) -> int:
         return int(raw.metadata.num_delivered)
     except Exception:  # core NATS message: no metadata
         return 1
-
-
-def consumer_name(raw: Msg) -> str:
-    """The durable consumer that delivered ``raw`` (``""`` for a core NATS message)."""
-    try:
-        return str(raw.metadata.consumer or "")
-    except Exception:  # core NATS message: no metadata
-        return ""
 
 
 def nak_delay_s(delivered: int) -> float:
@@ -194,32 +183,27 @@ async def settle(
     max_deliver: int,
     on_permanent: Callable[[PermanentError], Awaitable[None]],
 ) -> None:
-    """Run ``work`` for one JetStream message and ack, nak or dead-letter and term it.
+    """Run ``work`` for one JetStream message and ack, nak or term it.
 
     Args:
         raw: The nats-py message.
         work: The side effects; must be idempotent (it may run again on redelivery).
         max_deliver: The consumer's max deliveries; the last one turns a transient
-            error into a permanent one (reason ``retries_exhausted``).
-        on_permanent: Records the failure before the message is dead-lettered and
-            terminated.
+            error into a permanent one.
+        on_permanent: Records the failure before the message is terminated.
     """
     delivered = delivery_count(raw)
-    consumer = consumer_name(raw)
-    started = time.perf_counter()
     try:
         await work()
     except PermanentError as exc:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
-        await _give_up(raw, exc, on_permanent, DeadLetterReason.PERMANENT_ERROR)
+        await _give_up(raw, exc, on_permanent)
     except Exception as exc:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         if delivered >= max_deliver:
             reason = PermanentError(
                 f"gave up after {delivered} deliveries: {type(exc).__name__}: {exc}",
                 code="retries_exhausted",
             )
-            await _give_up(raw, reason, on_permanent, DeadLetterReason.RETRIES_EXHAUSTED)
+            await _give_up(raw, reason, on_permanent)
             return
         delay = nak_delay_s(delivered)
         log.warning(
@@ -228,32 +212,20 @@ async def settle(
             exc_info=exc,
         )
         await raw.nak(delay=delay)
-        MESSAGES.labels(consumer, "nak").inc()
     else:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         await raw.ack()
-        MESSAGES.labels(consumer, "ack").inc()
 
 
 async def _give_up(
-    raw: Msg,
-    exc: PermanentError,
-    on_permanent: Callable[[PermanentError], Awaitable[None]],
-    reason: DeadLetterReason,
+    raw: Msg, exc: PermanentError, on_permanent: Callable[[PermanentError], Awaitable[None]]
 ) -> None:
-    consumer = consumer_name(raw)
     log.error("permanent failure, term", extra={"subject": raw.subject, "code": exc.code})
     try:
         await on_permanent(exc)
-        await dead_letter(raw, reason=reason, code=exc.code, error=str(exc))
     except Exception:
-        # The failure could not be recorded or dead-lettered (Postgres or NATS
-        # down): retry later rather than lose the reason or the message. Recording
-        # is idempotent, and the dead letter's Nats-Msg-Id stores it once.
-        log.exception("could not record or dead-letter a permanent failure, nak")
+        # The failure could not be recorded (e.g. Postgres down): retry later rather
+        # than lose the reason.
+        log.exception("could not record permanent failure, nak")
         await raw.nak(delay=NAK_MAX_DELAY_S)
-        MESSAGES.labels(consumer, "nak").inc()
         return
-    DEAD_LETTERS.labels(consumer, reason.value).inc()
     await raw.term()
-    MESSAGES.labels(consumer, "term").inc()

@@ -18,14 +18,29 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
-from ragbus.dlq_advisories import advisory_router
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
-ServiceBuilder = Callable[[Resources, EventPublisher], Awaitable[NatsRouter]]
+
+@dataclass
+class ServiceParts:
+    """What a service builder returns when a router alone is not enough.
+
+    Attributes:
+        router: The service's static subscribers.
+        on_start: Called with the started broker (e.g. to open dynamic subscribers).
+        on_stop: Called before the broker drains, in order.
+    """
+
+    router: NatsRouter
+    on_start: Sequence[Callable[[NatsBroker], Awaitable[None]]] = ()
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+ServiceBuilder = Callable[[Resources, EventPublisher], Awaitable[NatsRouter | ServiceParts]]
 
 GRACEFUL_TIMEOUT_S = 30.0
 """Seconds a stopping broker waits for in-flight handlers before giving up."""
@@ -46,9 +61,13 @@ class RunningBus:
 
     broker: NatsBroker
     publisher: EventPublisher
+    parts: Sequence[ServiceParts] = ()
 
     async def stop(self) -> None:
         """Stop consuming, wait for in-flight handlers, close the connection."""
+        for part in self.parts:
+            for hook in part.on_stop:
+                await hook()
         await self.broker.stop()
 
 
@@ -73,11 +92,17 @@ async def start_bus(
         max_reconnect_attempts=-1,
     )
     publisher = EventPublisher(broker)
+    parts = []
     for build in builders:
-        broker.include_router(await build(resources, publisher))
-    broker.include_router(advisory_router())
+        built = await build(resources, publisher)
+        part = built if isinstance(built, ServiceParts) else ServiceParts(built)
+        broker.include_router(part.router)
+        parts.append(part)
     await broker.start()
-    return RunningBus(broker, publisher)
+    for part in parts:
+        for hook in part.on_start:
+            await hook(broker)
+    return RunningBus(broker, publisher, parts)
 
 
 async def wait_for_shutdown_signal() -> None:

@@ -90,8 +90,9 @@ async def wait_embed_drained(nats_url: str) -> None:
         js = nc.jetstream()
         deadline = asyncio.get_running_loop().time() + DRAIN_TIMEOUT_S
         while True:
-            info = await js.consumer_info("RAGBUS_CHUNKS", "embed-svc")
-            if info.num_pending == 0 and info.num_ack_pending == 0:
+            # A work-queue stream: a settled batch is removed from it.
+            info = await js.stream_info("RAGBUS_CHUNKS")
+            if info.state.messages == 0:
                 return
             assert asyncio.get_running_loop().time() < deadline, f"not drained: {info}"
             await asyncio.sleep(0.5)

@@ -26,6 +26,8 @@ import pytest
 from deploy.jetstream import CHUNKS_STREAM
 from ragbus.client import RagbusClient
 from ragbus.infra import NatsServer
+from ragbus.lanes import lane_durable
+from schemas import subjects as s
 from tests.e2e.stack import free_port, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -100,8 +102,8 @@ def cluster(
         running.stop_all()
 
 
-async def redelivered(nats_url: str) -> int:
-    """Redeliveries by embed_svc's durable consumer (its server serves one test).
+async def redelivered(nats_url: str, tenant: str) -> int:
+    """Redeliveries by embed_svc's lane for ``tenant`` (its server serves one test).
 
     Every delivery, first or not, takes a consumer sequence number; each stored
     message has one stream sequence. (``num_redelivered`` only counts messages
@@ -110,7 +112,8 @@ async def redelivered(nats_url: str) -> int:
     nc = await nats.connect(nats_url)
     try:
         assert CHUNKS_STREAM.name is not None
-        info = await nc.jetstream().consumer_info(CHUNKS_STREAM.name, "embed-svc")
+        durable = lane_durable("embed-svc", s.chunks_ready_for(tenant))
+        info = await nc.jetstream().consumer_info(CHUNKS_STREAM.name, durable)
         assert info.delivered is not None
         return int((info.delivered.consumer_seq or 0) - (info.delivered.stream_seq or 0))
     finally:
@@ -157,7 +160,7 @@ async def test_embed_worker_killed_mid_document_still_indexes(
     finally:
         await conn.close()
     assert vectors == total
-    redeliveries = await redelivered(cluster.nats_url)
+    redeliveries = await redelivered(cluster.nats_url, tenant)
     print(
         f"\nembed_svc killed at {at_kill['done']}/{at_kill['total']} chunks;"
         f" indexed {recovery_s:.1f} s later (ack_wait {ACK_WAIT_S} s, includes model load"

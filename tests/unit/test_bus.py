@@ -4,6 +4,7 @@ import pytest
 
 from deploy.jetstream import STREAMS, consumer, stream_for
 from ragbus.bus import NAK_MAX_DELAY_S, nak_delay_s
+from ragbus.lanes import LaneSpec, lane_durable
 from schemas import subjects as s
 from schemas.catalog import EVENTS
 
@@ -27,12 +28,33 @@ def test_streams_are_file_backed_with_dedup_window() -> None:
 
 
 def test_consumer_spec_declares_explicit_ack() -> None:
-    spec = consumer("embed-svc", s.CHUNKS_READY, ack_wait_s=60.0, max_deliver=4)
+    spec = consumer("ingest-svc", s.DOCUMENT_UPLOADED, ack_wait_s=60.0, max_deliver=4)
     config = spec.config()
     assert config.ack_policy.value == "explicit"
-    assert (config.ack_wait, config.max_deliver, config.durable_name) == (60.0, 4, "embed-svc")
-    assert config.filter_subject == "chunks.ready"
-    assert spec.stream == "RAGBUS_CHUNKS"
+    assert (config.ack_wait, config.max_deliver, config.durable_name) == (60.0, 4, "ingest-svc")
+    assert config.filter_subject == "document.uploaded"
+    assert spec.stream == "RAGBUS_DOCUMENTS"
+    assert config.inactive_threshold is None
+
+
+def test_tenant_lanes_have_their_own_subject_and_durable() -> None:
+    lanes = LaneSpec(
+        stream="RAGBUS_CHUNKS",
+        family=s.CHUNKS_READY,
+        durable_prefix="embed-svc",
+        ack_wait_s=60.0,
+        max_deliver=5,
+        batch_size=8,
+        timeout_s=0.2,
+    )
+    a, b = s.chunks_ready_for("acme.eu"), s.chunks_ready_for("acme_eu")
+    assert a == "chunks.ready.acme~eu" and stream_for(a) == "RAGBUS_CHUNKS"
+    spec_a, spec_b = lanes.consumer(a), lanes.consumer(s.chunks_ready_for("globex"))
+    assert spec_a.subject == a and spec_a.durable.startswith("embed-svc-")
+    assert spec_a.durable != spec_b.durable
+    assert "." not in spec_a.durable and spec_a.durable == lane_durable("embed-svc", a)
+    assert spec_a.config().inactive_threshold == lanes.inactive_threshold_s
+    assert b != a
 
 
 def test_nak_delay_grows_and_is_capped() -> None:

@@ -1,0 +1,207 @@
+"""Per-tenant lanes over a work-queue stream, so tenants are served in turn.
+
+A subject family such as ``chunks.ready`` has one subject per tenant
+(``chunks.ready.<tenant token>``, see ``schemas.subjects.chunks_ready_for``). One
+durable consumer over the whole family hands work out first come, first served:
+a tenant's 5,000-document batch would delay every other tenant's single upload by
+the whole backlog. Instead, each tenant with pending work gets its own durable
+pull consumer (a *lane*) running the same handler, and the handler takes turns
+through :class:`Turns`, so with N busy tenants a batch waits for at most N-1
+others (weighted fair queueing with equal weights, one batch per turn).
+
+Lanes are discovered from the stream's per-subject message counts (the stream is a
+work queue, so acked messages are gone and the counts are the pending work), and
+opened as FastStream subscribers on the running broker, so the telemetry
+middleware and the declared ack policy apply as for any static subscriber. A lane
+idle for ``idle_close_s`` is closed; the server deletes its durable after
+``inactive_threshold_s``. Replicas open the same durable names and share each lane.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.nats import NatsBroker
+
+from deploy.jetstream import ConsumerSpec
+from ragbus.bus import jetstream_subscriber
+
+log = logging.getLogger(__name__)
+
+DURABLE_HASH_CHARS = 16
+"""Hex digits of sha256(subject) in a lane's durable name: 64 bits, so two tenants'
+lanes collide with probability ~n²/2⁶⁵ (durable names cannot hold ``.`` or ``:``)."""
+
+
+def lane_durable(durable_prefix: str, subject: str) -> str:
+    """Durable consumer name of the lane for ``subject``: ``<prefix>-<16 hex digits>``."""
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:DURABLE_HASH_CHARS]
+    return f"{durable_prefix}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneSpec:
+    """How the lanes of one subject family are consumed.
+
+    Attributes:
+        stream: The work-queue stream that stores the family.
+        family: Subject prefix; lanes are its one-token children (``family.<token>``).
+        durable_prefix: Prefix of every lane's durable name (the service's name).
+        ack_wait_s: Seconds before an un-acked message is redelivered.
+        max_deliver: Deliveries before JetStream gives up on a message.
+        batch_size: Messages pulled per fetch, per lane.
+        timeout_s: Longest wait for a pull to fill, in seconds.
+        discover_every_s: Seconds between reads of the stream's pending subjects;
+            a new tenant's first batch waits at most this long to get a lane.
+        idle_close_s: Seconds without pending work before a lane is closed here.
+        inactive_threshold_s: Seconds before the server deletes an unused durable.
+    """
+
+    stream: str
+    family: str
+    durable_prefix: str
+    ack_wait_s: float
+    max_deliver: int
+    batch_size: int
+    timeout_s: float
+    discover_every_s: float = 0.5
+    idle_close_s: float = 60.0
+    inactive_threshold_s: float = 3600.0
+
+    def consumer(self, subject: str) -> ConsumerSpec:
+        """The durable consumer of the lane for ``subject``."""
+        return ConsumerSpec(
+            durable=lane_durable(self.durable_prefix, subject),
+            stream=self.stream,
+            subject=subject,
+            ack_wait_s=self.ack_wait_s,
+            max_deliver=self.max_deliver,
+            inactive_threshold_s=self.inactive_threshold_s,
+        )
+
+
+class Turns:
+    """A FIFO turnstile: whoever asked first goes first (``asyncio.Lock`` is FIFO).
+
+    A lane that just had its turn and asks again queues behind every lane already
+    waiting, which is what makes the lanes round-robin.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for this caller's turn and hold it for the body."""
+        async with self._lock:
+            yield
+
+
+@dataclass
+class _Lane:
+    subscriber: Any
+    last_busy: float = field(default_factory=time.monotonic)
+
+
+class TenantLanes:
+    """Opens and closes one subscriber per subject of ``spec.family`` with pending work.
+
+    Args:
+        spec: The family and consumer limits.
+        handler: The FastStream handler every lane runs (batched: it receives a
+            list of events and the message).
+    """
+
+    def __init__(self, spec: LaneSpec, handler: Callable[..., Awaitable[None]]) -> None:
+        self.spec = spec
+        self._handler = handler
+        self._lanes: dict[str, _Lane] = {}
+        self._broker: NatsBroker | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subjects(self) -> list[str]:
+        """Subjects with an open lane in this process."""
+        return sorted(self._lanes)
+
+    async def start(self, broker: NatsBroker) -> None:
+        """Open lanes for the pending work, then keep discovering in the background."""
+        self._broker = broker
+        await self.refresh()
+        self._task = asyncio.create_task(self._discover_forever())
+
+    async def stop(self) -> None:
+        """Stop discovering and close every lane (in-flight handlers finish first)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for subject in list(self._lanes):
+            await self._close(subject)
+
+    async def refresh(self) -> None:
+        """Open a lane per subject with pending messages; close lanes idle too long.
+
+        Raises:
+            nats.errors.Error: if the stream cannot be read.
+        """
+        pending = await self._pending()
+        now = time.monotonic()
+        for subject, count in pending.items():
+            if count <= 0:
+                continue
+            lane = self._lanes.get(subject)
+            if lane is None:
+                try:
+                    lane = await self._open(subject)
+                except Exception:  # one bad lane must not keep the others closed
+                    log.exception("could not open lane", extra={"subject": subject})
+                    continue
+            lane.last_busy = now
+        for subject, lane in list(self._lanes.items()):
+            if pending.get(subject, 0) <= 0 and now - lane.last_busy > self.spec.idle_close_s:
+                await self._close(subject)
+
+    async def _pending(self) -> dict[str, int]:
+        assert self._broker is not None, "start() first"
+        js = self._broker.connection.jetstream()
+        family = self.spec.family
+        info = await js.stream_info(self.spec.stream, subjects_filter=f"{family}.*")
+        return dict(info.state.subjects or {})
+
+    async def _open(self, subject: str) -> _Lane:
+        assert self._broker is not None
+        spec = self.spec
+        subscriber = jetstream_subscriber(
+            self._broker,
+            spec.consumer(subject),
+            batch_size=spec.batch_size,
+            timeout_s=spec.timeout_s,
+            batch=True,
+            persistent=False,
+        )
+        subscriber(self._handler)
+        await subscriber.start()
+        lane = _Lane(subscriber)
+        self._lanes[subject] = lane
+        log.info("lane opened", extra={"subject": subject, "lanes": len(self._lanes)})
+        return lane
+
+    async def _close(self, subject: str) -> None:
+        lane = self._lanes.pop(subject)
+        await lane.subscriber.stop()
+        log.info("lane closed", extra={"subject": subject, "lanes": len(self._lanes)})
+
+    async def _discover_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.spec.discover_every_s)
+            try:
+                await self.refresh()
+            except Exception:  # NATS reconnecting: try again next round
+                log.warning("lane discovery failed", exc_info=True)
