@@ -69,7 +69,38 @@ QUERIES_STREAM = StreamConfig(
     max_age=DAY_S,
     duplicate_window=120.0,
 )
-STREAMS = (DOCUMENTS_STREAM, CHUNKS_STREAM, QUERIES_STREAM)
+DLQ_STREAM = StreamConfig(
+    name="RAGBUS_DLQ",
+    description="Dead letters: messages ragbus gave up on, with the reason (dlq.<subject>)",
+    subjects=["dlq.>"],
+    # Kept 30 days for an operator to read and replay (``ragbus dlq``); at 1 GiB the
+    # oldest go first, so a flood of poison cannot stop new ones being recorded.
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    discard=DiscardPolicy.OLD,
+    max_age=30 * DAY_S,
+    max_bytes=1024**3,
+    duplicate_window=120.0,
+)
+MAX_DELIVERIES_ADVISORIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+"""Published by the server when a consumer stops redelivering a message by itself."""
+ADVISORIES_STREAM = StreamConfig(
+    name="RAGBUS_ADVISORIES",
+    description="JetStream max-deliveries advisories, turned into dead letters by ragbus",
+    subjects=[MAX_DELIVERIES_ADVISORIES],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    discard=DiscardPolicy.OLD,
+    max_age=7 * DAY_S,
+    duplicate_window=120.0,
+)
+STREAMS = (
+    DOCUMENTS_STREAM,
+    CHUNKS_STREAM,
+    QUERIES_STREAM,
+    DLQ_STREAM,
+    ADVISORIES_STREAM,
+)
 
 
 def stream_for(subject: str) -> str:

@@ -5,15 +5,19 @@ settles its message through :func:`settle`:
 
 * success: ``ack`` after the side effects are committed;
 * :class:`~ragbus.errors.PermanentError`: the caller's ``on_permanent`` records the
-  failure (document or query marked failed with the reason), then ``term``;
+  failure (document or query marked failed with the reason), the message is
+  dead-lettered (:mod:`ragbus.dlq`), then ``term``;
 * anything else is transient: ``nak`` with an exponential delay, so a database or
   model hiccup is retried without a hot loop; on the last allowed delivery it is
   handled as permanent, so nothing stays "in progress" forever.
+
+Every outcome is counted in :mod:`ragbus.metrics` per durable consumer.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -24,7 +28,10 @@ from nats.aio.msg import Msg
 from pydantic import BaseModel
 
 from deploy.jetstream import ConsumerSpec, stream_for
+from ragbus.dlq import dead_letter
 from ragbus.errors import PermanentError
+from ragbus.metrics import DEAD_LETTERS, HANDLE_SECONDS, MESSAGES
+from schemas.dead_letters import DeadLetterReason
 
 __all__ = [
     "EventPublisher",
@@ -147,6 +154,14 @@ def delivery_count(raw: Msg) -> int:
         return 1
 
 
+def consumer_name(raw: Msg) -> str:
+    """The durable consumer that delivered ``raw`` (``""`` for a core NATS message)."""
+    try:
+        return str(raw.metadata.consumer or "")
+    except Exception:  # core NATS message: no metadata
+        return ""
+
+
 def nak_delay_s(delivered: int) -> float:
     """Exponential backoff for a nak: 0.5 s, 1 s, 2 s ... capped at 30 s."""
     return min(NAK_MAX_DELAY_S, NAK_BASE_DELAY_S * 2 ** max(0, delivered - 1))
@@ -183,27 +198,32 @@ async def settle(
     max_deliver: int,
     on_permanent: Callable[[PermanentError], Awaitable[None]],
 ) -> None:
-    """Run ``work`` for one JetStream message and ack, nak or term it.
+    """Run ``work`` for one JetStream message and ack, nak or dead-letter and term it.
 
     Args:
         raw: The nats-py message.
         work: The side effects; must be idempotent (it may run again on redelivery).
         max_deliver: The consumer's max deliveries; the last one turns a transient
-            error into a permanent one.
-        on_permanent: Records the failure before the message is terminated.
+            error into a permanent one (reason ``retries_exhausted``).
+        on_permanent: Records the failure before the message is dead-lettered and
+            terminated.
     """
     delivered = delivery_count(raw)
+    consumer = consumer_name(raw)
+    started = time.perf_counter()
     try:
         await work()
     except PermanentError as exc:
-        await _give_up(raw, exc, on_permanent)
+        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
+        await _give_up(raw, exc, on_permanent, DeadLetterReason.PERMANENT_ERROR)
     except Exception as exc:
+        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         if delivered >= max_deliver:
             reason = PermanentError(
                 f"gave up after {delivered} deliveries: {type(exc).__name__}: {exc}",
                 code="retries_exhausted",
             )
-            await _give_up(raw, reason, on_permanent)
+            await _give_up(raw, reason, on_permanent, DeadLetterReason.RETRIES_EXHAUSTED)
             return
         delay = nak_delay_s(delivered)
         log.warning(
@@ -212,20 +232,32 @@ async def settle(
             exc_info=exc,
         )
         await raw.nak(delay=delay)
+        MESSAGES.labels(consumer, "nak").inc()
     else:
+        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         await raw.ack()
+        MESSAGES.labels(consumer, "ack").inc()
 
 
 async def _give_up(
-    raw: Msg, exc: PermanentError, on_permanent: Callable[[PermanentError], Awaitable[None]]
+    raw: Msg,
+    exc: PermanentError,
+    on_permanent: Callable[[PermanentError], Awaitable[None]],
+    reason: DeadLetterReason,
 ) -> None:
+    consumer = consumer_name(raw)
     log.error("permanent failure, term", extra={"subject": raw.subject, "code": exc.code})
     try:
         await on_permanent(exc)
+        await dead_letter(raw, reason=reason, code=exc.code, error=str(exc))
     except Exception:
-        # The failure could not be recorded (e.g. Postgres down): retry later rather
-        # than lose the reason.
-        log.exception("could not record permanent failure, nak")
+        # The failure could not be recorded or dead-lettered (Postgres or NATS
+        # down): retry later rather than lose the reason or the message. Recording
+        # is idempotent, and the dead letter's Nats-Msg-Id stores it once.
+        log.exception("could not record or dead-letter a permanent failure, nak")
         await raw.nak(delay=NAK_MAX_DELAY_S)
+        MESSAGES.labels(consumer, "nak").inc()
         return
+    DEAD_LETTERS.labels(consumer, reason.value).inc()
     await raw.term()
+    MESSAGES.labels(consumer, "term").inc()

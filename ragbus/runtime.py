@@ -18,6 +18,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
+from ragbus.dlq_advisories import advisory_router
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
@@ -98,6 +99,7 @@ async def start_bus(
         part = built if isinstance(built, ServiceParts) else ServiceParts(built)
         broker.include_router(part.router)
         parts.append(part)
+    broker.include_router(advisory_router())
     await broker.start()
     for part in parts:
         for hook in part.on_start:
