@@ -135,6 +135,44 @@ def ask(
     raise typer.Exit(0 if found else 2)
 
 
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries, qrels.")],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: Annotated[
+        str | None, typer.Option(help="Reuse this tenant's documents instead of ingesting.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Queries and qrels split.")] = "test",
+    mode: Annotated[
+        list[str] | None, typer.Option(help="Mode to evaluate (repeatable); default all.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("eval.json"),
+) -> None:
+    """Ingest a BEIR dataset and print nDCG@10, Recall@100, MRR@10 and latency per mode."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ragbus.eval import MODES, run_eval, write_report
+
+    _logging("WARNING")
+    modes = mode or list(MODES)
+    used, rows = asyncio.run(
+        run_eval(dataset, url=url, tenant=tenant, split=split, modes=modes, limit=limit)
+    )
+    table = Table(title=f"{dataset.name} ({split}), tenant {used}")
+    for column in ("mode", "queries", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for r in rows:
+        table.add_row(
+            *(r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_100:.3f}"),
+            *(f"{r.mrr_10:.3f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}"),
+        )
+    Console().print(table)
+    write_report(out, dataset, used, split, rows)
+    typer.echo(f"wrote {out}")
+
+
 @schemas_app.command("export")
 def schemas_export(
     out: Annotated[Path, typer.Argument(help="Output folder.")] = Path("schemas/jsonschema"),

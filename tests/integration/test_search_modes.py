@@ -145,3 +145,16 @@ async def test_a_mode_without_its_input_is_refused(store):
         await store.search(tenant_id="acme", vector=None, top_k=1, text="x", mode="hybrid")
     with pytest.raises(ValueError, match="mode"):
         await store.search(tenant_id="acme", vector=VECTORS[0], top_k=1, mode="fuzzy")  # type: ignore[arg-type]
+
+
+async def test_hits_carry_their_embedding_when_asked(loaded):
+    store, docs = loaded
+    for mode in ("dense", "sparse", "hybrid"):
+        hits = await store.search(
+            tenant_id="acme", vector=VECTORS[1], top_k=4, text="vitamin", mode=mode,
+            with_vectors=True,
+        )  # fmt: skip
+        by_doc = {h.chunk.document_id: h.vector for h in hits}
+        assert by_doc[docs[1]] == pytest.approx(VECTORS[1], abs=1e-6)
+        plain = await store.search(tenant_id="acme", vector=VECTORS[1], top_k=4, text="x")
+        assert all(h.vector is None for h in plain)

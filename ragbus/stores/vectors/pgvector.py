@@ -285,5 +285,8 @@ class PgVectorStore:
 
 def _hit(row: asyncpg.Record) -> ScoredChunk:
     fields = {k: row[k] for k in _COLUMNS.split(", ") if k != "id"}
-    vector = row["embedding"] if "embedding" in row else None
+    vector = None
+    if "embedding" in row:  # pgvector's codec gives numpy or a ``Vector`` by version
+        raw = row["embedding"]
+        vector = np.asarray(raw.to_numpy() if hasattr(raw, "to_numpy") else raw, np.float32)
     return ScoredChunk(ChunkRecord(**fields, chunk_id=row["id"]), float(row["score"]), vector)
