@@ -157,9 +157,13 @@ def eval_command(
 
     _logging("WARNING")
     modes = mode or list(MODES)
-    used, rows = asyncio.run(
-        run_eval(dataset, url=url, tenant=tenant, split=split, modes=modes, limit=limit)
-    )
+    try:
+        used, rows = asyncio.run(
+            run_eval(dataset, url=url, tenant=tenant, split=split, modes=modes, limit=limit)
+        )
+    except (FileNotFoundError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     table = Table(title=f"{dataset.name} ({split}), tenant {used}")
     for column in ("mode", "queries", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column == "mode" else "right")

@@ -1,6 +1,6 @@
 """Qdrant query-API requests for the three search modes (dense, sparse, hybrid).
 
-``hybrid`` is one ``query_points`` call: a dense and a sparse prefetch, each
+``hybrid`` is one ``query_points`` call: a dense and a sparse prefetch, both
 filtered by the tenant, fused by Qdrant's weighted RRF (``RrfQuery``), so both
 candidate lists come from the same snapshot and the fusion runs next to the data.
 """
@@ -47,7 +47,7 @@ def query_arguments(
         mode: ``dense``, ``sparse`` or ``hybrid``.
         dense: The question's embedding, ``(dim,)`` (unused by ``sparse``).
         sparse: The question's terms (unused by ``dense``).
-        flt: The tenant filter (and any others); applied to every prefetch too.
+        flt: The tenant filter (and any others); it applies to every prefetch too.
         top_k: Hits returned.
         fusion: RRF constant, weights and candidates per list, for ``hybrid``.
     """
@@ -62,9 +62,11 @@ def query_arguments(
     assert sparse is not None
     if mode == "sparse":
         return {**common, "query": _sparse(sparse), "using": SPARSE}
+    # The top-level filter reaches every prefetch (server and local mode propagate
+    # it into the leaves), so each candidate list is already the tenant's only.
     prefetch = [
-        models.Prefetch(query=dense.tolist(), using=DENSE, filter=flt, limit=fusion.candidates),
-        models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=flt, limit=fusion.candidates),
+        models.Prefetch(query=dense.tolist(), using=DENSE, limit=fusion.candidates),
+        models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=fusion.candidates),
     ]
     rrf = models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])
     return {**common, "prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
