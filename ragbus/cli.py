@@ -1,6 +1,7 @@
 """The ``ragbus`` command line: run the stack or one service, ingest, ask, export schemas."""
 
 import asyncio
+import json
 import logging
 import os
 from pathlib import Path
@@ -148,6 +149,9 @@ def eval_command(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("eval.json"),
+    runs: Annotated[
+        Path | None, typer.Option(help="Also write every query's ranked chunks here (JSON).")
+    ] = None,
 ) -> None:
     """Ingest a BEIR dataset and print nDCG@10, Recall@100, MRR@10 and latency per mode."""
     from rich.console import Console
@@ -158,7 +162,7 @@ def eval_command(
     _logging("WARNING")
     modes = mode or list(MODES)
     try:
-        used, rows = asyncio.run(
+        used, rows, ranked = asyncio.run(
             run_eval(dataset, url=url, tenant=tenant, split=split, modes=modes, limit=limit)
         )
     except (FileNotFoundError, RuntimeError) as exc:
@@ -175,6 +179,9 @@ def eval_command(
     Console().print(table)
     write_report(out, dataset, used, split, rows)
     typer.echo(f"wrote {out}")
+    if runs is not None:
+        runs.write_text(json.dumps(ranked) + "\n")
+        typer.echo(f"wrote {runs}")
 
 
 @schemas_app.command("export")

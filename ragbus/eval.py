@@ -13,6 +13,8 @@ chunk, so the run holds the distinct documents among the top 100 chunks (fewer
 than 100 when documents have several chunks; Recall@100 is over those).
 Metrics come from ``pytrec_eval`` (TREC's trec_eval): nDCG@10 (``ndcg_cut_10``),
 Recall@100 (``recall_100``) and MRR@10 (``recip_rank`` of the run cut at 10).
+The ranked chunks of every query can be kept (``--runs``) to study fusion offline
+(``scripts/tune_fusion.py``).
 """
 
 import json
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MODES = ("dense", "sparse", "hybrid")
 TOP_CHUNKS = 100  # MAX_TOP_K of /v1/retrieve
+
+Ranked = dict[str, list[tuple[str, str]]]
+"""Per query id, the ``(chunk_id, filename)`` of each passage, best first."""
 
 
 @dataclass(frozen=True)
@@ -132,13 +137,14 @@ async def evaluate_mode(
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     beir_ids: dict[str, str],
-) -> tuple[ModeResult, dict[str, dict[str, float]]]:
-    """Run every query in ``mode`` through ``/v1/retrieve``; returns the row and the run.
+) -> tuple[ModeResult, Ranked]:
+    """Run every query in ``mode`` through ``/v1/retrieve``; returns the row and chunks.
 
     Raises:
         httpx.HTTPStatusError: The gateway refused a query.
     """
     run: dict[str, dict[str, float]] = {}
+    ranked: Ranked = {}
     wall: list[float] = []
     server: list[float] = []
     for query_id, text in queries.items():
@@ -151,6 +157,7 @@ async def evaluate_mode(
         body = response.json()
         server.append(body["timings"].get("retrieve_ms") or 0.0)
         run[query_id] = document_run(body["passages"], beir_ids)
+        ranked[query_id] = [(p["chunk_id"], p["filename"]) for p in body["passages"]]
     metrics = score(run, qrels)
     row = ModeResult(
         mode=mode,
@@ -160,7 +167,7 @@ async def evaluate_mode(
         server_p50_ms=float(np.percentile(server, 50)),
         **metrics,
     )
-    return row, run
+    return row, ranked
 
 
 async def run_eval(
@@ -171,7 +178,7 @@ async def run_eval(
     split: str = "test",
     modes: Sequence[str] = MODES,
     limit: int | None = None,
-) -> tuple[str, list[ModeResult]]:
+) -> tuple[str, list[ModeResult], dict[str, Ranked]]:
     """Ingest (unless ``tenant`` is given) and evaluate every mode.
 
     Args:
@@ -183,7 +190,7 @@ async def run_eval(
         limit: Evaluate only the first ``limit`` queries.
 
     Returns:
-        The tenant used and one result per mode.
+        The tenant used, one result per mode, and the ranked chunks per mode.
 
     Raises:
         FileNotFoundError: A dataset file is missing.
@@ -203,14 +210,15 @@ async def run_eval(
         if summary.failed:
             raise RuntimeError(f"{summary.failed} documents failed to ingest into {tenant}")
     results = []
+    ranked: dict[str, Ranked] = {}
     async with httpx.AsyncClient(
         base_url=url, headers={"X-Tenant-ID": tenant}, timeout=60.0
     ) as client:
         for mode in modes:
-            row, _ = await evaluate_mode(client, mode, queries, qrels, beir_ids)
+            row, ranked[mode] = await evaluate_mode(client, mode, queries, qrels, beir_ids)
             log.info("evaluated %s", asdict(row))
             results.append(row)
-    return tenant, results
+    return tenant, results, ranked
 
 
 def write_report(

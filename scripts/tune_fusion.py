@@ -1,68 +1,62 @@
-"""Grid-search hybrid's RRF constant and weights on a BEIR dataset already ingested.
+"""Grid-search hybrid's RRF constant and weights from a ``ragbus eval --runs`` file.
 
-Reads the dense and the sparse top-100 chunks of every query straight from the
-vector store (stop ``ragbus up`` first: Qdrant local mode allows one opener), then
-fuses them offline with :func:`ragbus.stores.vectors.base.rrf_fuse` for each
-``(k, dense_weight, sparse_weight)`` and scores the runs like ``ragbus eval``.
-A fresh eval tenant holds one indexed version of each document and no stale
-chunks, so no visibility check is needed. Usage::
+``ragbus eval ... --runs runs.json`` keeps the top 100 chunks of every query per
+mode. This script fuses the ``dense`` and ``sparse`` lists offline with
+:func:`ragbus.stores.vectors.base.rrf_fuse` (the formula Qdrant's ``RrfQuery``
+and the pgvector store use) for each ``(k, sparse_weight)`` with the dense weight
+at 1, and scores every fused run like ``ragbus eval`` does. Usage::
 
-    RAGBUS_DATA_DIR=/tmp/rb-q python scripts/tune_fusion.py DATASET_DIR TENANT [SPLIT]
+    python scripts/tune_fusion.py DATASET_DIR SPLIT runs.json [grid.json]
 """
 
-import asyncio
 import itertools
 import json
 import sys
 from pathlib import Path
+from uuid import UUID
 
 from ragbus.beir import iter_corpus
-from ragbus.embedding import get_embedder
 from ragbus.eval import document_run, load_queries, score
-from ragbus.settings import InfraSettings
-from ragbus.stores.factory import open_vector_store
-from ragbus.stores.vectors.base import ScoredChunk, rrf_fuse
+from ragbus.stores.vectors.base import ChunkRecord, ScoredChunk, rrf_fuse
 
-N = 100
+KS = (1, 2, 5, 10, 20, 30, 45, 60, 100)
+SPARSE_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
-async def main(folder: Path, tenant: str, split: str) -> dict[str, dict[str, float]]:
-    infra = InfraSettings()
-    embedder = get_embedder(infra)
-    embedder.warm_up()
-    store = await open_vector_store(infra)
-    await store.open(model_id=embedder.model_id, dim=embedder.dim)
+def _hits(ranked: list[list[str]]) -> list[ScoredChunk]:
+    """Ranked ``[chunk_id, filename]`` pairs as hits (only id and file name matter)."""
+    return [
+        ScoredChunk(ChunkRecord(UUID(c), "t", UUID(int=0), 1, 0, "", f, None, None, None, 0), 0.0)
+        for c, f in ranked
+    ]
+
+
+def grid(folder: Path, split: str, runs_path: Path) -> dict[str, dict[str, float]]:
+    """Metrics of dense, sparse and every fused variant, by name."""
     beir_ids = {d.filename: d.beir_id for d in iter_corpus(folder / "corpus.jsonl")}
-    queries, qrels = load_queries(folder, split)
-    lists: dict[str, tuple[list[ScoredChunk], list[ScoredChunk]]] = {}
-    for qid, text in queries.items():
-        vector = embedder.embed_query(text)
-        common = {"tenant_id": tenant, "vector": vector, "top_k": N, "text": text}
-        dense = await store.search(**common, mode="dense")
-        sparse = await store.search(**common, mode="sparse")
-        lists[qid] = (dense, sparse)
-    await store.close()
+    _, qrels = load_queries(folder, split)
+    runs = json.loads(runs_path.read_text())
+    dense = {q: _hits(r) for q, r in runs["dense"].items()}
+    sparse = {q: _hits(r) for q, r in runs["sparse"].items()}
+    qrels = {q: qrels[q] for q in dense}
 
-    def run_of(pick: dict[str, list[ScoredChunk]]) -> dict[str, dict[str, float]]:
-        return {
+    def evaluate(lists: dict[str, list[ScoredChunk]]) -> dict[str, float]:
+        run = {
             q: document_run([{"filename": h.chunk.filename} for h in hits], beir_ids)
-            for q, hits in pick.items()
+            for q, hits in lists.items()
         }
+        return score(run, qrels)
 
-    results = {
-        "dense": score(run_of({q: d for q, (d, _) in lists.items()}), qrels),
-        "sparse": score(run_of({q: s for q, (_, s) in lists.items()}), qrels),
-    }
-    for k, wd, ws in itertools.product([1, 2, 5, 10, 20, 30, 60, 100], [1.0], [0.5, 0.75, 1.0,
-                                       1.25, 1.5, 2.0]):  # fmt: skip
-        fused = {q: rrf_fuse([d, s], [wd, ws], k=k, limit=N) for q, (d, s) in lists.items()}
-        results[f"rrf k={k} wd={wd} ws={ws}"] = score(run_of(fused), qrels)
-    for name, metrics in sorted(results.items(), key=lambda kv: -kv[1]["ndcg_10"]):
-        print(f"{name:<28} " + " ".join(f"{m}={v:.4f}" for m, v in metrics.items()))
+    results = {"dense": evaluate(dense), "sparse": evaluate(sparse)}
+    for k, ws in itertools.product(KS, SPARSE_WEIGHTS):
+        fused = {q: rrf_fuse([dense[q], sparse[q]], [1.0, ws], k=k, limit=100) for q in dense}
+        results[f"rrf k={k} ws={ws}"] = evaluate(fused)
     return results
 
 
 if __name__ == "__main__":
-    split = sys.argv[3] if len(sys.argv) > 3 else "test"
-    grid = asyncio.run(main(Path(sys.argv[1]), sys.argv[2], split))
-    Path("fusion_grid.json").write_text(json.dumps(grid, indent=2) + "\n")
+    table = grid(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
+    for name, metrics in sorted(table.items(), key=lambda kv: -kv[1]["ndcg_10"]):
+        print(f"{name:<22} " + " ".join(f"{m}={v:.4f}" for m, v in metrics.items()))
+    if len(sys.argv) > 4:
+        Path(sys.argv[4]).write_text(json.dumps(table, indent=2) + "\n")
