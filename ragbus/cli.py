@@ -152,6 +152,9 @@ def eval_command(
     runs: Annotated[
         Path | None, typer.Option(help="Also write every query's ranked chunks here (JSON).")
     ] = None,
+    indexed_only: Annotated[
+        bool, typer.Option(help="Only queries whose judged documents are all searchable.")
+    ] = False,
 ) -> None:
     """Ingest a BEIR dataset and print nDCG@10, Recall@100, MRR@10 and latency per mode."""
     from rich.console import Console
@@ -163,7 +166,15 @@ def eval_command(
     modes = mode or list(MODES)
     try:
         used, rows, ranked = asyncio.run(
-            run_eval(dataset, url=url, tenant=tenant, split=split, modes=modes, limit=limit)
+            run_eval(
+                dataset,
+                url=url,
+                tenant=tenant,
+                split=split,
+                modes=modes,
+                limit=limit,
+                indexed_only=indexed_only,
+            )
         )
     except (FileNotFoundError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)

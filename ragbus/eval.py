@@ -170,6 +170,20 @@ async def evaluate_mode(
     return row, ranked
 
 
+async def indexed_files(client: httpx.AsyncClient) -> set[str]:
+    """File names of the tenant's documents that are searchable (``GET /v1/documents``)."""
+    names: set[str] = set()
+    offset = 0
+    while True:
+        response = await client.get("/v1/documents", params={"limit": 1000, "offset": offset})
+        response.raise_for_status()
+        page = response.json()["documents"]
+        names |= {d["filename"] for d in page if d.get("searchable_version") is not None}
+        if len(page) < 1000:
+            return names
+        offset += len(page)
+
+
 async def run_eval(
     folder: Path,
     *,
@@ -178,6 +192,7 @@ async def run_eval(
     split: str = "test",
     modes: Sequence[str] = MODES,
     limit: int | None = None,
+    indexed_only: bool = False,
 ) -> tuple[str, list[ModeResult], dict[str, Ranked]]:
     """Ingest (unless ``tenant`` is given) and evaluate every mode.
 
@@ -188,6 +203,9 @@ async def run_eval(
         split: Which queries and qrels (``test``, ``train``, ``dev``).
         modes: Modes to evaluate, in order.
         limit: Evaluate only the first ``limit`` queries.
+        indexed_only: Keep only queries whose judged documents are all searchable
+            (to measure a partly ingested corpus; scores are then not comparable
+            with a full-corpus run, as there are fewer distractors).
 
     Returns:
         The tenant used, one result per mode, and the ranked chunks per mode.
@@ -214,6 +232,12 @@ async def run_eval(
     async with httpx.AsyncClient(
         base_url=url, headers={"X-Tenant-ID": tenant}, timeout=60.0
     ) as client:
+        if indexed_only:
+            present = {beir_ids[f] for f in await indexed_files(client) if f in beir_ids}
+            queries = {q: t for q, t in queries.items() if set(qrels[q]) <= present}
+            qrels = {q: qrels[q] for q in queries}
+            beir_ids = {f: b for f, b in beir_ids.items() if b in present}
+            log.warning("%d documents searchable, %d queries kept", len(present), len(queries))
         for mode in modes:
             row, ranked[mode] = await evaluate_mode(client, mode, queries, qrels, beir_ids)
             log.info("evaluated %s", asdict(row))
