@@ -11,7 +11,15 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from gateway import routes_documents, routes_events, routes_queries, routes_settings
+from gateway import (
+    routes_conversations,
+    routes_documents,
+    routes_events,
+    routes_history,
+    routes_openai,
+    routes_queries,
+    routes_settings,
+)
 from gateway.answers import AnswerHub
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState, StateDep
@@ -84,6 +92,9 @@ def create_app(
     app.include_router(routes_queries.router)
     app.include_router(routes_events.router)
     app.include_router(routes_settings.router)
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_history.router)
+    app.include_router(routes_openai.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -104,6 +104,40 @@ class LiteLLMAnswerer:
         self._max_tokens = max_tokens
         self._max_context_chars = max_context_chars
 
+    async def complete(self, messages: list[dict[str, str]]) -> str:
+        """One non-streamed chat call, for short tasks such as condensing a follow-up.
+
+        Args:
+            messages: OpenAI-style chat messages.
+
+        Returns:
+            The model's reply text ("" if it sent none).
+
+        Raises:
+            RetryableError: Timeout, connection failure, rate limit or 5xx.
+            PermanentError: Authentication failure or a request the provider rejects.
+        """
+        try:
+            response = await litellm.acompletion(
+                model=self.model,
+                messages=messages,
+                timeout=self._timeout_s,
+                api_base=self._api_base,
+                api_key=self._api_key,
+                temperature=0.0,
+                max_tokens=self._max_tokens,
+                num_retries=0,
+                max_retries=0,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = classify_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return str(response.choices[0].message.content or "")
+
     async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
         """Stream the model's answer.
 

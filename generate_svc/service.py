@@ -4,7 +4,7 @@ import time
 from uuid import UUID
 
 from generate_svc.answerers import Answerer
-from generate_svc.citations import build_citations
+from generate_svc.citations import build_citations, confidence
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
 from ragbus.stores.queries import QueryRepository
@@ -69,6 +69,7 @@ class GenerateService:
             model=self._answerer.model,
             found=bool(citations),
             timings=timings,
+            confidence=confidence(citations),
         )
         await self._queries.complete(
             context.tenant_id,
@@ -78,6 +79,8 @@ class GenerateService:
             timings=timings.model_dump(mode="json", exclude_none=True),
             model=self._answerer.model,
             found=ready.found,
+            deltas=parts,
+            confidence=ready.confidence,
         )
         await self._publisher.publish(ready, s.ANSWER_READY, msg_id=f"{context.query_id}:answer")
 

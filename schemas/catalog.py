@@ -3,6 +3,7 @@
 from pydantic import BaseModel
 
 from schemas import subjects as s
+from schemas.conversations import CondenseQuestion, QuestionCondensed
 from schemas.documents import (
     ChunksReady,
     DeleteDocument,
@@ -36,8 +37,12 @@ EVENTS: dict[str, type[BaseModel]] = {
     s.ANSWER_READY: AnswerReady,
     s.ANSWER_FAILED: AnswerFailed,
     s.PASSAGES_RETRIEVE: RetrievePassages,
+    s.QUESTION_CONDENSE: CondenseQuestion,
 }
 """Subject -> the event model published on it (v1)."""
 
-REPLIES: dict[str, type[BaseModel]] = {s.PASSAGES_RETRIEVE: PassagesRetrieved}
+REPLIES: dict[str, type[BaseModel]] = {
+    s.PASSAGES_RETRIEVE: PassagesRetrieved,
+    s.QUESTION_CONDENSE: QuestionCondensed,
+}
 """Request-reply subject -> the reply model."""
