@@ -1,24 +1,14 @@
-"""Publishing events and settling JetStream messages: the ack policy in one place.
+"""Publishing events and subscribing to JetStream with a declared ack policy.
 
 Every JetStream subscriber in ragbus uses FastStream's ``AckPolicy.MANUAL`` and
-settles its message through :func:`settle`:
-
-* success: ``ack`` after the side effects are committed;
-* :class:`~ragbus.errors.PermanentError`: the caller's ``on_permanent`` records the
-  failure (document or query marked failed with the reason), the message is
-  dead-lettered (:mod:`ragbus.dlq`), then ``term``;
-* anything else is transient: ``nak`` with an exponential delay, so a database or
-  model hiccup is retried without a hot loop; on the last allowed delivery it is
-  handled as permanent, so nothing stays "in progress" forever.
-
-Every outcome is counted in :mod:`ragbus.metrics` per durable consumer.
+settles its message through :func:`ragbus.settling.settle` (re-exported here):
+ack after commit, retry transient errors, dead-letter and term permanent ones.
 """
 
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from faststream import AckPolicy
@@ -28,25 +18,32 @@ from nats.aio.msg import Msg
 from pydantic import BaseModel
 
 from deploy.jetstream import ConsumerSpec, stream_for
-from ragbus.dlq import dead_letter
 from ragbus.errors import PermanentError
-from ragbus.metrics import DEAD_LETTERS, HANDLE_SECONDS, MESSAGES
-from schemas.dead_letters import DeadLetterReason
+from ragbus.settling import (
+    NAK_BASE_DELAY_S,
+    NAK_MAX_DELAY_S,
+    consumer_name,
+    delivery_count,
+    nak_delay_s,
+    settle,
+)
 
 __all__ = [
+    "NAK_BASE_DELAY_S",
+    "NAK_MAX_DELAY_S",
     "EventPublisher",
     "Publisher",
+    "consumer_name",
+    "delivery_count",
     "heartbeat",
     "jetstream_subscriber",
+    "nak_delay_s",
     "raw_messages",
     "record_nothing",
     "settle",
 ]
 
 log = logging.getLogger(__name__)
-
-NAK_BASE_DELAY_S = 0.5
-NAK_MAX_DELAY_S = 30.0
 
 
 class Publisher(Protocol):
@@ -120,6 +117,8 @@ def jetstream_subscriber(
         batch: Hand the handler a list of events instead of one.
         persistent: ``False`` for a subscriber added to a running broker and
             stopped by its owner (``ragbus.lanes``), which the broker must not keep.
+        max_workers: Messages handled concurrently (not with ``batch``); each is
+            still acked, nakked or termed on its own.
 
     Returns:
         The decorator for the handler.
@@ -146,27 +145,6 @@ def raw_messages(msg: NatsMessage) -> list[Msg]:
     return list(raw) if isinstance(raw, list) else [raw]
 
 
-def delivery_count(raw: Msg) -> int:
-    """How many times JetStream has delivered ``raw`` (1 on first delivery)."""
-    try:
-        return int(raw.metadata.num_delivered)
-    except Exception:  # core NATS message: no metadata
-        return 1
-
-
-def consumer_name(raw: Msg) -> str:
-    """The durable consumer that delivered ``raw`` (``""`` for a core NATS message)."""
-    try:
-        return str(raw.metadata.consumer or "")
-    except Exception:  # core NATS message: no metadata
-        return ""
-
-
-def nak_delay_s(delivered: int) -> float:
-    """Exponential backoff for a nak: 0.5 s, 1 s, 2 s ... capped at 30 s."""
-    return min(NAK_MAX_DELAY_S, NAK_BASE_DELAY_S * 2 ** max(0, delivered - 1))
-
-
 @contextlib.asynccontextmanager
 async def heartbeat(messages: Sequence[Msg], every_s: float) -> AsyncIterator[None]:
     """Send ``in_progress`` for ``messages`` every ``every_s`` seconds while the body runs.
@@ -189,75 +167,3 @@ async def heartbeat(messages: Sequence[Msg], every_s: float) -> AsyncIterator[No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def settle(
-    raw: Msg,
-    work: Callable[[], Awaitable[None]],
-    *,
-    max_deliver: int,
-    on_permanent: Callable[[PermanentError], Awaitable[None]],
-) -> None:
-    """Run ``work`` for one JetStream message and ack, nak or dead-letter and term it.
-
-    Args:
-        raw: The nats-py message.
-        work: The side effects; must be idempotent (it may run again on redelivery).
-        max_deliver: The consumer's max deliveries; the last one turns a transient
-            error into a permanent one (reason ``retries_exhausted``).
-        on_permanent: Records the failure before the message is dead-lettered and
-            terminated.
-    """
-    delivered = delivery_count(raw)
-    consumer = consumer_name(raw)
-    started = time.perf_counter()
-    try:
-        await work()
-    except PermanentError as exc:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
-        await _give_up(raw, exc, on_permanent, DeadLetterReason.PERMANENT_ERROR)
-    except Exception as exc:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
-        if delivered >= max_deliver:
-            reason = PermanentError(
-                f"gave up after {delivered} deliveries: {type(exc).__name__}: {exc}",
-                code="retries_exhausted",
-            )
-            await _give_up(raw, reason, on_permanent, DeadLetterReason.RETRIES_EXHAUSTED)
-            return
-        delay = nak_delay_s(delivered)
-        log.warning(
-            "transient failure, nak",
-            extra={"subject": raw.subject, "delivered": delivered, "delay_s": delay},
-            exc_info=exc,
-        )
-        await raw.nak(delay=delay)
-        MESSAGES.labels(consumer, "nak").inc()
-    else:
-        HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
-        await raw.ack()
-        MESSAGES.labels(consumer, "ack").inc()
-
-
-async def _give_up(
-    raw: Msg,
-    exc: PermanentError,
-    on_permanent: Callable[[PermanentError], Awaitable[None]],
-    reason: DeadLetterReason,
-) -> None:
-    consumer = consumer_name(raw)
-    log.error("permanent failure, term", extra={"subject": raw.subject, "code": exc.code})
-    try:
-        await on_permanent(exc)
-        await dead_letter(raw, reason=reason, code=exc.code, error=str(exc))
-    except Exception:
-        # The failure could not be recorded or dead-lettered (Postgres or NATS
-        # down): retry later rather than lose the reason or the message. Recording
-        # is idempotent, and the dead letter's Nats-Msg-Id stores it once.
-        log.exception("could not record or dead-letter a permanent failure, nak")
-        await raw.nak(delay=NAK_MAX_DELAY_S)
-        MESSAGES.labels(consumer, "nak").inc()
-        return
-    DEAD_LETTERS.labels(consumer, reason.value).inc()
-    await raw.term()
-    MESSAGES.labels(consumer, "term").inc()

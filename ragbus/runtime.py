@@ -19,6 +19,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
 from ragbus.dlq_advisories import advisory_router
+from ragbus.metrics import serve_metrics
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
@@ -122,6 +123,7 @@ async def run_services(
 ) -> None:
     """Run services in this process until SIGINT/SIGTERM, then drain and close."""
     configure_tracing(name)
+    serve_metrics()
     infra = infra or InfraSettings()
     resources = Resources(infra)
     bus = await start_bus(infra, resources, builders, name=name)

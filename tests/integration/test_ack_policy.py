@@ -48,13 +48,13 @@ async def run_consumer(nats_url: str, name: str, behaviour, max_deliver: int, ro
         async def work(n: int = len(deliveries)) -> None:
             await behaviour(n)
 
-        await settle(msg, work, max_deliver=max_deliver, on_permanent=on_permanent)
+        await settle(
+            msg, work, max_deliver=max_deliver, on_permanent=on_permanent, retry_in_place_s=0
+        )
     await asyncio.sleep(0.2)
     info = await js.consumer_info(name, name)
     letters = [
-        e.letter
-        for e in await DeadLetterQueue(js).entries()
-        if e.letter.original_stream == name
+        e.letter for e in await DeadLetterQueue(js).entries() if e.letter.original_stream == name
     ]
     await nc.close()
     return deliveries, recorded, info, letters
@@ -72,6 +72,42 @@ async def test_transient_errors_nak_with_delay_then_ack(nats_url: str, unique_na
     assert recorded == []
     assert info.num_ack_pending == 0 and info.num_pending == 0
     assert letters == []
+
+
+async def test_transient_error_is_retried_in_place_without_a_redelivery(
+    nats_url: str, unique_name: str
+) -> None:
+    name = unique_name.upper()
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))
+    await js.publish(f"{name}.work", b"{}")
+    # ack_wait 2 s: without in_progress during the 0.5 + 1 + 2 s of backoff the
+    # message would be redelivered meanwhile.
+    sub = await js.pull_subscribe(
+        f"{name}.work",
+        durable=name,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=2, max_deliver=5),
+    )
+    attempts: list[int] = []
+
+    async def postgres_restarting() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) < 4:
+            raise ConnectionRefusedError("postgres is restarting")
+
+    async def never(exc: PermanentError) -> None:
+        raise AssertionError("nothing is permanent here")
+
+    (msg,) = await sub.fetch(1, timeout=3)
+    await settle(msg, postgres_restarting, max_deliver=5, on_permanent=never)
+    with pytest.raises(nats.errors.TimeoutError):
+        await sub.fetch(1, timeout=1)  # acked, never redelivered
+    info = await js.consumer_info(name, name)
+    await nc.close()
+    assert len(attempts) == 4  # three failures 0.5 + 1 + 2 s apart, then success
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+    assert info.delivered.consumer_seq == 1
 
 
 async def test_permanent_error_is_recorded_and_terminated(nats_url: str, unique_name: str) -> None:

@@ -1,0 +1,265 @@
+"""Fault tests: replicas, a poison message, Postgres and nats-server going away.
+
+Two replicas of ingest_svc and of embed_svc and the gateway run as separate OS
+processes against a private nats-server (JetStream, ``sync_interval: always``) and
+a private Postgres (pgserver, pgvector), so the tests can stop and restart both.
+The tests share the processes and run in file order; each uses its own tenant.
+Documents are short (one chunk each) to keep embedding time small.
+
+Settings cut for the test: ingest ack wait 3 s and 3 deliveries (a poison
+message dies in about 10 s), embed pulls one batch at a time (so both replicas get
+some), heartbeats every second.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+
+from deploy.jetstream import DOCUMENTS_STREAM
+from ragbus.client import RagbusClient
+from ragbus.dlq import DeadLetterQueue, StoredDeadLetter
+from ragbus.infra import NatsServer, PostgresServer, ensure_database, start_postgres
+from schemas import subjects as s
+from schemas.dead_letters import DeadLetterReason
+from tests.e2e.cluster import Cluster, cluster_env
+from tests.e2e.stack import free_port, wait_final, wait_ready
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+
+WORDS = "ledger harbor quartz meadow signal copper lantern orbit velvet summit".split()
+
+
+def short_doc(i: int) -> bytes:
+    """About 80 words (one chunk), different for every ``i``."""
+    topic = f"{WORDS[i % len(WORDS)]} {WORDS[(i // len(WORDS)) % len(WORDS)]} {i}"
+    lines = [f"# Notes on {topic}", ""]
+    lines += [
+        f"Item {n} of the {topic} notes records step {n * i} of the procedure." for n in range(8)
+    ]
+    return "\n".join(lines).encode()
+
+
+class Servers:
+    """The module's nats-server and Postgres, replaceable after a restart."""
+
+    def __init__(self, nats_server: NatsServer, pg: PostgresServer, data_dir: Path) -> None:
+        self.nats = nats_server
+        self.pg = pg
+        self.data_dir = data_dir
+
+    def restart_postgres(self) -> None:
+        self.pg = start_postgres(self.data_dir)
+
+
+@pytest.fixture(scope="module")
+async def servers(nats_server_factory, tmp_path_factory) -> AsyncIterator[Servers]:
+    data_dir = tmp_path_factory.mktemp("faults")
+    nats_server = nats_server_factory(data_dir / "nats", sync_always=True)
+    running = Servers(nats_server, start_postgres(data_dir), data_dir)
+    try:
+        yield running
+    finally:
+        running.pg.stop()
+
+
+@pytest.fixture(scope="module")
+async def cluster(servers: Servers, tmp_path_factory) -> AsyncIterator[tuple[Cluster, str]]:
+    database_url = await ensure_database(servers.pg.url, "ragbus_faults")
+    port = free_port()
+    env = cluster_env(servers.nats.url, database_url, servers.data_dir, port)
+    env |= {
+        "RAGBUS_INGEST_ACK_WAIT_S": "3",
+        "RAGBUS_INGEST_HEARTBEAT_S": "1",
+        "RAGBUS_INGEST_MAX_DELIVER": "3",
+        "RAGBUS_EMBED_HEARTBEAT_S": "1",
+        "RAGBUS_EMBED_BATCH_MESSAGES": "1",
+    }
+    running = Cluster(f"http://127.0.0.1:{port}", env, servers.data_dir)
+    for module in ("ingest_svc", "embed_svc"):
+        for replica in (0, 1):
+            running.start(module, replica)
+    running.start("gateway")
+    try:
+        await wait_ready(running.url, timeout_s=180)
+        yield running, database_url
+    finally:
+        running.stop_all()
+
+
+async def upload_all(client: RagbusClient, docs: range) -> list[str]:
+    uploaded = await asyncio.gather(*(client.upload_bytes(f"n{i}.md", short_doc(i)) for i in docs))
+    return [d["id"] for d in uploaded]
+
+
+async def assert_indexed_once(database_url: str, tenant: str, docs: dict[str, dict]) -> int:
+    """Every document indexed with exactly one vector per chunk; returns the chunk total."""
+    assert {d["status"] for d in docs.values()} == {"indexed"}, docs
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT document_id, count(*) AS n, count(DISTINCT id) AS distinct_ids"
+            " FROM chunk_vectors WHERE tenant_id = $1 GROUP BY document_id",
+            tenant,
+        )
+    finally:
+        await conn.close()
+    vectors = {str(r["document_id"]): (r["n"], r["distinct_ids"]) for r in rows}
+    for doc_id, doc in docs.items():
+        assert vectors[doc_id] == (doc["chunks"], doc["chunks"]), (doc_id, vectors[doc_id], doc)
+    return sum(doc["chunks"] for doc in docs.values())
+
+
+async def in_flight(database_url: str, tenant: str) -> int:
+    """The tenant's documents not yet final, read straight from Postgres."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM documents WHERE tenant_id = $1"
+                " AND status NOT IN ('indexed', 'failed', 'deleted')",
+                tenant,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def retries(procs: Cluster) -> float:
+    """Transient failures so far (retried in place or nak'ed), every ingest and embed replica."""
+    total = 0.0
+    for name in procs.procs:
+        if name.startswith(("ingest_svc", "embed_svc")):
+            for (sample, labels), value in (await procs.metrics(name)).items():
+                if sample == "ragbus_messages_total" and dict(labels)["outcome"] in (
+                    "retry",
+                    "nak",
+                ):
+                    total += value
+    return total
+
+
+def is_embed_lane(consumer: str) -> bool:
+    return consumer.startswith("embed-svc") and consumer != "embed-svc-delete"
+
+
+async def test_two_replicas_of_ingest_and_embed_share_the_work_without_duplicates(
+    cluster: tuple[Cluster, str],
+) -> None:
+    procs, database_url = cluster
+    tenant = f"rep-{uuid.uuid4().hex[:8]}"
+    async with RagbusClient(procs.url, tenant) as client:
+        ids = await upload_all(client, range(16))
+        docs = await wait_final(client, ids, 300)
+    chunks = await assert_indexed_once(database_url, tenant, docs)
+    ingest = [await procs.acked(f"ingest_svc#{r}", lambda c: c == "ingest-svc") for r in (0, 1)]
+    embed = [await procs.acked(f"embed_svc#{r}", is_embed_lane) for r in (0, 1)]
+    print(f"\n16 documents, {chunks} chunks; ingest acks per replica {ingest}, embed {embed}")
+    assert min(ingest) > 0 and min(embed) > 0, (ingest, embed)
+    assert sum(ingest) == 16  # each upload handled once
+    assert sum(embed) == 16  # one chunks.ready batch per short document, each once
+
+
+async def dead_letters(nats_url: str, subject: str) -> list[StoredDeadLetter]:
+    nc = await nats.connect(nats_url)
+    try:
+        return [
+            e
+            for e in await DeadLetterQueue(nc.jetstream()).entries()
+            if e.letter.original_subject == subject
+        ]
+    finally:
+        await nc.close()
+
+
+async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
+    cluster: tuple[Cluster, str], servers: Servers
+) -> None:
+    procs, database_url = cluster
+    tenant = f"poison-{uuid.uuid4().hex[:8]}"
+    nc = await nats.connect(servers.nats.url)
+    ack = await nc.jetstream().publish(
+        s.DOCUMENT_UPLOADED,
+        b'{"tenant_id": "' + tenant.encode() + b'", "filename": ["not a name"]}',
+    )
+    await nc.close()
+    async with RagbusClient(procs.url, tenant) as client:
+        ids = await upload_all(client, range(100, 104))
+        empty = (await client.upload_bytes("empty.md", b"   \n"))["id"]
+        docs = await wait_final(client, [*ids, empty], 120)
+    failed = docs.pop(empty)
+    assert (failed["status"], failed["error_code"]) == ("failed", "empty_document")
+    await assert_indexed_once(database_url, tenant, docs)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not [
+        e
+        for e in await dead_letters(servers.nats.url, s.DOCUMENT_UPLOADED)
+        if e.letter.tenant_id == tenant and e.letter.reason == DeadLetterReason.MAX_DELIVERIES
+    ]:
+        assert loop.time() < deadline, "poison message never dead-lettered"
+        await asyncio.sleep(0.5)
+    mine = [
+        e.letter
+        for e in await dead_letters(servers.nats.url, s.DOCUMENT_UPLOADED)
+        if e.letter.tenant_id == tenant
+    ]
+    by_reason = {letter.reason: letter for letter in mine}
+    assert len(mine) == 2, mine
+    poison = by_reason[DeadLetterReason.MAX_DELIVERIES]
+    assert (poison.original_stream, poison.original_sequence) == (DOCUMENTS_STREAM.name, ack.seq)
+    assert (poison.consumer, poison.deliveries) == ("ingest-svc", 3)
+    bad = by_reason[DeadLetterReason.PERMANENT_ERROR]
+    assert (bad.error_code, bad.consumer, bad.deliveries) == ("empty_document", "ingest-svc", 1)
+
+
+async def test_postgres_unavailable_for_ten_seconds_recovers_without_help(
+    cluster: tuple[Cluster, str], servers: Servers
+) -> None:
+    procs, database_url = cluster
+    tenant = f"pg-{uuid.uuid4().hex[:8]}"
+    loop = asyncio.get_running_loop()
+    retries_before = await retries(procs)
+    async with RagbusClient(procs.url, tenant) as client:
+        ids = await upload_all(client, range(200, 216))
+        pending = await in_flight(database_url, tenant)
+        servers.pg.stop()
+        stopped_at = loop.time()
+        await asyncio.sleep(10)
+        servers.restart_postgres()
+        docs = await wait_final(client, ids, 180)
+        recovered_s = loop.time() - stopped_at
+    await assert_indexed_once(database_url, tenant, docs)
+    retried = await retries(procs) - retries_before
+    print(
+        f"\nPostgres down 10 s with {pending}/16 documents in flight: {retried:.0f} retries,"
+        f" all indexed {recovered_s:.1f} s after it stopped"
+    )
+    assert pending > 0 and retried > 0
+
+
+async def test_nats_server_restarted_mid_ingest_loses_no_acknowledged_upload(
+    cluster: tuple[Cluster, str], servers: Servers
+) -> None:
+    procs, database_url = cluster
+    tenant = f"nats-{uuid.uuid4().hex[:8]}"
+    loop = asyncio.get_running_loop()
+    async with RagbusClient(procs.url, tenant) as client:
+        ids = await upload_all(client, range(300, 316))  # every one answered 202
+        pending = await in_flight(database_url, tenant)
+        servers.nats.kill()  # a crash, not a clean stop
+        killed_at = loop.time()
+        servers.nats.start()
+        docs = await wait_final(client, ids, 240)
+        recovered_s = loop.time() - killed_at
+    await assert_indexed_once(database_url, tenant, docs)
+    print(
+        f"\nnats-server killed with {pending}/16 acknowledged uploads in flight:"
+        f" all indexed {recovered_s:.1f} s later"
+    )
+    assert pending > 0
