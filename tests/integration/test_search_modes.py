@@ -158,3 +158,31 @@ async def test_hits_carry_their_embedding_when_asked(loaded):
         assert by_doc[docs[1]] == pytest.approx(VECTORS[1], abs=1e-6)
         plain = await store.search(tenant_id="acme", vector=VECTORS[1], top_k=4, text="x")
         assert all(h.vector is None for h in plain)
+
+
+async def test_an_index_made_before_sparse_search_gains_it(tmp_path, pgvector_pool):
+    from qdrant_client import AsyncQdrantClient, models
+
+    from ragbus.stores.vectors.qdrant import QdrantVectorStore
+
+    client = AsyncQdrantClient(path=str(tmp_path / "old"))
+    dense = models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    await client.create_collection("old", vectors_config={"dense": dense})
+    table = f"old_{uuid.uuid4().hex[:8]}"
+    await pgvector_pool.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    await pgvector_pool.execute(
+        f"""CREATE TABLE {table} (tenant_id text NOT NULL, id uuid NOT NULL,
+            document_id uuid NOT NULL, version integer NOT NULL, chunk_index integer NOT NULL,
+            text text NOT NULL, filename text NOT NULL, title text, page integer, heading text,
+            token_count integer NOT NULL, embedding vector({DIM}) NOT NULL,
+            PRIMARY KEY (tenant_id, id))"""
+    )
+    for store in (QdrantVectorStore(client, "old"), PgVectorStore(pgvector_pool, table=table)):
+        await store.open(model_id="test/axes-4", dim=DIM)
+        docs = [uuid.uuid4() for _ in TEXTS]
+        await store.upsert(_chunks("acme", docs), VECTORS)
+        hits = await store.search(
+            tenant_id="acme", vector=None, top_k=2, text="ribosomes", mode="sparse"
+        )
+        assert [h.chunk.document_id for h in hits] == [docs[3]]
+        await store.close()

@@ -29,22 +29,16 @@ from ragbus.stores.vectors.base import (
     SearchMode,
     check_batch,
     check_query,
-    mismatch,
     require_tenant,
     rrf_fuse,
 )
+from ragbus.stores.vectors.pgvector_schema import create_table
 
 HNSW_MAX_DIM = 2000  # pgvector's limit for HNSW indexes on ``vector``
-_LOCK_KEY = 0x7261_6762_7576  # serialises concurrent open() of any vector table
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 _COLUMNS = (
     "tenant_id, id, document_id, version, chunk_index, text, filename, title, page, heading,"
     " token_count"
-)
-_NO_EXTENSION_ERRORS = (
-    asyncpg.exceptions.UndefinedFileError,  # no vector.control: pgvector not installed
-    asyncpg.exceptions.InsufficientPrivilegeError,
-    asyncpg.exceptions.FeatureNotSupportedError,
 )
 
 
@@ -81,60 +75,8 @@ class PgVectorStore:
         """
         if not 1 <= dim <= HNSW_MAX_DIM:
             raise PermanentError(f"pgvector HNSW indexes support 1..{HNSW_MAX_DIM} dims, not {dim}")
-        t = self._table
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-            try:
-                await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            except _NO_EXTENSION_ERRORS as exc:
-                raise PermanentError(
-                    f"the pgvector extension is unavailable ({exc}). Install pgvector in the "
-                    "Postgres server (e.g. the pgvector/pgvector image), run CREATE EXTENSION "
-                    "vector as a superuser, or set RAGBUS_VECTOR_STORE=qdrant."
-                ) from exc
-            await conn.execute(
-                """CREATE TABLE IF NOT EXISTS vector_store_meta (
-                       table_name text PRIMARY KEY, model_id text NOT NULL,
-                       dim integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            stored = await conn.fetchrow(
-                "SELECT model_id, dim FROM vector_store_meta WHERE table_name = $1", t
-            )
-            if stored is None:
-                await conn.execute(
-                    "INSERT INTO vector_store_meta (table_name, model_id, dim) VALUES ($1, $2, $3)",
-                    *(t, model_id, dim),
-                )
-            elif (stored["model_id"], stored["dim"]) != (model_id, dim):
-                raise mismatch(
-                    f"pgvector table {t!r}",
-                    stored=(stored["model_id"], stored["dim"]),
-                    wanted=(model_id, dim),
-                )
-            await conn.execute(
-                f"""CREATE TABLE IF NOT EXISTS {t} (
-                       tenant_id text NOT NULL, id uuid NOT NULL, document_id uuid NOT NULL,
-                       version integer NOT NULL, chunk_index integer NOT NULL,
-                       text text NOT NULL, filename text NOT NULL, title text,
-                       page integer, heading text, token_count integer NOT NULL,
-                       embedding vector({dim}) NOT NULL,
-                       PRIMARY KEY (tenant_id, id))"""
-            )
-            await conn.execute(
-                f"""ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tsv tsvector
-                    GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"""
-            )
-            await conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_tsv_gin ON {t} USING gin (tsv)")
-            await conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {t}_embedding_hnsw ON {t}"
-                " USING hnsw (embedding vector_cosine_ops)"
-            )
-            await conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {t}_tenant_document ON {t} (tenant_id, document_id)"
-            )
-            version = await conn.fetchval(
-                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-            )
+            version = await create_table(conn, self._table, model_id=model_id, dim=dim)
         # Connections opened before the extension existed lack the vector codec.
         await self._pool.expire_connections()
         self._iterative_scan = tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)

@@ -18,9 +18,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
 
-from ragbus.errors import PermanentError
 from ragbus.sparse import Bm25Encoder, SparseEncoder
 from ragbus.stores.vectors.base import (
     ChunkRecord,
@@ -29,29 +27,25 @@ from ragbus.stores.vectors.base import (
     SearchMode,
     check_batch,
     check_query,
-    mismatch,
     require_tenant,
 )
 from ragbus.stores.vectors.qdrant_query import (
     DENSE,
     SPARSE,
-    SPARSE_PARAMS,
+    dense_of,
     query_arguments,
     tenant_filter,
 )
+from ragbus.stores.vectors.qdrant_schema import prepare_collection
 from ragbus.stores.vectors.qdrant_support import (
     chunk_from_payload,
     chunk_payload,
-    is_local,
     qdrant_errors,
-    relax_local_fsync,
 )
 
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 256
-_MODEL_KEY = "ragbus_embed_model"
-_DIM_KEY = "ragbus_embed_dim"
 
 
 class QdrantVectorStore:
@@ -91,66 +85,9 @@ class QdrantVectorStore:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
         with qdrant_errors("open"):
-            if not await self._client.collection_exists(self._collection):
-                await self._create(model_id, dim)
-            info = await self._client.get_collection(self._collection)
-            self._verify(info, model_id, dim)
-            if SPARSE not in (info.config.params.sparse_vectors or {}):
-                # Made before sparse search existed: chunks upserted from now on get
-                # BM25 vectors; older ones are found by dense search only until re-ingested.
-                log.warning("adding sparse vector %r to %s", SPARSE, self._collection)
-                await self._client.update_collection(
-                    self._collection, sparse_vectors_config={SPARSE: SPARSE_PARAMS}
-                )
-            if is_local(self._client):  # local mode ignores payload indexes (and warns)
-                relax_local_fsync(self._client, self._collection)
-            else:
-                await self._client.create_payload_index(
-                    self._collection,
-                    "tenant_id",
-                    field_schema=models.KeywordIndexParams(
-                        type=models.KeywordIndexType.KEYWORD, is_tenant=True
-                    ),
-                )
-                await self._client.create_payload_index(
-                    self._collection, "document_id", field_schema=models.PayloadSchemaType.KEYWORD
-                )
+            await prepare_collection(self._client, self._collection, model_id=model_id, dim=dim)
         await asyncio.to_thread(self._sparse.warm_up)
         self._dim = dim
-
-    async def _create(self, model_id: str, dim: int) -> None:
-        try:
-            await self._client.create_collection(
-                self._collection,
-                vectors_config={
-                    DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config={SPARSE: SPARSE_PARAMS},
-                # Per-tenant HNSW graphs instead of one global graph: every search
-                # filters by tenant (Qdrant's multitenancy guidance).
-                hnsw_config=models.HnswConfigDiff(payload_m=16, m=0),
-                metadata={_MODEL_KEY: model_id, _DIM_KEY: dim},
-            )
-        except UnexpectedResponse as exc:  # another service created it first
-            if exc.status_code != 409:
-                raise
-        except ValueError as exc:  # local mode's "already exists"
-            if "already exists" not in str(exc):
-                raise
-
-    def _verify(self, info: models.CollectionInfo, model_id: str, dim: int) -> None:
-        where = f"qdrant collection {self._collection!r}"
-        vectors = info.config.params.vectors
-        params = vectors.get(DENSE) if isinstance(vectors, dict) else None
-        if params is None:
-            raise PermanentError(f"{where} has no vector named {DENSE!r}; ragbus did not make it")
-        meta = info.config.metadata or {}
-        stored_model = meta.get(_MODEL_KEY)
-        if stored_model is None:  # servers before 1.16 drop collection metadata
-            log.warning("no model metadata; checking dim only", extra={"where": where})
-            stored_model = model_id
-        if (stored_model, params.size) != (model_id, dim):
-            raise mismatch(where, stored=(stored_model, params.size), wanted=(model_id, dim))
 
     def _require_open(self) -> int:
         if self._dim is None:
@@ -228,7 +165,7 @@ class QdrantVectorStore:
             ScoredChunk(
                 chunk_from_payload(p.id, p.payload or {}),
                 float(p.score),
-                _dense_of(p) if with_vectors else None,
+                dense_of(p) if with_vectors else None,
             )
             for p in response.points
         ]
@@ -274,10 +211,3 @@ class QdrantVectorStore:
             await self._on_close()
         else:
             await self._client.close()
-
-
-def _dense_of(point: models.ScoredPoint) -> npt.NDArray[np.float32] | None:
-    vectors = point.vector
-    if isinstance(vectors, dict) and isinstance(vectors.get(DENSE), list):
-        return np.asarray(vectors[DENSE], dtype=np.float32)
-    return None

@@ -70,3 +70,11 @@ def query_arguments(
     ]
     rrf = models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])
     return {**common, "prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
+
+
+def dense_of(point: models.ScoredPoint) -> npt.NDArray[np.float32] | None:
+    """The dense embedding of a point fetched with ``with_vectors=[DENSE]``, if any."""
+    vectors = point.vector
+    if isinstance(vectors, dict) and isinstance(vectors.get(DENSE), list):
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None
