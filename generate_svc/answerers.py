@@ -5,6 +5,7 @@ from typing import Protocol
 
 from generate_svc.citations import build_citations
 from generate_svc.extractive import ExtractiveAnswerer
+from generate_svc.llm_calls import GenerationStats, RetryPolicy
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.settings import GenerateSettings
 from ragbus.embedding.base import Embedder
@@ -29,21 +30,30 @@ class Answerer(Protocol):
 
     model: str
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        stats: GenerationStats | None = None,
+    ) -> AsyncIterator[str]:
         """Stream the answer text.
 
         Args:
             question: The user's question.
             passages: Passages ranked best first; the answer cites them as
                 ``[1]..[k]`` by that rank.
+            stats: Receives the provider calls' tokens, cost, attempts and model
+                (untouched by the offline answerer, which calls none).
 
         Yields:
             Text deltas whose concatenation is the answer; exactly
             :data:`NOT_FOUND_ANSWER` when the passages hold no answer.
 
         Raises:
-            RetryableError: The generator is unavailable for now (LLM timeout, 5xx).
-            PermanentError: It never will be for this request (bad key, bad request).
+            RetryableError: The generator is unavailable for now (a database, not the
+                LLM: provider outages are retried inside and end as PermanentError).
+            PermanentError: It will not answer this request (no model answered in
+                the retries and deadline, bad key, bad request).
         """
         ...
 
@@ -65,12 +75,19 @@ def build_answerer(settings: GenerateSettings, embedder: Embedder) -> Answerer:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return LiteLLMAnswerer(
             settings.llm_model,
+            fallback_models=settings.llm_fallback_models,
             api_base=settings.llm_api_base,
             api_key=key,
             timeout_s=settings.llm_timeout_s,
             temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
-            max_context_chars=settings.llm_max_context_chars,
+            context_tokens=settings.llm_context_tokens,
+            policy=RetryPolicy(
+                max_retries=settings.llm_max_retries,
+                backoff_s=settings.llm_backoff_s,
+                max_backoff_s=settings.llm_max_backoff_s,
+                deadline_s=settings.llm_deadline_s,
+            ),
         )
     return ExtractiveAnswerer(
         embedder,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generate_svc.llm_calls import GenerationStats
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.sentences import MIN_WORDS, split_sentences
 from ragbus.embedding.base import Embedder
@@ -166,12 +167,18 @@ class ExtractiveAnswerer:
         )
         return sorted(best, key=lambda c: (c.n, c.position))
 
-    async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+    async def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        stats: GenerationStats | None = None,
+    ) -> AsyncIterator[str]:
         """Stream the answer, one sentence (with its ``[n]`` marker) per delta.
 
         Args:
             question: The user's question.
             passages: Passages ranked best first, numbered ``[1]..[k]``.
+            stats: Left untouched: the offline answerer calls no provider.
 
         Yields:
             ``"sentence [n]"`` pieces, each after the first prefixed with a space;

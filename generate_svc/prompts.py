@@ -2,24 +2,57 @@
 
 The passages are numbered ``[1]..[k]`` in retrieval order (best first), and the
 model is told to cite with those numbers, so :func:`generate_svc.citations.build_citations`
-can map the markers back to passages. When the context budget is exceeded the
+can map the markers back to passages. When the token budget is exceeded the
 lowest-ranked passages are dropped, which keeps the numbering of the others intact.
 """
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 from schemas.queries import Passage
 
 NOT_FOUND_ANSWER = "I could not find an answer to that in your documents."
 """What every answerer says when the passages do not contain the answer."""
 
-DEFAULT_MAX_CONTEXT_CHARS = 12_000
-"""Character budget for the rendered passages.
+DEFAULT_CONTEXT_TOKENS = 8192
+"""Context window assumed for a model litellm does not know (a local Ollama or vLLM
+model): the smallest common window of current small models (Llama 3 8B: 8,192)."""
 
-About 3,000 tokens at ~4 characters per English token, i.e. ~10 chunks of the
-256-token all-MiniLM-L6-v2 chunk size; fits the 8k context of small local models
-with room for the system prompt and a 512-token answer.
-"""
+PROMPT_OVERHEAD_TOKENS = 64
+"""Tokens kept free for chat formatting (role markers, separators) on top of the
+counted text; chat templates add ~4 tokens per message, so 64 is generous."""
+
+MIN_CONTEXT_TOKENS = 256
+"""The passages always get at least this many tokens: one chunk's worth."""
+
+TokenCounter = Callable[[str], int]
+"""Counts the tokens of a text for one model."""
+
+
+def approx_tokens(text: str) -> int:
+    """Estimate tokens as characters / 4, the usual ratio for English BPE tokenizers."""
+    return math.ceil(len(text) / 4)
+
+
+def context_budget(
+    context_tokens: int, answer_tokens: int, question: str, count: TokenCounter
+) -> int:
+    """Tokens left for the passages in a model's context window.
+
+    Args:
+        context_tokens: The model's input window (litellm's ``max_input_tokens``, or
+            :data:`DEFAULT_CONTEXT_TOKENS`).
+        answer_tokens: Tokens reserved for the answer (``max_tokens``).
+        question: The question, counted with the system prompt.
+        count: The model's token counter.
+
+    Returns:
+        ``window - answer - system prompt - question - overhead``, at least
+        :data:`MIN_CONTEXT_TOKENS`.
+    """
+    fixed = count(SYSTEM_PROMPT) + count(question) + PROMPT_OVERHEAD_TOKENS
+    return max(context_tokens - answer_tokens - fixed, MIN_CONTEXT_TOKENS)
+
 
 SYSTEM_PROMPT = f"""\
 You answer questions using only the numbered passages provided by the user.
@@ -64,9 +97,9 @@ def render_passage(n: int, passage: Passage) -> str:
 
 
 def fit_passages(
-    passages: Sequence[Passage], max_chars: int = DEFAULT_MAX_CONTEXT_CHARS
+    passages: Sequence[Passage], budget_tokens: int, count: TokenCounter = approx_tokens
 ) -> list[str]:
-    """Render the best-ranked passages that fit in a character budget.
+    """Render the best-ranked passages that fit in a token budget.
 
     Passages are taken in rank order and the first one that does not fit ends the
     list (dropping the lowest-ranked ones first). The best passage is always kept,
@@ -74,50 +107,62 @@ def fit_passages(
 
     Args:
         passages: Passages ranked best first.
-        max_chars: Budget for the rendered blocks, separators (two characters
-            between blocks) included; must be positive.
+        budget_tokens: Budget for the rendered blocks, each block's separator
+            counted as one token; must be positive.
+        count: The model's token counter (default: characters / 4).
 
     Returns:
         Rendered blocks ``[1]..[m]``, ``m <= len(passages)``; empty if there are
         no passages.
 
     Raises:
-        ValueError: If ``max_chars`` is not positive.
+        ValueError: If ``budget_tokens`` is not positive.
     """
-    if max_chars <= 0:
-        raise ValueError(f"max_chars must be positive, got {max_chars}")
+    if budget_tokens <= 0:
+        raise ValueError(f"budget_tokens must be positive, got {budget_tokens}")
     blocks: list[str] = []
     used = 0
     for n, passage in enumerate(passages, start=1):
         block = render_passage(n, passage)
-        cost = len(block) + (2 if blocks else 0)
-        if used + cost > max_chars:
+        cost = count(block) + (1 if blocks else 0)
+        if used + cost > budget_tokens:
             if not blocks:
-                blocks.append(block[:max_chars])
+                blocks.append(_cut(block, budget_tokens, count))
             break
         blocks.append(block)
         used += cost
     return blocks
 
 
+def _cut(block: str, budget_tokens: int, count: TokenCounter) -> str:
+    """The longest prefix of ``block`` (shrinking by tenths) within ``budget_tokens``."""
+    cut = block[: budget_tokens * 4]
+    while cut and count(cut) > budget_tokens:
+        cut = cut[: len(cut) * 9 // 10]
+    return cut
+
+
 def build_messages(
     question: str,
     passages: Sequence[Passage],
     *,
-    max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,
+    budget_tokens: int = DEFAULT_CONTEXT_TOKENS // 2,
+    count: TokenCounter = approx_tokens,
 ) -> list[dict[str, str]]:
     """Build the chat messages for one question.
 
     Args:
         question: The user's question.
         passages: Retrieved passages, ranked best first; numbered ``[1]..[k]``.
-        max_context_chars: Budget for the rendered passages, see :func:`fit_passages`.
+        budget_tokens: Budget for the rendered passages, see :func:`fit_passages`
+            and :func:`context_budget`.
+        count: The model's token counter.
 
     Returns:
         OpenAI-style messages: a system message with the rules and a user
         message with the passages followed by the question.
     """
-    blocks = fit_passages(passages, max_context_chars)
+    blocks = fit_passages(passages, budget_tokens, count)
     context = "\n\n".join(blocks) if blocks else "(no passages)"
     user = f"Passages:\n\n{context}\n\nQuestion: {question.strip()}"
     return [

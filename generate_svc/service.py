@@ -5,6 +5,7 @@ from uuid import UUID
 
 from generate_svc.answerers import Answerer
 from generate_svc.citations import build_citations, confidence
+from generate_svc.llm_calls import GenerationStats
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
 from ragbus.stores.queries import QueryRepository
@@ -33,12 +34,15 @@ class GenerateService:
         ``answer.ready`` is de-duplicated by its ``Nats-Msg-Id``.
 
         Raises:
-            RetryableError: the LLM provider timed out or was overloaded.
-            PermanentError: the provider refused the request.
+            RetryableError: Postgres or NATS is unavailable (the bus redelivers).
+            PermanentError: no LLM answered within its retries, fallbacks and
+                deadline, or the provider refused the request (see
+                :func:`generate_svc.llm_calls.with_fallback`).
         """
         started = time.perf_counter()
         parts: list[str] = []
-        async for text in self._answerer.stream(context.question, context.passages):
+        stats = GenerationStats()
+        async for text in self._answerer.stream(context.question, context.passages, stats):
             if not text:
                 continue
             await self._publisher.publish(
@@ -66,10 +70,11 @@ class GenerateService:
             question=context.question,
             answer=answer,
             citations=citations,
-            model=self._answerer.model,
+            model=stats.model or self._answerer.model,
             found=bool(citations),
             timings=timings,
             confidence=confidence(citations),
+            usage=stats.usage(),
         )
         await self._queries.complete(
             context.tenant_id,
@@ -77,10 +82,11 @@ class GenerateService:
             answer=answer,
             citations=[c.model_dump(mode="json") for c in citations],
             timings=timings.model_dump(mode="json", exclude_none=True),
-            model=self._answerer.model,
+            model=ready.model,
             found=ready.found,
             deltas=parts,
             confidence=ready.confidence,
+            usage=ready.usage.model_dump(mode="json") if ready.usage else None,
         )
         await self._publisher.publish(ready, s.ANSWER_READY, msg_id=f"{context.query_id}:answer")
 

@@ -6,8 +6,12 @@ import pytest
 
 from generate_svc.citations import QUOTE_MAX_CHARS, build_citations, cited_numbers, shorten
 from generate_svc.prompts import (
+    MIN_CONTEXT_TOKENS,
     NOT_FOUND_ANSWER,
+    PROMPT_OVERHEAD_TOKENS,
+    SYSTEM_PROMPT,
     build_messages,
+    context_budget,
     fit_passages,
     passage_label,
     render_passage,
@@ -104,21 +108,33 @@ def test_build_messages_numbers_passages_by_rank_with_their_source() -> None:
     assert user.endswith("Question: What is B?")
 
 
-def test_context_budget_drops_the_lowest_ranked_passages_first() -> None:
-    passages = [passage(i, "x" * 400) for i in range(1, 6)]
-    block = len(render_passage(1, passages[0]))
+def words(text: str) -> int:
+    return len(text.split())
 
-    blocks = fit_passages(passages, max_chars=3 * block + 2 * 2)
+
+def test_token_budget_drops_the_lowest_ranked_passages_first() -> None:
+    passages = [passage(i, "word " * 100) for i in range(1, 6)]
+    block = words(render_passage(1, passages[0]))
+
+    blocks = fit_passages(passages, 3 * block + 2, count=words)
 
     assert [b.split(" ", 1)[0] for b in blocks] == ["[1]", "[2]", "[3]"]
+    assert len(fit_passages(passages, 3 * block + 1, count=words)) == 2
 
 
-def test_context_budget_always_keeps_the_best_passage() -> None:
-    blocks = fit_passages([passage(1, "y" * 1000)], max_chars=100)
+def test_token_budget_always_keeps_the_best_passage_cut_to_fit() -> None:
+    blocks = fit_passages([passage(1, "y " * 1000)], 100, count=words)
 
     assert len(blocks) == 1
-    assert len(blocks[0]) == 100
+    assert 90 <= words(blocks[0]) <= 100
     assert blocks[0].startswith("[1] (doc1.md")
+
+
+def test_context_budget_leaves_room_for_the_answer_and_the_prompt() -> None:
+    fixed = words(SYSTEM_PROMPT) + words("What is B?") + PROMPT_OVERHEAD_TOKENS
+
+    assert context_budget(8192, 512, "What is B?", words) == 8192 - 512 - fixed
+    assert context_budget(600, 512, "What is B?", words) == MIN_CONTEXT_TOKENS
 
 
 def test_passage_label_without_page_or_heading_is_the_filename() -> None:
