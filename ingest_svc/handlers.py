@@ -28,7 +28,7 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     )
     deletes = consumer("ingest-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
 
-    @jetstream_subscriber(router, uploads)
+    @jetstream_subscriber(router, uploads, max_workers=settings.concurrency)
     async def ingest_document(event: DocumentUploaded, msg: NatsMessage) -> None:
         async def on_permanent(exc: PermanentError) -> None:
             await service.fail(event, exc)

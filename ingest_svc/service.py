@@ -15,6 +15,7 @@ from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentEr
 from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
+from ragbus.telemetry import stage
 from schemas import (
     MAX_CHUNKS_PER_BATCH,
     ChunkingStrategy,
@@ -94,12 +95,18 @@ class IngestService:
         if record.status == DocumentStatus.UPLOADED:
             await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
             await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
-        data = await self._load(event)
-        parsed = await asyncio.to_thread(parse_document, data, event.filename, event.content_type)
+        with stage("parse", {"file.name": event.filename}) as span:
+            data = await self._load(event)
+            parsed = await asyncio.to_thread(
+                parse_document, data, event.filename, event.content_type
+            )
+            span.set_attributes({"file.size": len(data), "ragbus.parser": parsed.parser})
         strategy = event.chunking or ChunkingStrategy.TOKEN_WINDOW
-        chunks = await asyncio.to_thread(
-            chunk_document, parsed, self._embedder.tokenizer, self._chunking, strategy
-        )
+        with stage("chunk", {"ragbus.chunking": str(strategy)}) as span:
+            chunks = await asyncio.to_thread(
+                chunk_document, parsed, self._embedder.tokenizer, self._chunking, strategy
+            )
+            span.set_attribute("ragbus.chunks", len(chunks))
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
         changed = await self._documents.set_parsed(

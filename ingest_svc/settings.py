@@ -14,6 +14,10 @@ class IngestSettings(BaseSettings):
             parsing longer than that keeps the message alive with heartbeats.
         heartbeat_s: Seconds between ``in_progress`` heartbeats while parsing.
         max_deliver: Deliveries of one upload before it is marked failed.
+        concurrency: Uploads handled at once per process. Each document costs a few
+            Postgres and JetStream round trips around a parse in a thread; overlapping
+            them keeps a backlog of uploads draining far faster than embedding, so
+            another tenant's upload is not held up at this stage.
         sweep_interval_s: Seconds between sweeps for stale documents (see
             :mod:`ingest_svc.sweeper`); 0 disables the sweeper.
         stale_after_s: A document in ``uploaded``, ``parsing`` or ``embedding``
@@ -28,5 +32,6 @@ class IngestSettings(BaseSettings):
     ack_wait_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)
     max_deliver: int = Field(5, ge=1)
+    concurrency: int = Field(4, ge=1, le=64)
     sweep_interval_s: float = Field(30.0, ge=0)
     stale_after_s: float = Field(300.0, ge=0)

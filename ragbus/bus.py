@@ -101,6 +101,7 @@ def jetstream_subscriber(
     timeout_s: float = 1.0,
     batch: bool = False,
     persistent: bool = True,
+    max_workers: int = 1,
 ) -> Any:
     """Declare a durable pull subscriber for ``spec`` with manual acknowledgement.
 
@@ -131,6 +132,7 @@ def jetstream_subscriber(
         pull_sub=PullSub(batch_size=batch_size, timeout=timeout_s, batch=batch),
         ack_policy=AckPolicy.MANUAL,
         persistent=persistent,
+        **({"max_workers": max_workers} if max_workers > 1 else {}),
     )
 
 

@@ -22,10 +22,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from ragbus.dlq import dead_letter
 from ragbus.errors import PermanentError
 from ragbus.metrics import DEAD_LETTERS, HANDLE_SECONDS, MESSAGES
+from ragbus.telemetry import message_context
 from schemas.dead_letters import DeadLetterReason
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,9 @@ async def settle(
 ) -> None:
     """Run ``work`` for one JetStream message and ack, nak or dead-letter and term it.
 
+    The work runs in a ``settle`` span in the message's own trace, even inside a
+    batch handler whose FastStream span only links to the messages' traces.
+
     Args:
         raw: The nats-py message.
         work: The side effects; must be idempotent (it may run again, in place or
@@ -91,6 +97,33 @@ async def settle(
             terminated.
         retry_in_place_s: Seconds to retry a transient failure before nak'ing.
     """
+    attributes: dict[str, AttributeValue] = {
+        "messaging.system": "nats",
+        "messaging.destination.name": raw.subject,
+        "messaging.consumer.group.name": consumer_name(raw),
+        "messaging.nats.delivery_count": delivery_count(raw),
+    }
+    tracer = trace.get_tracer("ragbus")
+    with tracer.start_as_current_span(
+        "settle", context=message_context(raw), attributes=attributes
+    ):
+        await _settle(
+            raw,
+            work,
+            max_deliver=max_deliver,
+            on_permanent=on_permanent,
+            retry_in_place_s=retry_in_place_s,
+        )
+
+
+async def _settle(
+    raw: Msg,
+    work: Callable[[], Awaitable[None]],
+    *,
+    max_deliver: int,
+    on_permanent: Callable[[PermanentError], Awaitable[None]],
+    retry_in_place_s: float,
+) -> None:
     delivered = delivery_count(raw)
     consumer = consumer_name(raw)
     started = time.monotonic()

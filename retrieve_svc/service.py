@@ -23,8 +23,10 @@ from ragbus.embedding import Embedder, Vectors
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore
+from ragbus.telemetry import stage
 from retrieve_svc.cache import QueryEmbeddingCache
 from retrieve_svc.mmr import mmr_select
+from retrieve_svc.rerank import Reranker, RerankUnavailableError
 from schemas import Passage, Timings
 from schemas.queries import RetrievalFilters, RetrievalOptions
 
@@ -38,6 +40,7 @@ class RetrieveConfig:
     fusion: Fusion = field(default_factory=Fusion)
     cache_size: int = 1024
     mmr_candidates: int = 4
+    rerank_candidates: int = 20
 
 
 @dataclass
@@ -58,7 +61,8 @@ class RetrieveService:
         vectors: The vector store; its ``search`` always filters by tenant.
         embedder: The same model that embedded the chunks (the store checks it).
         filters: Resolves metadata and upload-time filters to document ids.
-        config: Default mode, fusion, overfetch, cache size, MMR candidates.
+        config: Default mode, fusion, overfetch, cache size, MMR and rerank candidates.
+        reranker: Reorders the best candidates; ``None``: no reranking.
     """
 
     def __init__(
@@ -68,7 +72,10 @@ class RetrieveService:
         embedder: Embedder,
         filters: DocumentFilters,
         config: RetrieveConfig | None = None,
+        *,
+        reranker: Reranker | None = None,
     ) -> None:
+        self._reranker = reranker
         self._documents = documents
         self._vectors = vectors
         self._filters = filters
@@ -96,15 +103,20 @@ class RetrieveService:
 
         Raises:
             ValueError: Unknown mode.
-            RetryableError: A store is unreachable.
+            RerankUnavailableError: ``options.rerank`` is true but there is no reranker.
+            RetryableError: A store (or the reranker) is unreachable.
         """
         options = options or RetrievalOptions()
         mode = options.mode or self.config.default_mode
         mmr = options.mmr_lambda is not None
+        rerank = self._reranker is not None if options.rerank is None else options.rerank
+        if rerank and self._reranker is None:
+            raise RerankUnavailableError()
         t0 = time.perf_counter()
         vector = None
         if mode != "sparse" or mmr:
-            vector = await asyncio.to_thread(self.cache.embed, question)
+            with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
+                vector = await asyncio.to_thread(self.cache.embed, question)
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
@@ -112,17 +124,24 @@ class RetrieveService:
         if ids is None or ids:
             query = _Query(tenant_id, question, mode, vector, ids, with_vectors=mmr)
             limit = top_k * self.config.mmr_candidates if mmr else top_k
+            if rerank:
+                limit = max(limit, self.config.rerank_candidates)
             hits = await self._search_visible(query, limit + self.config.overfetch)
         if options.min_score is not None:
             hits = [h for h in hits if h.score >= options.min_score]
+        t3 = time.perf_counter()
+        if rerank and self._reranker is not None and hits:
+            hits = await _reranked(self._reranker, question, hits[: self.config.rerank_candidates])
+        t4 = time.perf_counter()
         if mmr and hits:
             hits = _diverse(hits, top_k, options.mmr_lambda or 0.0)
-        t3 = time.perf_counter()
+        t5 = time.perf_counter()
         timings = Timings(
             embed_ms=(t1 - t0) * 1000,
             filter_ms=(t2 - t1) * 1000,
-            search_ms=(t3 - t2) * 1000,
-            retrieve_ms=(t3 - t0) * 1000,
+            search_ms=(t3 - t2 + t5 - t4) * 1000,
+            rerank_ms=(t4 - t3) * 1000 if rerank else None,
+            retrieve_ms=(t5 - t0) * 1000,
         )
         return [_passage(hit) for hit in hits[:top_k]], timings
 
@@ -144,16 +163,20 @@ class RetrieveService:
         )
 
     async def _search(self, q: _Query, limit: int, ids: Sequence[UUID] | None) -> list[ScoredChunk]:
-        return await self._vectors.search(
-            tenant_id=q.tenant_id,
-            vector=q.vector,
-            top_k=limit,
-            document_ids=ids,
-            text=q.text,
-            mode=q.mode,
-            fusion=self.config.fusion,
-            with_vectors=q.with_vectors,
-        )
+        attributes = {"db.operation.name": "search", "ragbus.search.mode": q.mode}
+        with stage("vector_search", attributes) as span:
+            hits = await self._vectors.search(
+                tenant_id=q.tenant_id,
+                vector=q.vector,
+                top_k=limit,
+                document_ids=ids,
+                text=q.text,
+                mode=q.mode,
+                fusion=self.config.fusion,
+                with_vectors=q.with_vectors,
+            )
+            span.set_attribute("db.response.returned_rows", len(hits))
+        return hits
 
     async def _search_visible(self, q: _Query, limit: int) -> list[ScoredChunk]:
         """The hits at their document's searchable version, best first.
@@ -181,6 +204,14 @@ class RetrieveService:
             kept += [h for h in again if visible[h.chunk.document_id] == h.chunk.version]
             kept.sort(key=lambda h: h.score, reverse=True)
         return kept
+
+
+async def _reranked(
+    reranker: Reranker, question: str, hits: list[ScoredChunk]
+) -> list[ScoredChunk]:
+    """The hits in the reranker's order, each scored by its relevance."""
+    order = await reranker.rerank(question, [h.chunk.text for h in hits])
+    return [ScoredChunk(hits[i].chunk, score, hits[i].vector) for i, score in order]
 
 
 def _diverse(hits: list[ScoredChunk], top_k: int, lam: float) -> list[ScoredChunk]:

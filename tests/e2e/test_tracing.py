@@ -1,0 +1,106 @@
+"""One trace per upload and per query, across the services, with an in-memory exporter.
+
+The stack runs in this process (every service on one broker, the gateway on its
+own), so the services are told apart by the spans' own attributes: the HTTP route
+for the gateway and the durable consumer (``messaging.consumer.group.name``) of
+each ``settle`` span for ingest, embed, retrieve and generate. The context crosses
+every hop in NATS headers, exactly as between processes.
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from ragbus.client import RagbusClient
+from ragbus.settings import InfraSettings
+from tests.e2e.stack import running_stack, wait_final
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """Every span of this process, kept in memory."""
+    spans = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # none installed yet: install one
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    yield spans
+    spans.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def stack(exporter, nats_url: str, database_url: str, tmp_path_factory) -> AsyncIterator:
+    """The whole stack, created after the tracer provider so every tracer uses it."""
+    infra = InfraSettings(
+        nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("otel")
+    )
+    async with running_stack(infra) as running:
+        yield running
+
+
+def trace_of(spans: list[ReadableSpan], method: str, route: str) -> list[ReadableSpan]:
+    """Every span in the trace of the (single) HTTP request ``method route``."""
+    (root,) = [
+        s
+        for s in spans
+        if s.kind == trace.SpanKind.SERVER
+        and (s.attributes or {}).get("http.route") == route
+        and (s.attributes or {}).get("http.request.method", (s.attributes or {}).get("http.method"))
+        == method
+    ]
+    assert root.context is not None
+    return [
+        s for s in spans if s.context is not None and s.context.trace_id == root.context.trace_id
+    ]
+
+
+def consumers(spans: list[ReadableSpan]) -> set[str]:
+    return {
+        str((s.attributes or {})["messaging.consumer.group.name"])
+        for s in spans
+        if s.name == "settle"
+    }
+
+
+async def test_one_trace_spans_gateway_ingest_and_embed_for_an_upload(
+    stack: Any, exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    async with RagbusClient(stack.url, "otel-upload") as client:
+        text = b"# Bells\n\nThe bronze bell in the north tower rings at noon on Sundays.\n"
+        doc = (await client.upload_bytes("bells.md", text))["id"]
+        await wait_final(client, [doc], 120)
+    spans = trace_of(list(exporter.get_finished_spans()), "POST", "/v1/documents")
+    names = {s.name for s in spans}
+    assert {"document.uploaded publish", "document.uploaded process", "parse", "chunk"} <= names
+    got = consumers(spans)
+    assert "ingest-svc" in got, got
+    assert any(c.startswith("embed-svc") for c in got), got  # a tenant lane of embed_svc
+    (parse,) = [s for s in spans if s.name == "parse"]
+    assert (parse.attributes or {})["file.name"] == "bells.md"
+
+
+async def test_one_trace_spans_gateway_retrieve_and_generate_for_a_query(
+    stack: Any, exporter: InMemorySpanExporter
+) -> None:
+    async with RagbusClient(stack.url, "otel-query") as client:
+        text = b"# Ferry\n\nThe island ferry leaves the pier every forty minutes.\n"
+        doc = (await client.upload_bytes("ferry.md", text))["id"]
+        await wait_final(client, [doc], 120)
+        exporter.clear()
+        answer = await client.query("How often does the island ferry leave?")
+    assert answer["found"], answer
+    spans = trace_of(list(exporter.get_finished_spans()), "POST", "/v1/query")
+    names = {s.name for s in spans}
+    assert {"query.requested process", "context.retrieved process", "vector_search"} <= names
+    assert {"retrieve-svc", "generate-svc"} <= consumers(spans)
+    (search,) = [s for s in spans if s.name == "vector_search"]
+    assert (search.attributes or {})["db.response.returned_rows"] >= 1
