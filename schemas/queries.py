@@ -219,7 +219,7 @@ class AnswerReady(Envelope):
         found: False when nothing relevant was found and the answer says so.
         confidence: How well the cited passages match the question, in [0, 1]:
             the highest retrieval score (cosine) among the cited passages, clipped
-            to [0, 1]; 0 when the answer cites nothing. See docs/answers.md.
+            to [0, 1]; 0 when the answer cites nothing. See docs/api.md.
         usage: Tokens and cost of the LLM calls; None for the offline answerer.
     """
 
