@@ -1,19 +1,19 @@
 """``/v1/retrieve`` and ``/v1/query``: questions become events, answers come back."""
 
 import asyncio
+import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import Field
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from gateway.answer_stream import answer_events, ready_json
 from gateway.answers import AnswerEvent
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
-from gateway.turns import ConversationsDep, QueriesDep, begin_turn
 from schemas import (
     AnswerDelta,
     AnswerFailed,
@@ -45,7 +45,6 @@ class QueryBody(RetrieveBody):
     """Body of ``POST /v1/query``; ``stream`` (or ``Accept: text/event-stream``) gives SSE."""
 
     stream: bool = False
-    conversation_id: uuid.UUID | None = None
 
 
 @router.post("/retrieve")
@@ -62,6 +61,8 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
     except TimeoutError:
         raise HTTPException(504, "retrieve service did not answer in time") from None
     reply = PassagesRetrieved.model_validate(raw)
+    if reply.error_code == "rerank_unavailable":
+        raise HTTPException(400, "reranking was requested but is not configured")
     if reply.error:
         raise HTTPException(503, "retrieval failed; see the retrieve service's logs")
     timings = reply.timings.model_dump(exclude_none=True)
@@ -74,18 +75,9 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
 
 @router.post("/query", response_model=None)
 async def query(
-    request: Request,
-    state: StateDep,
-    identity: IdentityDep,
-    body: QueryBody,
-    queries: QueriesDep,
-    conversations: ConversationsDep,
+    request: Request, state: StateDep, identity: IdentityDep, body: QueryBody
 ) -> dict[str, Any] | EventSourceResponse:
-    """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``.
-
-    With ``conversation_id`` the question is a turn of that conversation, condensed
-    with its history when it follows earlier turns (see ``gateway.turns``).
-    """
+    """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``."""
     event = QueryRequested(
         tenant_id=identity.tenant_id,
         query_id=uuid.uuid4(),
@@ -94,18 +86,16 @@ async def query(
         user_id=identity.user_id,
         **body.options(),
     )
-    event = await begin_turn(state, queries, conversations, identity, event, body.conversation_id)
     wants_sse = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_sse:
-        stream = answer_events(state, queries, identity.tenant_id, event.query_id, publish=event)
-        return EventSourceResponse(stream)
+        return EventSourceResponse(_stream(state, event))
     started = time.perf_counter()
     with state.hub.watch(event.query_id) as queue:
         await state.publisher.publish(event, s.QUERY_REQUESTED, msg_id=str(event.query_id))
         final = await _final_event(queue, state.settings.query_timeout_s)
     if isinstance(final, AnswerFailed):
         raise HTTPException(502, f"the query failed: {final.code}")
-    return ready_json(final, (time.perf_counter() - started) * 1000)
+    return _answer_json(final, started)
 
 
 async def _final_event(
@@ -119,3 +109,51 @@ async def _final_event(
                     return item
     except TimeoutError:
         raise HTTPException(504, "no answer in time; the query is still recorded") from None
+
+
+def _answer_json(ready: AnswerReady, started: float) -> dict[str, Any]:
+    return {
+        "query_id": str(ready.query_id),
+        "answer": ready.answer,
+        "citations": [c.model_dump(mode="json") for c in ready.citations],
+        "found": ready.found,
+        "model": ready.model,
+        "timings": {
+            "retrieve_ms": ready.timings.retrieve_ms,
+            "generate_ms": ready.timings.generate_ms,
+            "total_ms": (time.perf_counter() - started) * 1000,
+        },
+    }
+
+
+async def _stream(state: Any, event: QueryRequested) -> AsyncIterator[ServerSentEvent]:
+    started = time.perf_counter()
+    with state.hub.watch(event.query_id) as queue:
+        await state.publisher.publish(event, s.QUERY_REQUESTED, msg_id=str(event.query_id))
+        yield ServerSentEvent(json.dumps({"query_id": str(event.query_id)}), event="query")
+        seen = -1
+        try:
+            async with asyncio.timeout(state.settings.query_timeout_s):
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, AnswerDelta):
+                        if item.seq <= seen:  # redelivered generation restarts at 0
+                            continue
+                        seen = item.seq
+                        yield ServerSentEvent(
+                            json.dumps({"seq": item.seq, "text": item.text}),
+                            event="delta",
+                            id=str(item.seq),
+                        )
+                    elif isinstance(item, AnswerReady):
+                        body = _answer_json(item, started)
+                        yield ServerSentEvent(json.dumps(body["citations"]), event="citations")
+                        yield ServerSentEvent(json.dumps(body), event="done")
+                        return
+                    else:
+                        yield ServerSentEvent(
+                            json.dumps({"code": item.code, "error": item.error}), event="error"
+                        )
+                        return
+        except TimeoutError:
+            yield ServerSentEvent(json.dumps({"code": "timeout"}), event="error")

@@ -24,6 +24,7 @@ async def build(
         await resources.embedder(),
         DocumentFilters(await resources.pool()),
         settings.retrieve_config(),
+        reranker=settings.reranker(),
     )
     return build_router(service, await resources.queries(), publisher, settings)
 

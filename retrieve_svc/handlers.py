@@ -91,7 +91,10 @@ def build_router(
             )
         except Exception as exc:  # the reply carries the reason; nothing to redeliver
             return PassagesRetrieved(
-                tenant_id=request.tenant_id, passages=[], error=f"{type(exc).__name__}: {exc}"
+                tenant_id=request.tenant_id,
+                passages=[],
+                error=f"{type(exc).__name__}: {exc}",
+                error_code=getattr(exc, "code", None),
             )
         return PassagesRetrieved(tenant_id=request.tenant_id, passages=passages, timings=timings)
 

@@ -2,10 +2,11 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragbus.stores.vectors.base import Fusion
+from retrieve_svc.rerank import LitellmReranker, Reranker
 from retrieve_svc.service import RetrieveConfig
 
 
@@ -23,6 +24,11 @@ class RetrieveSettings(BaseSettings):
             of just-deleted documents still leaves ``top_k`` passages.
         cache_size: Question embeddings kept in the LRU cache (0 disables it).
         mmr_candidates: With MMR, candidates = ``top_k`` times this.
+        rerank_model: A litellm rerank model (e.g. ``cohere/rerank-english-v3.0``);
+            none: no reranking.
+        rerank_api_base: The rerank provider's URL, if not its default.
+        rerank_api_key: The rerank provider's key.
+        rerank_candidates: How many of the best hits the reranker reorders.
         ack_wait_s: Seconds before JetStream redelivers an un-acked query.
         max_deliver: Deliveries of one query before it is answered as failed.
     """
@@ -37,6 +43,10 @@ class RetrieveSettings(BaseSettings):
     overfetch: int = Field(10, ge=0, le=100)
     cache_size: int = Field(1024, ge=0)
     mmr_candidates: int = Field(4, ge=1, le=20)
+    rerank_model: str | None = None
+    rerank_api_base: str | None = None
+    rerank_api_key: SecretStr | None = None
+    rerank_candidates: int = Field(20, ge=1, le=100)
     ack_wait_s: float = Field(30.0, gt=0)
     max_deliver: int = Field(3, ge=1)
 
@@ -54,4 +64,12 @@ class RetrieveSettings(BaseSettings):
             fusion=fusion,
             cache_size=self.cache_size,
             mmr_candidates=self.mmr_candidates,
+            rerank_candidates=self.rerank_candidates,
         )
+
+    def reranker(self) -> Reranker | None:
+        """The configured reranker, or ``None`` when ``rerank_model`` is unset."""
+        if self.rerank_model is None:
+            return None
+        key = self.rerank_api_key.get_secret_value() if self.rerank_api_key else None
+        return LitellmReranker(self.rerank_model, api_base=self.rerank_api_base, api_key=key)

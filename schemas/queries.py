@@ -53,12 +53,16 @@ class RetrievalOptions(BaseModel):
             cosine for ``dense``, BM25 for ``sparse``, fused RRF for ``hybrid``.
         mmr_lambda: If set, pick the ``top_k`` passages by maximal marginal relevance
             from a larger candidate set: 1.0 is pure relevance, 0.0 pure diversity.
+        rerank: Rerank the top candidates with the configured reranker; ``None``
+            reranks exactly when one is configured. ``True`` without one fails with
+            the code ``rerank_unavailable``.
     """
 
     mode: SearchMode | None = None
     filters: RetrievalFilters | None = None
     min_score: float | None = None
     mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
+    rerank: bool | None = None
 
 
 class Passage(BaseModel):
@@ -125,6 +129,7 @@ class Timings(BaseModel):
     embed_ms: float | None = None
     filter_ms: float | None = None
     search_ms: float | None = None
+    rerank_ms: float | None = None
     retrieve_ms: float | None = None
     generate_ms: float | None = None
     total_ms: float | None = None
@@ -147,6 +152,7 @@ class PassagesRetrieved(Envelope):
     passages: list[Passage]
     timings: Timings = Field(default_factory=Timings)
     error: str | None = None
+    error_code: str | None = None
 
 
 class QueryRequested(Envelope, RetrievalOptions):
