@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ragbus.bench.cli import app as bench_app
 from ragbus.dlq_cli import app as dlq_app
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
@@ -17,6 +18,7 @@ model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(bench_app, name="bench")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOpt = Annotated[str, typer.Option(envvar="RAGBUS_URL", help="Gateway URL.")]

@@ -1,0 +1,73 @@
+"""``ragbus bench ingest`` and ``ragbus bench query``: the typer front-end."""
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Reproducible throughput and latency benchmarks.", no_args_is_help=True)
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(help="Gateway of a running stack; default: start one in a temporary directory."),
+]
+NatsOpt = Annotated[
+    str | None,
+    typer.Option(help="NATS of the stack at --url (for stage times and the no-op round trip)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Last line printed: the report as JSON.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N documents.")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="onnxruntime threads of the services and the raw run.")
+]
+
+
+def _env(threads: int | None) -> dict[str, str]:
+    return {"RAGBUS_EMBED_THREADS": str(threads)} if threads else {}
+
+
+@app.command("ingest")
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A BEIR corpus.jsonl, a folder or a file.")],
+    limit: LimitOpt = None,
+    url: UrlOpt = None,
+    nats_url: NatsOpt = None,
+    embed_workers: Annotated[
+        int, typer.Option(min=1, max=8, help="Embed processes (>1 switches to pgvector).")
+    ] = 1,
+    threads: ThreadsOpt = None,
+    peer: Annotated[
+        bool, typer.Option(help="Also run LlamaIndex's IngestionPipeline (extra 'bench').")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 3600.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest PATH through the real pipeline; compare with raw fastembed on the same chunks."""
+    from ragbus.beir import BeirFormatError
+    from ragbus.bench import ingest as bench_ingest
+    from ragbus.bench.report import emit, ingest_tables
+
+    logging.basicConfig(level=logging.WARNING)
+    if url is not None and embed_workers > 1:
+        raise typer.BadParameter("--embed-workers applies only to a stack the bench starts")
+    options = bench_ingest.IngestOptions(
+        path=path,
+        limit=limit,
+        url=url,
+        nats_url=nats_url,
+        embed_workers=embed_workers,
+        env=_env(threads),
+        timeout_s=timeout,
+        peer=peer,
+    )
+    if threads:  # the raw run reads the same setting in this process
+        os.environ["RAGBUS_EMBED_THREADS"] = str(threads)
+    try:
+        report = asyncio.run(bench_ingest.run(options))
+    except (FileNotFoundError, BeirFormatError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    emit(ingest_tables(report), report, as_json=as_json)

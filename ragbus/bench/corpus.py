@@ -1,0 +1,77 @@
+"""The documents a benchmark uploads, and the chunks ingest_svc makes of them.
+
+The raw-rate reference must embed exactly what the pipeline embeds, so the chunks
+are made here by ingest_svc's own parser and chunker with the settings a fresh
+tenant gets (``token_window``, ``RAGBUS_INGEST_OVERLAP_TOKENS``).
+"""
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragbus.beir import is_beir_corpus, read_corpus
+from ragbus.client import collect_files
+from ragbus.embedding import Embedder
+
+
+@dataclass(frozen=True)
+class BenchDocument:
+    """One upload: a file name, its bytes and the metadata sent with it."""
+
+    filename: str
+    data: bytes
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type the client sends, guessed from the name as ``RagbusClient`` does."""
+        return mimetypes.guess_type(self.filename)[0]
+
+
+def load_documents(path: Path, *, limit: int | None = None) -> list[BenchDocument]:
+    """A BEIR ``corpus.jsonl`` (one ``<_id>.txt`` per line) or every supported file of a folder.
+
+    Args:
+        path: The corpus file, a folder (walked recursively) or one file.
+        limit: Keep only the first ``limit`` documents (file order, or sorted paths).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        BeirFormatError: a corpus line is malformed.
+    """
+    if is_beir_corpus(path):
+        return [
+            BenchDocument(d.filename, d.content.encode(), d.metadata)
+            for d in read_corpus(path, limit=limit)
+        ]
+    files = collect_files([path])[:limit]
+    return [BenchDocument(f.name, f.read_bytes()) for f in files]
+
+
+def chunk_texts(documents: list[BenchDocument], embedder: Embedder) -> list[str]:
+    """The chunk texts ingest_svc makes of ``documents``, in document order.
+
+    Documents ingest_svc would reject (empty, unsupported) contribute nothing, as in
+    the pipeline.
+
+    Args:
+        documents: What the benchmark uploaded.
+        embedder: Supplies the tokenizer and token limit, as it does in ingest_svc.
+    """
+    from ingest_svc.chunking import ChunkingConfig, chunk_document  # lazy: parsers are heavy
+    from ingest_svc.parsing import parse_document
+    from ingest_svc.settings import IngestSettings
+    from ragbus.errors import PermanentError
+
+    config = ChunkingConfig(
+        max_tokens=embedder.max_tokens, overlap_tokens=IngestSettings().overlap_tokens
+    )
+    texts: list[str] = []
+    for doc in documents:
+        try:
+            parsed = parse_document(doc.data, doc.filename, doc.content_type)
+        except PermanentError:
+            continue
+        texts.extend(c.text for c in chunk_document(parsed, embedder.tokenizer, config))
+    return texts

@@ -1,0 +1,141 @@
+"""``ragbus bench ingest``: pipeline throughput against raw fastembed, in one run.
+
+1. Start a stack (or use the one at ``url``) and upload the documents.
+2. Wait until each is final; docs/s and chunks/s are over the wall clock from the
+   first upload to the last ``indexed_at``; upload-to-searchable latency per
+   document is ``indexed_at`` minus the moment its upload was sent.
+3. Stage times come from the ``document.status`` and ``document.indexed`` events.
+4. With the stack stopped (so the two do not share the CPU), embed the same chunks
+   in this process with fastembed: the raw rate, and pipeline / raw.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragbus.bench import raw
+from ragbus.bench.corpus import BenchDocument, chunk_texts, load_documents
+from ragbus.bench.stats import percentile, rate, ratio, stage_summary
+from ragbus.bench.target import Target, started_stack
+from ragbus.bench.uploads import Upload, status_events, upload_all, wait_final
+from ragbus.client import RagbusClient
+
+STAGES = {
+    "queued (upload -> parsing)": (None, "parsing"),
+    "parse + chunk (parsing -> embedding)": ("parsing", "embedding"),
+    "embed + store (embedding -> indexed)": ("embedding", "indexed"),
+}
+"""Stage name -> (status that starts it, ``None`` for the upload; status that ends it)."""
+
+
+@dataclass
+class IngestOptions:
+    """Arguments of ``ragbus bench ingest``; see the command's help."""
+
+    path: Path
+    limit: int | None = None
+    url: str | None = None
+    nats_url: str | None = None
+    embed_workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 4
+    timeout_s: float = 3600.0
+    peer: bool = False
+
+
+async def run(options: IngestOptions) -> dict[str, Any]:
+    """Run the benchmark; returns the report (see :func:`summarize` for its keys)."""
+    documents = load_documents(options.path, limit=options.limit)
+    if not documents:
+        raise FileNotFoundError(f"no documents to ingest in {options.path}")
+    if options.url is not None:
+        target = Target(options.url, options.nats_url)
+        uploads = await _ingest(target, documents, options)
+    else:
+        async with started_stack(embed_workers=options.embed_workers, env=options.env) as target:
+            uploads = await _ingest(target, documents, options)
+    embedder = raw.load_embedder()
+    texts = chunk_texts(documents, embedder)
+    reference = raw.raw_rate(embedder, texts)
+    report = summarize(uploads, reference, target.peak_rss_mb)
+    report["embed_workers"] = options.embed_workers
+    if options.peer:
+        from ragbus.bench.peer import run_peer  # optional extra: llama-index
+
+        peer = run_peer(documents)
+        report.update(peer)
+        report["ragbus_over_peer"] = ratio(report["docs_per_s"], peer["peer_docs_per_s"])
+    return report
+
+
+async def _ingest(
+    target: Target, documents: list[BenchDocument], options: IngestOptions
+) -> list[Upload]:
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    async with (
+        RagbusClient(target.url, tenant) as client,
+        status_events(target.nats_url) as events,
+    ):
+        uploads = await upload_all(client, documents, options.concurrency)
+        await wait_final(client, uploads, options.timeout_s)
+    for upload in uploads:
+        upload.first_status_at = events.get(upload.document["id"], {})
+    return uploads
+
+
+def summarize(
+    uploads: list[Upload], reference: raw.RawRate, peak_rss_mb: dict[str, float]
+) -> dict[str, Any]:
+    """The report of one run.
+
+    Args:
+        uploads: Every upload, final.
+        reference: The raw fastembed rate on the same chunks.
+        peak_rss_mb: Process label -> peak RSS in MiB.
+
+    Returns:
+        Counts, ``docs_per_s``, ``pipeline_chunks_per_s``, ``p50_searchable_ms``,
+        ``p95_searchable_ms``, ``stages`` (p50/p95 ms each), ``peak_rss_mb``,
+        ``raw_chunks``, ``raw_chunks_per_s`` and ``ratio`` (pipeline / raw chunks/s).
+    """
+    timed = [u for u in uploads if not u.duplicate]
+    indexed = [u for u in timed if u.document["status"] == "indexed" and u.indexed_at]
+    chunks = sum(int(u.document.get("chunks") or 0) for u in indexed)
+    start = min((u.sent_at for u in timed), default=0.0)
+    end = max((u.indexed_at or 0.0 for u in indexed), default=start)
+    wall = end - start
+    searchable = [((u.indexed_at or 0.0) - u.sent_at) * 1000 for u in indexed]
+    pipeline = rate(chunks, wall)
+    return {
+        "documents": len(uploads),
+        "indexed": len(indexed),
+        "failed": sum(u.document["status"] == "failed" for u in timed),
+        "duplicates": len(uploads) - len(timed),
+        "chunks": chunks,
+        "wall_s": wall,
+        "docs_per_s": rate(len(indexed), wall),
+        "pipeline_chunks_per_s": pipeline,
+        "p50_searchable_ms": percentile(searchable, 50),
+        "p95_searchable_ms": percentile(searchable, 95),
+        "stages": stage_summary(_stage_durations(indexed)),
+        "peak_rss_mb": dict(peak_rss_mb),
+        "raw_chunks": reference.chunks,
+        "raw_seconds": reference.seconds,
+        "raw_chunks_per_s": reference.chunks_per_s,
+        "ratio": ratio(pipeline, reference.chunks_per_s),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _stage_durations(uploads: list[Upload]) -> dict[str, list[float]]:
+    durations: dict[str, list[float]] = {name: [] for name in STAGES}
+    for upload in uploads:
+        times = upload.first_status_at
+        for name, (begin, end) in STAGES.items():
+            began = upload.sent_at if begin is None else times.get(begin)
+            ended = times.get(end)
+            if began is not None and ended is not None:
+                durations[name].append(ended - began)
+    return durations

@@ -1,0 +1,98 @@
+"""How ``ragbus bench`` prints: rich tables for people, then one JSON line for tools."""
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+NOISE = "2 shared cores: absolute rates are noisy; compare ratios measured in the same run."
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    """A number with ``digits`` decimals, ``-`` when missing; anything else as ``str``."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def ingest_tables(report: dict[str, Any]) -> list[Table]:
+    """The ingest report as tables: rates, stages, peak RSS."""
+    rates = Table(title="ragbus bench ingest", caption=NOISE)
+    rates.add_column("measure")
+    rates.add_column("value", justify="right")
+    rows = [
+        (
+            "documents (indexed / failed / duplicates)",
+            f"{report['indexed']} / {report['failed']} / {report['duplicates']}",
+        ),
+        ("chunks", fmt(report["chunks"])),
+        ("wall, first upload -> last indexed (s)", fmt(report["wall_s"])),
+        ("pipeline docs/s", fmt(report["docs_per_s"], 2)),
+        ("pipeline chunks/s", fmt(report["pipeline_chunks_per_s"], 2)),
+        ("raw fastembed chunks/s (same chunks, one process)", fmt(report["raw_chunks_per_s"], 2)),
+        ("pipeline / raw", fmt(report["ratio"], 3)),
+        ("upload -> searchable p50 (ms)", fmt(report["p50_searchable_ms"], 0)),
+        ("upload -> searchable p95 (ms)", fmt(report["p95_searchable_ms"], 0)),
+    ]
+    if "peer_docs_per_s" in report:
+        rows += [
+            ("LlamaIndex IngestionPipeline docs/s", fmt(report["peer_docs_per_s"], 2)),
+            ("LlamaIndex chunks (nodes)", fmt(report["peer_chunks"])),
+            ("ragbus / LlamaIndex (docs/s)", fmt(report["ragbus_over_peer"], 3)),
+        ]
+    for row in rows:
+        rates.add_row(*row)
+    stages = Table(title="time per stage, per document (from document.status events)")
+    for column in ("stage", "documents", "p50 ms", "p95 ms"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    for name, s in report["stages"].items():
+        stages.add_row(name, fmt(s["documents"]), fmt(s["p50_ms"], 0), fmt(s["p95_ms"], 0))
+    rss = Table(title="peak RSS per process (psutil, sampled every 0.25 s)")
+    rss.add_column("process")
+    rss.add_column("MiB", justify="right")
+    for label, mb in report["peak_rss_mb"].items():
+        rss.add_row(label, fmt(mb, 0))
+    return [rates, stages, rss]
+
+
+def query_tables(report: dict[str, Any]) -> list[Table]:
+    """The query report as one table: a row per mode and concurrency."""
+    table = Table(title="ragbus bench query", caption=NOISE)
+    for column in (
+        "mode",
+        "concurrency",
+        "requests",
+        "errors",
+        "QPS",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+    ):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for mode in ("retrieve", "query"):
+        for concurrency, s in report.get(mode, {}).items():
+            table.add_row(
+                mode, concurrency, fmt(s["requests"]), fmt(s["errors"]), fmt(s["qps"]),
+                fmt(s["p50_ms"]), fmt(s["p95_ms"]), fmt(s["p99_ms"]),
+            )  # fmt: skip
+    noop = report.get("nats_noop")
+    if noop:
+        table.add_row(
+            "NATS no-op request-reply", "1", fmt(noop["requests"]), fmt(noop["errors"]),
+            fmt(noop["qps"]), fmt(noop["p50_ms"], 2), fmt(noop["p95_ms"], 2),
+            fmt(noop["p99_ms"], 2),
+        )  # fmt: skip
+    return [table]
+
+
+def emit(tables: list[Table], report: dict[str, Any], *, as_json: bool) -> None:
+    """Print the tables; with ``as_json``, then the report as the last line (one JSON object)."""
+    console = Console()
+    for table in tables:
+        console.print(table)
+    if as_json:
+        typer.echo(json.dumps(report))  # not rich: it would wrap the line
