@@ -159,7 +159,7 @@ class EmbedService:
 
     async def fail(self, batch: ChunksReady, exc: PermanentError) -> None:
         """Mark the batch's document failed with the reason and announce it."""
-        await self._lifecycle.fail(batch.tenant_id, batch.document_id, exc)
+        await self._lifecycle.fail(batch.tenant_id, batch.document_id, exc, version=batch.version)
 
     async def delete(self, command: DeleteDocument) -> None:
         """Remove every vector of the document and announce ``document.deleted``."""

@@ -134,7 +134,9 @@ class IngestService:
 
     async def fail(self, event: DocumentUploaded, exc: PermanentError) -> None:
         """Mark the document failed with the reason and announce it."""
-        await self._lifecycle.fail(event.tenant_id, event.resolved_document_id(), exc)
+        await self._lifecycle.fail(
+            event.tenant_id, event.resolved_document_id(), exc, version=event.version
+        )
 
     async def delete_blob(self, command: DeleteDocument) -> None:
         """Remove the deleted document's raw bytes from the blob store (idempotent)."""

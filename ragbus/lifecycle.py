@@ -77,11 +77,39 @@ class DocumentLifecycle:
             s.DOCUMENT_STATUS,
         )
 
-    async def fail(self, tenant_id: str, document_id: UUID, exc: PermanentError) -> None:
-        """Mark the document failed with the reason, then publish ``document.failed``."""
-        await self.documents.set_status(
-            tenant_id, document_id, DocumentStatus.FAILED, error=str(exc), error_code=exc.code
+    async def fail(
+        self,
+        tenant_id: str,
+        document_id: UUID,
+        exc: PermanentError,
+        *,
+        version: int | None = None,
+    ) -> None:
+        """Mark the document failed with the reason, then publish ``document.failed``.
+
+        Args:
+            version: The version the failed work belonged to. If the document has
+                moved on (a newer version, a delete), nothing is changed or
+                announced: the failure of superseded work is not the document's.
+                ``None`` fails whatever version is current.
+        """
+        changed = await self.documents.set_status(
+            tenant_id,
+            document_id,
+            DocumentStatus.FAILED,
+            error=str(exc),
+            error_code=exc.code,
+            version=version,
         )
+        if not changed:
+            # Already failed by an earlier delivery whose announcement may not have
+            # gone out: announce again. A repeated document.failed is harmless; a
+            # missing one would leave a client waiting.
+            record = await self.documents.get(tenant_id, document_id)
+            if record is None or record.status != DocumentStatus.FAILED:
+                return
+            if version is not None and record.version != version:
+                return
         await self.publisher.publish(
             DocumentFailed(
                 tenant_id=tenant_id, document_id=document_id, code=exc.code, error=str(exc)

@@ -122,13 +122,18 @@ class DocumentRepository(DocumentVersions):
         *,
         error: str | None = None,
         error_code: str | None = None,
+        version: int | None = None,
     ) -> bool:
         """Move the document to ``status`` if that is a forward transition.
 
+        Args:
+            version: Only if the row is still at this version (a stale event of an
+                older version must not change the current one); ``None``: any.
+
         Returns:
             True if this call changed the row; False if it is missing, already there,
-            or the move is not allowed (``deleted`` is final, ``indexed`` only
-            goes to ``deleted``).
+            at another version, or the move is not allowed (``deleted`` is final,
+            ``indexed`` only goes to ``deleted``).
 
         Raises:
             ValueError: ``status`` is ``indexed`` (use :meth:`mark_indexed`) or
@@ -139,8 +144,11 @@ class DocumentRepository(DocumentVersions):
             raise ValueError(f"set_status cannot move a document to {status!r}")
         result = await self._pool.execute(
             """UPDATE documents SET status = $3, error = $4, error_code = $5, updated_at = now()
-               WHERE tenant_id = $1 AND id = $2 AND status = ANY($6::text[])""",
-            *(tenant_id, document_id, str(status), error, error_code, [str(s) for s in allowed]),
+               WHERE tenant_id = $1 AND id = $2 AND status = ANY($6::text[])
+                 AND ($7::int IS NULL OR version = $7)""",
+            *(tenant_id, document_id, str(status), error, error_code),
+            [str(s) for s in allowed],
+            version,
         )
         return result != "UPDATE 0"
 

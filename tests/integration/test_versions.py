@@ -12,6 +12,7 @@ import pytest
 
 from embed_svc.service import EmbedService
 from ragbus.embedding.fake import FakeEmbedder
+from ragbus.errors import PermanentError
 from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
@@ -183,3 +184,24 @@ def _record(tenant: str, doc_id: uuid.UUID, batch: ChunksReady) -> ChunkRecord:
         heading=None,
         token_count=c.token_count,
     )
+
+
+async def test_a_failure_of_superseded_work_does_not_fail_the_new_version(world):
+    docs, _, embed, _, publisher, tenant = world
+    doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt")
+    parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
+    await docs.set_parsed(tenant, doc.id, version=1, **parsed)
+    await docs.reset_for_reprocess(tenant, doc.id)  # version 2 is now current
+    stale = _batch(tenant, doc.id, 1, 0, 1)
+    await embed.fail(stale, PermanentError("model crashed on v1", code="embed_failed"))
+    row = await docs.get(tenant, doc.id)
+    assert (row.status, row.version, row.error) == (DocumentStatus.UPLOADED, 2, None)
+    assert [s for s, _ in publisher.sent if s == "document.failed"] == []
+
+    current = _batch(tenant, doc.id, 2, 0, 1)
+    await embed.fail(current, PermanentError("model crashed on v2", code="embed_failed"))
+    await embed.fail(current, PermanentError("model crashed on v2", code="embed_failed"))
+    row = await docs.get(tenant, doc.id)
+    assert (row.status, row.error_code) == (DocumentStatus.FAILED, "embed_failed")
+    # The redelivered failure announces again rather than risk a lost announcement.
+    assert [s for s, _ in publisher.sent if s == "document.failed"] == ["document.failed"] * 2
