@@ -71,3 +71,53 @@ def ingest(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     emit(ingest_tables(report), report, as_json=as_json)
+
+
+@app.command("query")
+def query(
+    path: Annotated[Path, typer.Argument(help="Corpus to ingest and ask about (BEIR or folder).")],
+    limit: LimitOpt = 300,
+    url: UrlOpt = None,
+    nats_url: NatsOpt = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Query this tenant's documents instead of ingesting PATH.")
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option(min=0.1, help="Seconds per mode and concurrency.")
+    ] = 10.0,
+    concurrency: Annotated[
+        list[int] | None, typer.Option(min=1, help="Clients at once (repeatable); 1, 8, 32.")
+    ] = None,
+    mode: Annotated[
+        list[str] | None, typer.Option(help="retrieve and/or query (repeatable); both.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load /v1/retrieve and /v1/query at each concurrency; p50/p95/p99, QPS, errors."""
+    from ragbus.beir import BeirFormatError
+    from ragbus.bench import query as bench_query
+    from ragbus.bench.report import emit, query_tables
+
+    logging.basicConfig(level=logging.WARNING)
+    if tenant is not None and url is None:
+        raise typer.BadParameter("--tenant needs --url: a started stack has no documents yet")
+    modes = tuple(mode or bench_query.MODES)
+    unknown = set(modes) - set(bench_query.MODES)
+    if unknown:
+        raise typer.BadParameter(f"unknown mode {sorted(unknown)}; choose {bench_query.MODES}")
+    options = bench_query.QueryOptions(
+        path=path,
+        limit=limit,
+        url=url,
+        nats_url=nats_url,
+        tenant=tenant,
+        seconds=seconds,
+        concurrency=tuple(concurrency or bench_query.CONCURRENCY),
+        modes=modes,
+    )
+    try:
+        report = asyncio.run(bench_query.run(options))
+    except (FileNotFoundError, BeirFormatError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    emit(query_tables(report), report, as_json=as_json)

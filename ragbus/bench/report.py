@@ -82,7 +82,7 @@ def query_tables(report: dict[str, Any]) -> list[Table]:
     noop = report.get("nats_noop")
     if noop:
         table.add_row(
-            "NATS no-op request-reply", "1", fmt(noop["requests"]), fmt(noop["errors"]),
+            "NATS no-op hop", "1", fmt(noop["requests"]), fmt(noop["errors"]),
             fmt(noop["qps"]), fmt(noop["p50_ms"], 2), fmt(noop["p95_ms"], 2),
             fmt(noop["p99_ms"], 2),
         )  # fmt: skip
