@@ -61,7 +61,9 @@ def ingest_tables(report: dict[str, Any]) -> list[Table]:
 
 def query_tables(report: dict[str, Any]) -> list[Table]:
     """The query report as one table: a row per mode and concurrency."""
-    table = Table(title="ragbus bench query", caption=NOISE)
+    table = Table(
+        title="ragbus bench query (the NATS row: one no-op request-reply hop)", caption=NOISE
+    )
     for column in (
         "mode",
         "concurrency",
@@ -82,7 +84,7 @@ def query_tables(report: dict[str, Any]) -> list[Table]:
     noop = report.get("nats_noop")
     if noop:
         table.add_row(
-            "NATS no-op hop", "1", fmt(noop["requests"]), fmt(noop["errors"]),
+            "NATS", "1", fmt(noop["requests"]), fmt(noop["errors"]),
             fmt(noop["qps"]), fmt(noop["p50_ms"], 2), fmt(noop["p95_ms"], 2),
             fmt(noop["p99_ms"], 2),
         )  # fmt: skip
