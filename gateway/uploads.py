@@ -143,6 +143,9 @@ async def enqueue(
             marked failed (so the client's retry is not deduplicated against it).
     """
     event = upload_event(record, chunking)
+    if event.chunking is not None and str(event.chunking) != record.chunking:
+        # Recorded before the publish, so the sweeper re-publishes with it too.
+        await state.documents.set_chunking(record.tenant_id, record.id, event.chunking)
     try:
         await state.publisher.publish(
             event, s.DOCUMENT_UPLOADED, msg_id=f"{record.id}:{record.version}"

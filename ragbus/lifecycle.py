@@ -22,7 +22,7 @@ def upload_event(
     """``document.uploaded`` for the row's current version, rebuilt from Postgres.
 
     Used to (re)start a document from its stored blob: reprocess, new versions and
-    the sweeper.
+    the sweeper. ``chunking`` defaults to the strategy recorded on the row.
 
     Raises:
         ValueError: the row has no stored blob (it came as inline text over NATS).
@@ -40,7 +40,7 @@ def upload_event(
         metadata=record.metadata,
         version=record.version,
         external_id=record.external_id,
-        chunking=chunking,
+        chunking=chunking or (ChunkingStrategy(record.chunking) if record.chunking else None),
     )
 
 

@@ -37,7 +37,8 @@ class DocumentRecord:
     ``version`` is the version being (or last) processed; ``searchable_version`` is
     the one retrieval returns (None until a version is first indexed). They differ
     while a new version is parsed or embedded, or after it failed: the old one
-    stays searchable meanwhile. ``external_id`` is the client's key of the document.
+    stays searchable meanwhile. ``external_id`` is the client's key of the document;
+    ``chunking`` the strategy the current version was enqueued with (None: default).
     """
 
     tenant_id: str
@@ -62,6 +63,7 @@ class DocumentRecord:
     indexed_at: datetime | None = None
     external_id: str | None = None
     searchable_version: int | None = None
+    chunking: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

@@ -153,6 +153,14 @@ class DocumentRepository(DocumentVersions):
         return result != "UPDATE 0"
 
     @pg_errors
+    async def set_chunking(self, tenant_id: str, document_id: UUID, strategy: str) -> None:
+        """Record the chunking strategy the document's current version is enqueued with."""
+        await self._pool.execute(
+            "UPDATE documents SET chunking = $3 WHERE tenant_id = $1 AND id = $2",
+            *(tenant_id, document_id, str(strategy)),
+        )
+
+    @pg_errors
     async def set_parsed(
         self,
         tenant_id: str,

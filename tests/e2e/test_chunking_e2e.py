@@ -57,6 +57,7 @@ async def test_tenant_default_sentence_and_per_upload_structure(http) -> None:
     assert (await h.get("/v1/settings")).json() == {"chunking": "sentence"}
 
     by_sentence = await indexed(h, client, filename="survey.md", text=markdown("spring"))
+    assert (by_sentence["chunking"], by_sentence["parser"]) == ("sentence", "markdown-it")
     texts = await passages_of(client, by_sentence["id"])
     assert len(texts) == by_sentence["chunks"] >= 3
     assert all(text.endswith("visits.") for text in texts), texts  # whole sentences
@@ -67,6 +68,7 @@ async def test_tenant_default_sentence_and_per_upload_structure(http) -> None:
     by_structure = await indexed(
         h, client, filename="survey.md", text=markdown("autumn"), chunking="structure"
     )
+    assert by_structure["chunking"] == "structure"
     texts = await passages_of(client, by_structure["id"])
     assert len(texts) == by_structure["chunks"] >= 3
     assert all(text.startswith("#") for text in texts), texts  # one section per chunk

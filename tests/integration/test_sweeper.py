@@ -25,7 +25,7 @@ from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
 from ragbus.stores.blobs import blob_key
 from ragbus.stores.documents import DocumentRepository
-from schemas import DocumentFailed, DocumentStatus, DocumentUploaded
+from schemas import ChunkingStrategy, DocumentFailed, DocumentStatus, DocumentUploaded
 from schemas import subjects as s
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -120,6 +120,7 @@ async def collect(world: World, subject: str) -> tuple[list[Msg], Callable]:
 async def test_sweep_republishes_stale_work_and_fails_lost_inline_uploads(world: World) -> None:
     stuck = await add_document(world, stored=True, status=DocumentStatus.UPLOADED, age_s=3600)
     stuck_parsing = await add_document(world, stored=True, status=DocumentStatus.PARSING, age_s=900)
+    await world.documents.set_chunking(world.tenant, stuck_parsing, ChunkingStrategy.SENTENCE)
     inline = await add_document(world, stored=False, status=DocumentStatus.PARSING, age_s=3600)
     fresh = await add_document(world, stored=True, status=DocumentStatus.UPLOADED, age_s=5)
     stuck_before = await updated_at(world, stuck)
@@ -150,6 +151,10 @@ async def test_sweep_republishes_stale_work_and_fails_lost_inline_uploads(world:
         {"source": "test"},
         1,
     )
+    # Re-chunked the way each upload asked, not by the default.
+    assert event.chunking is None
+    rescued = DocumentUploaded.model_validate_json(events[stuck_parsing].data)
+    assert rescued.chunking == ChunkingStrategy.SENTENCE
     assert events[stuck].headers is not None
     assert events[stuck].headers["Nats-Msg-Id"].startswith(f"{stuck}:1:sweep:")
     # Touched, so the next re-publish waits another period; the status is the handler's.

@@ -93,6 +93,10 @@ class FakeDocuments:
         self.rows[key] = replace(self.rows[key], status=status, error=error, error_code=error_code)
         return True
 
+    async def set_chunking(self, tenant_id, document_id, strategy) -> None:
+        key = (tenant_id, document_id)
+        self.rows[key] = replace(self.rows[key], chunking=str(strategy))
+
     async def get(self, tenant_id: str, document_id: uuid.UUID):
         return self.rows.get((tenant_id, document_id))
 
