@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import (
     routes_conversations,
@@ -25,6 +26,7 @@ from gateway.settings import GatewaySettings
 from gateway.state import GatewayState, StateDep
 from gateway.status_hub import StatusHub
 from ragbus.bus import EventPublisher
+from ragbus.logs import configure_logging
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
@@ -116,7 +118,12 @@ def create_app(
         ok = state.ready and all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics of this process (``ragbus up``: of every service)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
@@ -124,6 +131,7 @@ def main() -> None:
     """Run the gateway alone (uvicorn) against ``NATS_URL`` and ``DATABASE_URL``."""
     import uvicorn
 
+    configure_logging()
     configure_tracing("gateway")
     settings = GatewaySettings()
     uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port)

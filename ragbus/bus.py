@@ -132,7 +132,7 @@ def jetstream_subscriber(
         pull_sub=PullSub(batch_size=batch_size, timeout=timeout_s, batch=batch),
         ack_policy=AckPolicy.MANUAL,
         persistent=persistent,
-        **({"max_workers": max_workers} if max_workers > 1 else {}),
+        max_workers=max_workers if max_workers > 1 else None,
     )
 
 

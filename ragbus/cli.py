@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -27,12 +26,10 @@ SERVICES = ("gateway", "ingest", "embed", "retrieve", "generate")
 
 
 def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=os.environ.get("RAGBUS_LOG_LEVEL", level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for noisy in ("httpx", "faststream", "nats", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Text or JSON logs (``RAGBUS_LOG_FORMAT``) at ``RAGBUS_LOG_LEVEL``, else ``level``."""
+    from ragbus.logs import LogSettings, configure_logging
+
+    configure_logging(LogSettings(level=os.environ.get("RAGBUS_LOG_LEVEL", level)))
 
 
 @app.command()

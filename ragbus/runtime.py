@@ -19,6 +19,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
 from ragbus.dlq_advisories import advisory_router
+from ragbus.logs import configure_logging
 from ragbus.metrics import serve_metrics
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
@@ -122,6 +123,7 @@ async def run_services(
     builders: Sequence[ServiceBuilder], *, name: str, infra: InfraSettings | None = None
 ) -> None:
     """Run services in this process until SIGINT/SIGTERM, then drain and close."""
+    configure_logging()
     configure_tracing(name)
     serve_metrics()
     infra = infra or InfraSettings()

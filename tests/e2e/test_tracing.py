@@ -10,11 +10,13 @@ every hop in NATS headers, exactly as between processes.
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
@@ -104,3 +106,21 @@ async def test_one_trace_spans_gateway_retrieve_and_generate_for_a_query(
     assert {"retrieve-svc", "generate-svc"} <= consumers(spans)
     (search,) = [s for s in spans if s.name == "vector_search"]
     assert (search.attributes or {})["db.response.returned_rows"] >= 1
+
+
+async def test_gateway_metrics_count_settled_messages_and_stages(stack: Any) -> None:
+    async with RagbusClient(stack.url, "otel-metrics") as client:
+        doc = (await client.upload_bytes("m.md", b"# Metrics\n\nCounted once.\n"))["id"]
+        await wait_final(client, [doc], 120)
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    acked = samples[("ragbus_messages_total", (("consumer", "ingest-svc"), ("outcome", "ack")))]
+    assert acked >= 1
+    assert samples[("ragbus_stage_seconds_count", (("stage", "parse"),))] >= 1
+    assert samples[("ragbus_handle_seconds_count", (("consumer", "ingest-svc"),))] >= acked
