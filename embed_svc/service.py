@@ -9,6 +9,8 @@ import asyncio
 import logging
 from uuid import UUID
 
+import numpy as np
+
 from ragbus.bus import Publisher
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import PermanentError
@@ -52,18 +54,37 @@ class EmbedService:
         self._lifecycle = DocumentLifecycle(documents, publisher)
 
     async def embed(self, batches: list[ChunksReady]) -> list[Vectors]:
-        """Embed every chunk of ``batches`` in one model call (CPU work in a thread).
+        """Embed every live chunk of ``batches`` in one model call (CPU work in a thread).
+
+        A batch whose document was deleted, or moved to another version, since it
+        was published is not embedded: :meth:`commit` would drop it anyway, and a
+        deleted 500-page PDF would otherwise cost minutes of model time.
 
         Returns:
-            One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order.
+            One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order;
+            ``(0, dim)`` for a batch that is no longer wanted.
         """
-        texts = [c.text for b in batches for c in b.chunks]
-        matrix = await asyncio.to_thread(self._embedder.embed_documents, texts)
+        live = [await self._wanted(b) for b in batches]
+        texts = [c.text for b, keep in zip(batches, live, strict=True) if keep for c in b.chunks]
+        matrix = (
+            await asyncio.to_thread(self._embedder.embed_documents, texts)
+            if texts
+            else np.zeros((0, self._embedder.dim), dtype=np.float32)
+        )
         out, start = [], 0
-        for b in batches:
-            out.append(matrix[start : start + len(b.chunks)])
-            start += len(b.chunks)
+        for b, keep in zip(batches, live, strict=True):
+            n = len(b.chunks) if keep else 0
+            out.append(matrix[start : start + n])
+            start += n
         return out
+
+    async def _wanted(self, batch: ChunksReady) -> bool:
+        record = await self._documents.get(batch.tenant_id, batch.document_id)
+        return (
+            record is not None
+            and record.status != DocumentStatus.DELETED
+            and record.version == batch.version
+        )
 
     async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
         """Upsert one batch's vectors, record progress, and mark indexed when complete.
@@ -79,6 +100,10 @@ class EmbedService:
         if record.version != batch.version:
             log.info("stale batch dropped", extra={"document_id": str(doc_id)})
             return
+        if len(vectors) != len(batch.chunks):
+            # Skipped by embed() yet current now: cannot happen as versions only grow
+            # and deletes are final, but if it does, a retry embeds it (transient).
+            raise RuntimeError(f"batch {batch.batch_index} of {doc_id} was not embedded")
         await self._vectors.upsert(
             [
                 ChunkRecord(

@@ -205,3 +205,28 @@ async def test_a_failure_of_superseded_work_does_not_fail_the_new_version(world)
     assert (row.status, row.error_code) == (DocumentStatus.FAILED, "embed_failed")
     # The redelivered failure announces again rather than risk a lost announcement.
     assert [s for s, _ in publisher.sent if s == "document.failed"] == ["document.failed"] * 2
+
+
+async def test_batches_of_deleted_or_superseded_documents_are_not_embedded(world):
+    docs, vectors, embed, _, _, tenant = world
+    parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
+    deleted, _ = await docs.create(tenant, uuid.uuid4(), filename="gone.txt")
+    await docs.set_parsed(tenant, deleted.id, version=1, **parsed)
+    await docs.mark_deleted(tenant, deleted.id)
+    moved, _ = await docs.create(tenant, uuid.uuid4(), filename="moved.txt")
+    await docs.set_parsed(tenant, moved.id, version=1, **parsed)
+    await docs.reset_for_reprocess(tenant, moved.id)  # version 2 is current
+    live, _ = await docs.create(tenant, uuid.uuid4(), filename="live.txt")
+    await docs.set_parsed(tenant, live.id, version=1, **parsed)
+    batches = [
+        _batch(tenant, deleted.id, 1, 0, 1),
+        _batch(tenant, moved.id, 1, 0, 1),
+        _batch(tenant, live.id, 1, 0, 1),
+    ]
+    matrices = await embed.embed(batches)
+    assert [m.shape[0] for m in matrices] == [0, 0, 1]
+    for batch, matrix in zip(batches, matrices, strict=True):
+        await embed.commit(batch, matrix)
+    counts = [await vectors.count(tenant_id=tenant, document_id=b.document_id) for b in batches]
+    assert counts == [0, 0, 1]
+    assert (await docs.get(tenant, live.id)).status == DocumentStatus.INDEXED
