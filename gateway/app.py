@@ -27,6 +27,7 @@ from gateway.state import GatewayState, StateDep
 from gateway.status_hub import StatusHub
 from ragbus.bus import EventPublisher
 from ragbus.logs import configure_logging
+from ragbus.metrics import refresh_jetstream_gauges
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
@@ -120,7 +121,15 @@ def create_app(
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
-        """Prometheus metrics of this process (``ragbus up``: of every service)."""
+        """Prometheus metrics of this process (``ragbus up``: of every service).
+
+        Consumer pending counts and the dead-letter count are read from JetStream
+        first; with NATS down the rest is still served.
+        """
+        try:
+            await refresh_jetstream_gauges(app.state.broker.connection.jetstream())
+        except Exception:  # a scrape must not fail because NATS is down
+            log.warning("JetStream gauges not refreshed", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

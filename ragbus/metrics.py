@@ -9,6 +9,10 @@ What is counted where:
   ``embed_batch``, ``vector_upsert``, ``vector_search``, ``llm``) and records
   batch sizes.
 
+* :func:`refresh_jetstream_gauges` reads every durable consumer's pending and
+  ack-pending counts and the dead-letter count from JetStream; the gateway calls
+  it on each scrape (the figures are the cluster's, so one place is enough).
+
 The gateway serves them at ``GET /metrics``; a service run on its own serves them
 on ``RAGBUS_METRICS_PORT`` when that is set (``ragbus up`` is one process, so the
 gateway's ``/metrics`` already holds every service's figures).
@@ -16,17 +20,25 @@ gateway's ``/metrics`` already holds every service's figures).
 
 import logging
 
-from prometheus_client import Counter, Histogram, start_http_server
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deploy.jetstream import DLQ_STREAM, STREAMS
+
 __all__ = [
     "BATCH_SIZE",
+    "CONSUMER_ACK_PENDING",
+    "CONSUMER_PENDING",
     "DEAD_LETTERS",
+    "DLQ_MESSAGES",
     "HANDLE_SECONDS",
     "MESSAGES",
     "STAGE_SECONDS",
     "MetricsSettings",
+    "refresh_jetstream_gauges",
     "serve_metrics",
 ]
 
@@ -67,6 +79,42 @@ BATCH_SIZE = Histogram(
     ["stage"],
     buckets=BATCH_BUCKETS,
 )
+
+CONSUMER_PENDING = Gauge(
+    "ragbus_consumer_pending",
+    "Messages stored but not yet delivered to a durable consumer.",
+    ["stream", "consumer"],
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "ragbus_consumer_ack_pending",
+    "Messages delivered to a durable consumer and not yet acked, nak'ed or termed.",
+    ["stream", "consumer"],
+)
+DLQ_MESSAGES = Gauge("ragbus_dlq_messages", "Dead letters waiting in RAGBUS_DLQ.")
+
+
+async def refresh_jetstream_gauges(js: JetStreamContext) -> None:
+    """Set the consumer and dead-letter gauges from JetStream (one request per stream).
+
+    Consumers that no longer exist (an idle tenant lane removed by the server) drop
+    out of the gauges.
+
+    Raises:
+        nats.errors.Error: NATS did not answer.
+    """
+    CONSUMER_PENDING.clear()
+    CONSUMER_ACK_PENDING.clear()
+    for config in STREAMS:
+        name = config.name or ""
+        try:
+            consumers = await js.consumers_info(name)
+        except NotFoundError:
+            continue
+        for info in consumers:
+            CONSUMER_PENDING.labels(name, info.name).set(info.num_pending or 0)
+            CONSUMER_ACK_PENDING.labels(name, info.name).set(info.num_ack_pending or 0)
+    dlq = await js.stream_info(DLQ_STREAM.name or "")
+    DLQ_MESSAGES.set(dlq.state.messages)
 
 
 class MetricsSettings(BaseSettings):

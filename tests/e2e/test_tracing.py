@@ -124,3 +124,7 @@ async def test_gateway_metrics_count_settled_messages_and_stages(stack: Any) -> 
     assert acked >= 1
     assert samples[("ragbus_stage_seconds_count", (("stage", "parse"),))] >= 1
     assert samples[("ragbus_handle_seconds_count", (("consumer", "ingest-svc"),))] >= acked
+    uploads = (("consumer", "ingest-svc"), ("stream", "RAGBUS_DOCUMENTS"))
+    assert samples[("ragbus_consumer_pending", uploads)] == 0  # read from JetStream
+    assert samples[("ragbus_consumer_ack_pending", uploads)] == 0
+    assert ("ragbus_dlq_messages", ()) in samples
