@@ -136,7 +136,14 @@ class EmbedService:
         )
         if progress is None:  # deleted or re-versioned between the checks
             return
-        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.EMBEDDING, progress)
+        if after.status != DocumentStatus.INDEXED:  # a redelivery after indexing says nothing
+            await self._lifecycle.announce(
+                tenant,
+                doc_id,
+                DocumentStatus.EMBEDDING,
+                progress,
+                msg_id=f"{doc_id}:{batch.version}:embedding:{progress.done}",
+            )
         if progress.total and progress.done >= progress.total:
             await self._finish(batch, progress)
 
@@ -161,7 +168,13 @@ class EmbedService:
             s.DOCUMENT_INDEXED,
             msg_id=f"{doc_id}:{batch.version}:indexed",
         )
-        await self._lifecycle.announce(tenant, doc_id, DocumentStatus.INDEXED, progress)
+        await self._lifecycle.announce(
+            tenant,
+            doc_id,
+            DocumentStatus.INDEXED,
+            progress,
+            msg_id=f"{doc_id}:{batch.version}:status:indexed",
+        )
 
     async def _drop_older_versions(self, tenant: str, doc_id: UUID, version: int) -> None:
         """Remove the vectors of other versions once ``version`` is the searchable one.

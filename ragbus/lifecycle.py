@@ -64,8 +64,14 @@ class DocumentLifecycle:
         progress: Progress | None = None,
         *,
         error: str | None = None,
+        msg_id: str | None = None,
     ) -> None:
-        """Publish ``document.status`` for a change already committed."""
+        """Publish ``document.status`` for a change already committed.
+
+        Args:
+            msg_id: A deterministic ``Nats-Msg-Id`` for announcements a redelivery
+                repeats, so JetStream stores them once (within its 2-minute window).
+        """
         await self.publisher.publish(
             DocumentStatusChanged(
                 tenant_id=tenant_id,
@@ -75,6 +81,7 @@ class DocumentLifecycle:
                 error=error,
             ),
             s.DOCUMENT_STATUS,
+            msg_id=msg_id,
         )
 
     async def fail(

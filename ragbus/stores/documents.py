@@ -211,12 +211,20 @@ class DocumentRepository(DocumentVersions):
             )
             if current is None or current["status"] == "deleted" or current["version"] != version:
                 return None
-            await conn.execute(
+            inserted = await conn.execute(
                 """INSERT INTO document_batches
                        (tenant_id, document_id, version, batch_index, chunk_count)
                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
                 *(tenant_id, document_id, version, batch_index, chunk_count),
             )
+            if inserted == "INSERT 0 0":  # counted by an earlier delivery: change nothing
+                row = await conn.fetchrow(
+                    """SELECT chunks_embedded, chunks_total FROM documents
+                       WHERE tenant_id = $1 AND id = $2""",
+                    tenant_id,
+                    document_id,
+                )
+                return Progress(done=row["chunks_embedded"], total=row["chunks_total"])
             row = await conn.fetchrow(
                 """UPDATE documents SET updated_at = now(), chunks_embedded = (
                        SELECT coalesce(sum(chunk_count), 0) FROM document_batches

@@ -150,12 +150,6 @@ async def test_document_uploaded_redelivered_to_ingest_changes_nothing(stack, fl
     await assert_redelivery_changes_nothing(stack, flow, s.DOCUMENT_UPLOADED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="embed_svc: a batch already counted still touches documents.updated_at"
-    " (record_batch) and re-announces document.status twice (embedding, indexed) with"
-    " fresh event ids, so they are not de-duplicated; vectors, batches and status hold",
-)
 async def test_chunks_ready_redelivered_to_embed_changes_nothing(stack, flow) -> None:
     await assert_redelivery_changes_nothing(stack, flow, s.CHUNKS_READY)
 
