@@ -18,6 +18,7 @@ Every outcome is counted in :mod:`ragbus.metrics` per durable consumer.
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -52,10 +53,19 @@ def delivery_count(raw: Msg) -> int:
         return 1
 
 
+_LANE_SUFFIX = re.compile(r"-[0-9a-f]{16}$")
+"""A per-tenant lane's durable is ``<service durable>-<16 hex digits>`` (ragbus.lanes)."""
+
+
 def consumer_name(raw: Msg) -> str:
-    """The durable consumer that delivered ``raw`` (``""`` for a core NATS message)."""
+    """The consumer group that delivered ``raw`` (``""`` for a core NATS message).
+
+    That is the durable name, except that every per-tenant lane of a service
+    (``embed-svc-<hash>``) counts as the service's one group (``embed-svc``), so
+    metric labels do not grow with the number of tenants.
+    """
     try:
-        return str(raw.metadata.consumer or "")
+        return _LANE_SUFFIX.sub("", str(raw.metadata.consumer or ""))
     except Exception:  # core NATS message: no metadata
         return ""
 

@@ -1,9 +1,12 @@
 """Pure parts of the bus: stream routing and nak backoff."""
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from deploy.jetstream import STREAMS, consumer, stream_for
-from ragbus.bus import NAK_MAX_DELAY_S, nak_delay_s
+from ragbus.bus import NAK_MAX_DELAY_S, consumer_name, nak_delay_s
 from ragbus.lanes import LaneSpec, lane_durable
 from schemas import subjects as s
 from schemas.catalog import EVENTS
@@ -12,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_every_persisted_subject_has_one_stream() -> None:
-    core_only = {s.ANSWER_DELTA, s.PASSAGES_RETRIEVE}
+    core_only = {s.ANSWER_DELTA, s.PASSAGES_RETRIEVE, s.QUESTION_CONDENSE}
     for subject in EVENTS:
         if subject in core_only:
             with pytest.raises(KeyError):
@@ -62,3 +65,13 @@ def test_nak_delay_grows_and_is_capped() -> None:
     assert delays[0] == 0.5 and delays[1] == 1.0 and delays[2] == 2.0
     assert delays == sorted(delays)
     assert max(delays) == NAK_MAX_DELAY_S
+
+
+def test_consumer_group_of_a_lane_is_its_service() -> None:
+    def delivered_by(durable: str) -> Any:
+        return SimpleNamespace(metadata=SimpleNamespace(consumer=durable))
+
+    lane = lane_durable("embed-svc", s.chunks_ready_for("acme"))
+    assert consumer_name(delivered_by(lane)) == "embed-svc"
+    assert consumer_name(delivered_by("ingest-svc")) == "ingest-svc"
+    assert consumer_name(delivered_by("embed-svc-delete")) == "embed-svc-delete"
