@@ -49,6 +49,12 @@ class Cluster:
         self.metrics_ports[name] = port
         return name
 
+    def kill(self, name: str) -> None:
+        """SIGKILL the process, as a crash or the OOM killer would."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
     async def metrics(self, name: str) -> dict[tuple[str, frozenset], float]:
         """The process's samples: ``(sample name, labels) -> value``."""
         async with httpx.AsyncClient(timeout=5) as http:

@@ -7,8 +7,9 @@ The tests share the processes and run in file order; each uses its own tenant.
 Documents are short (one chunk each) to keep embedding time small.
 
 Settings cut for the test: ingest ack wait 3 s and 3 deliveries (a poison
-message dies in about 10 s), embed pulls one batch at a time (so both replicas get
-some), heartbeats every second.
+message dies in about 10 s), embed ack wait 10 s and one batch per pull (so both
+replicas get some, and a killed one's batch comes back soon), heartbeats every
+second.
 """
 
 import asyncio
@@ -20,10 +21,11 @@ import asyncpg
 import nats
 import pytest
 
-from deploy.jetstream import DOCUMENTS_STREAM
+from deploy.jetstream import CHUNKS_STREAM, DOCUMENTS_STREAM
 from ragbus.client import RagbusClient
 from ragbus.dlq import DeadLetterQueue, StoredDeadLetter
 from ragbus.infra import NatsServer, PostgresServer, ensure_database, start_postgres
+from ragbus.lanes import lane_durable
 from schemas import subjects as s
 from schemas.dead_letters import DeadLetterReason
 from tests.e2e.cluster import Cluster, cluster_env
@@ -77,6 +79,7 @@ async def cluster(servers: Servers, tmp_path_factory) -> AsyncIterator[tuple[Clu
         "RAGBUS_INGEST_HEARTBEAT_S": "1",
         "RAGBUS_INGEST_MAX_DELIVER": "3",
         "RAGBUS_EMBED_HEARTBEAT_S": "1",
+        "RAGBUS_EMBED_ACK_WAIT_S": "10",
         "RAGBUS_EMBED_BATCH_MESSAGES": "1",
     }
     running = Cluster(f"http://127.0.0.1:{port}", env, servers.data_dir)
@@ -263,3 +266,57 @@ async def test_nats_server_restarted_mid_ingest_loses_no_acknowledged_upload(
         f" all indexed {recovered_s:.1f} s later"
     )
     assert pending > 0
+
+
+async def count_indexed(database_url: str, tenant: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'indexed'",
+                tenant,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_embed_replica_sigkilled_during_300_documents_loses_and_doubles_nothing(
+    cluster: tuple[Cluster, str], servers: Servers
+) -> None:
+    procs, database_url = cluster
+    tenant = f"kill-{uuid.uuid4().hex[:8]}"
+    loop = asyncio.get_running_loop()
+    limit = asyncio.Semaphore(16)
+
+    async def upload(client: RagbusClient, i: int) -> str:
+        async with limit:
+            return str((await client.upload_bytes(f"k{i}.md", short_doc(i)))["id"])
+
+    async with RagbusClient(procs.url, tenant) as client:
+        uploads = asyncio.gather(*(upload(client, i) for i in range(1000, 1300)))
+        deadline = loop.time() + 300
+        while (indexed_at_kill := await count_indexed(database_url, tenant)) < 30:
+            assert loop.time() < deadline and not uploads.done(), "embedding never started"
+            await asyncio.sleep(0.1)
+        procs.kill("embed_svc#0")
+        killed_at = loop.time()
+        procs.start("embed_svc", 0)
+        ids = await uploads
+        docs = await wait_final(client, ids, 400)
+        recovery_s = loop.time() - killed_at
+    chunks = await assert_indexed_once(database_url, tenant, docs)
+    nc = await nats.connect(servers.nats.url)
+    try:
+        lane = lane_durable("embed-svc", s.chunks_ready_for(tenant))
+        info = await nc.jetstream().consumer_info(CHUNKS_STREAM.name or "", lane)
+    finally:
+        await nc.close()
+    assert info.delivered is not None
+    redeliveries = int(info.delivered.consumer_seq or 0) - len(ids)  # one batch per document
+    print(
+        f"\nembed_svc#0 SIGKILLed at {indexed_at_kill}/300 documents indexed and restarted:"
+        f" 300 documents, {chunks} chunks, {chunks} points, 0 duplicates;"
+        f" {redeliveries} batch redelivery(ies); all indexed {recovery_s:.1f} s after the kill"
+    )
+    assert len(docs) == 300 and chunks == 300
