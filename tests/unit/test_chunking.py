@@ -1,6 +1,5 @@
 """Chunking with the real all-MiniLM-L6-v2 tokenizer over the real corpus."""
 
-import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -155,14 +154,14 @@ def test_tiny_sections_are_packed_under_the_dominant_heading(tokenizer: Tokenize
 
 
 @every_strategy
+@pytest.mark.timeout(300)
 def test_huge_single_line_completes_within_caps(
     tokenizer: Tokenizer, strategy: ChunkingStrategy
 ) -> None:
     line = ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 18_000)[:1_000_000]
-    started = time.monotonic()
+    # About 6 s (12 s for sentence) on an idle machine; superlinear splitting would
+    # take many minutes and trip the test's timeout (no timed assertion here).
     chunks = chunk_document(text_document(line), tokenizer, CONFIG, strategy)
-    # About 6 s (12 s for sentence); superlinear splitting would take minutes.
-    assert time.monotonic() - started < 30
     assert_invariants(chunks, tokenizer, CONFIG)
     assert len(chunks) > 1000
 
