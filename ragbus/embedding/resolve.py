@@ -11,7 +11,7 @@ Sources are tried in a fixed order and the first that works wins:
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,8 +86,9 @@ def resolve_model(settings: InfraSettings) -> ResolvedModel:
     so it happens once and the others then find it in the cache.
 
     Args:
-        settings: ``embed_model``, ``embed_model_path``, ``model_cache_dir`` and
-            ``embed_max_tokens`` are read.
+        settings: ``embed_model``, ``embed_model_path``, ``model_cache_dir``,
+            ``embed_max_tokens`` and ``embed_precision`` are read. With ``int8``, the
+            fp32 model is found first and its int8 variant made next to it once.
 
     Returns:
         Where the model is and how it was found.
@@ -96,6 +97,22 @@ def resolve_model(settings: InfraSettings) -> ResolvedModel:
         ModelUnavailableError: ``embed_model_path`` lacks a required file, or no source
             worked; the message lists what was tried and how to fix it.
     """
+    resolved = _resolve_fp32(settings)
+    if settings.embed_precision == "fp32":
+        return resolved
+    if resolved.path is None:
+        raise ModelUnavailableError(
+            f"RAGBUS_EMBED_PRECISION={settings.embed_precision} needs a local ONNX export, "
+            f"but {resolved.model_id} was downloaded by fastembed; {_FIX}"
+        )
+    from ragbus.embedding.quantize import INT8, derive_once  # lazy: pulls in onnx
+
+    path = derive_once(resolved.path, INT8)
+    logger.info("embedding model variant precision=%s path=%s", settings.embed_precision, path)
+    return replace(resolved, path=path)
+
+
+def _resolve_fp32(settings: InfraSettings) -> ResolvedModel:
     if settings.embed_model_path is not None:
         return _found(settings, _check_path(settings.embed_model_path), "path")
 

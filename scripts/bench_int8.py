@@ -1,0 +1,113 @@
+"""Quality and speed of derived embedding models (optimised, int8) on a SciFact sample.
+
+For each variant of the cached fp32 export (see ``ragbus.embedding.quantize``), the
+same documents and queries are embedded in this process; the script prints nDCG@10
+(pytrec_eval, exact dot-product search over the sample) and documents per second,
+with both ratios to fp32 measured in the same run.
+
+The sample is the first ``--queries`` train queries, every document they judge
+relevant, and the corpus's first other documents up to ``--docs`` (distractors).
+Absolute nDCG is higher than on the full corpus; the loss against fp32 is what
+this measures. Each document is embedded whole (title and text, truncated at 256
+tokens), as BEIR evaluates SciFact.
+
+Usage::
+
+    python scripts/bench_int8.py --queries 300 --docs 1500 [--variant NAME ...]
+"""
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytrec_eval
+
+from ragbus.beir import read_corpus
+from ragbus.embedding import FastEmbedEmbedder, resolve_model
+from ragbus.embedding.quantize import INT8, Variant, derive_once
+from ragbus.settings import InfraSettings
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared/datasets/scifact"
+VARIANTS = {
+    "fp32": None,
+    "fp32-optimised": Variant("opt", quantize=False),
+    "int8-default": Variant("int8-default", optimize=False, per_channel=False,
+                            op_types=("MatMul", "Attention", "Gather")),
+    "int8-per-channel": Variant("int8-pc", optimize=False),
+    "int8": INT8,
+}  # fmt: skip
+
+
+def sample(dataset: Path, n_queries: int, n_docs: int) -> tuple[dict, dict, dict]:
+    """``(queries, qrels, docs)``: id -> text, query id -> {doc id: grade}, id -> text."""
+    qrels: dict[str, dict[str, int]] = {}
+    with (dataset / "qrels_train.tsv").open() as rows:
+        for row in csv.DictReader(rows, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    queries: dict[str, str] = {}
+    with (dataset / "queries_train.jsonl").open() as lines:
+        for line in lines:
+            q = json.loads(line)
+            if q["_id"] in qrels and len(queries) < n_queries:
+                queries[q["_id"]] = q["text"]
+    qrels = {q: qrels[q] for q in queries}
+    wanted = {d for judged in qrels.values() for d in judged}
+    docs: dict[str, str] = {}
+    for doc in read_corpus(dataset / "corpus.jsonl"):
+        if doc.beir_id in wanted or len(docs) < n_docs - len(wanted):
+            docs[doc.beir_id] = doc.content
+    return queries, qrels, docs
+
+
+def evaluate(model_dir: Path, queries: dict, qrels: dict, docs: dict) -> dict[str, float]:
+    """nDCG@10 and documents per second of the model in ``model_dir``."""
+    embedder = FastEmbedEmbedder(InfraSettings(embed_model_path=model_dir))
+    embedder.warm_up()
+    doc_ids = list(docs)
+    started = time.perf_counter()
+    doc_vectors = embedder.embed_documents([docs[d] for d in doc_ids])
+    seconds = time.perf_counter() - started
+    query_ids = list(queries)
+    scores = embedder.embed_documents([queries[q] for q in query_ids]) @ doc_vectors.T
+    run = {}
+    for row, qid in enumerate(query_ids):
+        top = np.argsort(-scores[row])[:100]
+        run[qid] = {doc_ids[i]: float(scores[row, i]) for i in top}
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
+    ndcg = float(np.mean([m["ndcg_cut_10"] for m in per_query.values()]))
+    return {"ndcg_10": ndcg, "docs_per_s": len(doc_ids) / seconds, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=SCIFACT)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--docs", type=int, default=1500)
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS))
+    args = parser.parse_args()
+    queries, qrels, docs = sample(args.dataset, args.queries, args.docs)
+    print(f"sample: {len(queries)} queries, {len(docs)} documents", flush=True)
+    fp32_dir = resolve_model(InfraSettings()).path
+    assert fp32_dir is not None, "needs a local export (ragbus model prepare)"
+    results: dict[str, dict[str, float]] = {}
+    for name in args.variant or list(VARIANTS):
+        variant = VARIANTS[name]
+        model_dir = fp32_dir if variant is None else derive_once(fp32_dir, variant)
+        results[name] = evaluate(model_dir, queries, qrels, docs)
+        base = results.get("fp32")
+        r = results[name]
+        rel = (
+            f" (fp32: dnDCG {r['ndcg_10'] - base['ndcg_10']:+.4f}, "
+            f"speed x{r['docs_per_s'] / base['docs_per_s']:.2f})"
+            if base and name != "fp32"
+            else ""
+        )
+        print(f"{name}: nDCG@10 {r['ndcg_10']:.4f}, {r['docs_per_s']:.1f} docs/s{rel}", flush=True)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
