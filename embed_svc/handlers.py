@@ -10,6 +10,7 @@ from ragbus.embedding import Vectors
 from ragbus.errors import PermanentError
 from ragbus.lanes import LaneSpec, TenantLanes, Turns
 from ragbus.runtime import ServiceParts
+from ragbus.settling import RETRY_IN_PLACE_S
 from schemas import ChunksReady, DeleteDocument
 from schemas import subjects as s
 
@@ -48,20 +49,30 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> ServiceParts
         failure: Exception | None = None
         try:
             async with heartbeat(raws, settings.heartbeat_s), turns.turn():
-                vectors = await service.embed(batches)
+                vectors = await service.embed(batches, trace_parent=raws[0])
         except Exception as exc:  # settled per message below
             failure = exc
-        for i, (batch, raw) in enumerate(zip(batches, raws, strict=True)):
+        # The model's failure is the whole batch's: retrying it per message in place
+        # would hold the lane for len(batch) x the in-place window, so nak at once.
+        in_place_s = 0.0 if failure is not None else RETRY_IN_PLACE_S
+        async with heartbeat(raws, settings.heartbeat_s):  # later messages wait their turn
+            for i, (batch, raw) in enumerate(zip(batches, raws, strict=True)):
 
-            async def work(batch: ChunksReady = batch, i: int = i) -> None:
-                if failure is not None:
-                    raise failure
-                await service.commit(batch, vectors[i])
+                async def work(batch: ChunksReady = batch, i: int = i) -> None:
+                    if failure is not None:
+                        raise failure
+                    await service.commit(batch, vectors[i])
 
-            async def on_permanent(exc: PermanentError, batch: ChunksReady = batch) -> None:
-                await service.fail(batch, exc)
+                async def on_permanent(exc: PermanentError, batch: ChunksReady = batch) -> None:
+                    await service.fail(batch, exc)
 
-            await settle(raw, work, max_deliver=lanes_spec.max_deliver, on_permanent=on_permanent)
+                await settle(
+                    raw,
+                    work,
+                    max_deliver=lanes_spec.max_deliver,
+                    on_permanent=on_permanent,
+                    retry_in_place_s=in_place_s,
+                )
 
     lanes = TenantLanes(lanes_spec, embed_chunks)
 

@@ -10,6 +10,7 @@ import logging
 from uuid import UUID
 
 import numpy as np
+from nats.aio.msg import Msg
 
 from ragbus.bus import Publisher
 from ragbus.embedding import Embedder, Vectors
@@ -17,6 +18,7 @@ from ragbus.errors import PermanentError
 from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import ChunkRecord, VectorStore
+from ragbus.telemetry import stage
 from schemas import (
     ChunksReady,
     DeleteDocument,
@@ -53,12 +55,18 @@ class EmbedService:
         self._publisher = publisher
         self._lifecycle = DocumentLifecycle(documents, publisher)
 
-    async def embed(self, batches: list[ChunksReady]) -> list[Vectors]:
+    async def embed(
+        self, batches: list[ChunksReady], trace_parent: Msg | None = None
+    ) -> list[Vectors]:
         """Embed every live chunk of ``batches`` in one model call (CPU work in a thread).
 
         A batch whose document was deleted, or moved to another version, since it
         was published is not embedded: :meth:`commit` would drop it anyway, and a
         deleted 500-page PDF would otherwise cost minutes of model time.
+
+        Args:
+            batches: The pulled ``chunks.ready`` events.
+            trace_parent: The message whose trace the ``embed_batch`` span joins.
 
         Returns:
             One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order;
@@ -66,11 +74,14 @@ class EmbedService:
         """
         live = [await self._wanted(b) for b in batches]
         texts = [c.text for b, keep in zip(batches, live, strict=True) if keep for c in b.chunks]
-        matrix = (
-            await asyncio.to_thread(self._embedder.embed_documents, texts)
-            if texts
-            else np.zeros((0, self._embedder.dim), dtype=np.float32)
-        )
+        if texts:
+            model = {"gen_ai.request.model": self._embedder.model_id}
+            attributes = {"gen_ai.operation.name": "embeddings", **model}
+            # A batch mixes documents, so its span joins the first message's trace.
+            with stage("embed_batch", attributes, message=trace_parent, batch_size=len(texts)):
+                matrix = await asyncio.to_thread(self._embedder.embed_documents, texts)
+        else:
+            matrix = np.zeros((0, self._embedder.dim), dtype=np.float32)
         out, start = [], 0
         for b, keep in zip(batches, live, strict=True):
             n = len(b.chunks) if keep else 0
@@ -104,25 +115,8 @@ class EmbedService:
             # Skipped by embed() yet current now: cannot happen as versions only grow
             # and deletes are final, but if it does, a retry embeds it (transient).
             raise RuntimeError(f"batch {batch.batch_index} of {doc_id} was not embedded")
-        await self._vectors.upsert(
-            [
-                ChunkRecord(
-                    chunk_id=c.chunk_id,
-                    tenant_id=tenant,
-                    document_id=doc_id,
-                    version=batch.version,
-                    chunk_index=c.index,
-                    text=c.text,
-                    filename=batch.filename,
-                    title=batch.title,
-                    page=c.page,
-                    heading=c.heading,
-                    token_count=c.token_count,
-                )
-                for c in batch.chunks
-            ],
-            vectors,
-        )
+        with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
+            await self._upsert(batch, vectors)
         after = await self._documents.get(tenant, doc_id)
         if after is None or after.status == DocumentStatus.DELETED:
             await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
@@ -146,6 +140,26 @@ class EmbedService:
             )
         if progress.total and progress.done >= progress.total:
             await self._finish(batch, progress)
+
+    async def _upsert(self, batch: ChunksReady, vectors: Vectors) -> None:
+        tenant, doc_id = batch.tenant_id, batch.document_id
+        records = [
+            ChunkRecord(
+                chunk_id=c.chunk_id,
+                tenant_id=tenant,
+                document_id=doc_id,
+                version=batch.version,
+                chunk_index=c.index,
+                text=c.text,
+                filename=batch.filename,
+                title=batch.title,
+                page=c.page,
+                heading=c.heading,
+                token_count=c.token_count,
+            )
+            for c in batch.chunks
+        ]
+        await self._vectors.upsert(records, vectors)
 
     async def _finish(self, batch: ChunksReady, progress: Progress) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id

@@ -83,6 +83,7 @@ async def test_one_trace_spans_gateway_ingest_and_embed_for_an_upload(
     spans = trace_of(list(exporter.get_finished_spans()), "POST", "/v1/documents")
     names = {s.name for s in spans}
     assert {"document.uploaded publish", "document.uploaded process", "parse", "chunk"} <= names
+    assert {"embed_batch", "vector_upsert"} <= names
     got = consumers(spans)
     assert "ingest-svc" in got, got
     assert any(c.startswith("embed-svc") for c in got), got  # a tenant lane of embed_svc
