@@ -25,8 +25,9 @@ ThreadsOpt = Annotated[
 ]
 
 
-def _env(threads: int | None) -> dict[str, str]:
-    return {"RAGBUS_EMBED_THREADS": str(threads)} if threads else {}
+def _env(**settings: object) -> dict[str, str]:
+    """``RAGBUS_<NAME>`` variables for the settings given (``None`` ones left out)."""
+    return {f"RAGBUS_{k.upper()}": str(v) for k, v in settings.items() if v is not None}
 
 
 @app.command("ingest")
@@ -39,6 +40,12 @@ def ingest(
         int, typer.Option(min=1, max=8, help="Embed processes (>1 switches to pgvector).")
     ] = 1,
     threads: ThreadsOpt = None,
+    precision: Annotated[
+        str | None, typer.Option(help="fp32 or int8 for the services and the raw run.")
+    ] = None,
+    vector_store: Annotated[
+        str | None, typer.Option(help="qdrant or pgvector for a started stack; default qdrant.")
+    ] = None,
     peer: Annotated[
         bool, typer.Option(help="Also run LlamaIndex's IngestionPipeline (extra 'bench').")
     ] = False,
@@ -53,18 +60,26 @@ def ingest(
     logging.basicConfig(level=logging.WARNING)
     if url is not None and embed_workers > 1:
         raise typer.BadParameter("--embed-workers applies only to a stack the bench starts")
+    if vector_store not in (None, "qdrant", "pgvector"):
+        raise typer.BadParameter(f"--vector-store must be qdrant or pgvector, not {vector_store}")
+    if embed_workers > 1 and vector_store == "qdrant":
+        raise typer.BadParameter(
+            "Qdrant local mode has one opener: more embed workers need pgvector"
+        )
+    if precision not in (None, "fp32", "int8"):
+        raise typer.BadParameter(f"--precision must be fp32 or int8, not {precision}")
+    model = _env(embed_threads=threads, embed_precision=precision)
+    os.environ.update(model)  # the raw run in this process reads the same settings
     options = bench_ingest.IngestOptions(
         path=path,
         limit=limit,
         url=url,
         nats_url=nats_url,
         embed_workers=embed_workers,
-        env=_env(threads),
+        env={**model, **_env(vector_store=vector_store)},
         timeout_s=timeout,
         peer=peer,
     )
-    if threads:  # the raw run reads the same setting in this process
-        os.environ["RAGBUS_EMBED_THREADS"] = str(threads)
     try:
         report = asyncio.run(bench_ingest.run(options))
     except (FileNotFoundError, BeirFormatError) as exc:

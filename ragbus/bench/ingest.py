@@ -21,6 +21,7 @@ from ragbus.bench.stats import percentile, rate, ratio, stage_summary
 from ragbus.bench.target import Target, started_stack
 from ragbus.bench.uploads import Upload, status_events, upload_all, wait_final
 from ragbus.client import RagbusClient
+from ragbus.settings import InfraSettings
 
 STAGES = {
     "queued (upload -> parsing)": (None, "parsing"),
@@ -56,11 +57,22 @@ async def run(options: IngestOptions) -> dict[str, Any]:
     else:
         async with started_stack(embed_workers=options.embed_workers, env=options.env) as target:
             uploads = await _ingest(target, documents, options)
-    embedder = raw.load_embedder()
+    settings = InfraSettings()
+    embedder = raw.load_embedder(settings)
     texts = chunk_texts(documents, embedder)
     reference = raw.raw_rate(embedder, texts)
     report = summarize(uploads, reference, target.peak_rss_mb)
+    report["precision"] = settings.embed_precision
+    if settings.embed_precision != "fp32":  # the target compares with fp32 too
+        fp32 = raw.raw_rate(
+            raw.load_embedder(settings.model_copy(update={"embed_precision": "fp32"})), texts
+        )
+        report["raw_fp32_chunks_per_s"] = fp32.chunks_per_s
+        report["ratio_to_raw_fp32"] = ratio(report["pipeline_chunks_per_s"], fp32.chunks_per_s)
     report["embed_workers"] = options.embed_workers
+    if options.url is None:
+        store = "pgvector" if options.embed_workers > 1 else "qdrant"
+        report["vector_store"] = options.env.get("RAGBUS_VECTOR_STORE", store)
     if options.peer:
         from ragbus.bench.peer import run_peer  # optional extra: llama-index
 

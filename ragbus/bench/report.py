@@ -38,6 +38,11 @@ def ingest_tables(report: dict[str, Any]) -> list[Table]:
         ("upload -> searchable p50 (ms)", fmt(report["p50_searchable_ms"], 0)),
         ("upload -> searchable p95 (ms)", fmt(report["p95_searchable_ms"], 0)),
     ]
+    if "raw_fp32_chunks_per_s" in report:
+        rows += [
+            ("raw fastembed fp32 chunks/s (same chunks)", fmt(report["raw_fp32_chunks_per_s"], 2)),
+            (f"{report['precision']} pipeline / raw fp32", fmt(report["ratio_to_raw_fp32"], 3)),
+        ]
     if "peer_docs_per_s" in report:
         rows += [
             ("LlamaIndex IngestionPipeline docs/s", fmt(report["peer_docs_per_s"], 2)),

@@ -159,6 +159,9 @@ def test_rss_sampler_reads_a_live_process() -> None:
         (["bench", "query", "x.jsonl", "--tenant", "t"], "--tenant needs --url"),
         (["bench", "query", "x.jsonl", "--mode", "nope"], "unknown mode"),
         (["bench", "ingest", "x", "--url", "http://h", "--embed-workers", "2"], "embed-workers"),
+        (["bench", "ingest", "x", "--embed-workers", "2", "--vector-store", "qdrant"], "pgvector"),
+        (["bench", "ingest", "x", "--vector-store", "chroma"], "qdrant or pgvector"),
+        (["bench", "ingest", "x", "--precision", "fp16"], "fp32 or int8"),
     ],
 )
 def test_bench_rejects_bad_arguments(args: list[str], message: str) -> None:
