@@ -23,9 +23,9 @@ from sse_starlette import ServerSentEvent
 
 from gateway.answers import AnswerHub
 from gateway.state import GatewayState
+from gateway.turns import publish_query
 from ragbus.stores.queries import QueryRecord, QueryRepository
 from schemas import AnswerDelta, AnswerFailed, AnswerReady, QueryRequested
-from schemas import subjects as s
 
 
 def ready_json(ready: AnswerReady, total_ms: float | None) -> dict[str, Any]:
@@ -114,7 +114,7 @@ async def answer_events(
     next_seq = after_seq + 1
     with hub.watch(query_id) as queue:
         if publish is not None:
-            await state.publisher.publish(publish, s.QUERY_REQUESTED, msg_id=str(query_id))
+            await publish_query(state, queries, publish)
             yield ServerSentEvent(json.dumps({"query_id": str(query_id)}), event="query")
         else:
             kept = hub.snapshot(query_id)

@@ -1,19 +1,19 @@
 """``/v1/retrieve`` and ``/v1/query``: questions become events, answers come back."""
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import Field
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
+from gateway.answer_stream import answer_events, ready_json
 from gateway.answers import AnswerEvent
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
+from gateway.turns import ConversationsDep, QueriesDep, begin_turn, publish_query
 from schemas import (
     AnswerDelta,
     AnswerFailed,
@@ -45,6 +45,7 @@ class QueryBody(RetrieveBody):
     """Body of ``POST /v1/query``; ``stream`` (or ``Accept: text/event-stream``) gives SSE."""
 
     stream: bool = False
+    conversation_id: uuid.UUID | None = None
 
 
 @router.post("/retrieve")
@@ -75,9 +76,18 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
 
 @router.post("/query", response_model=None)
 async def query(
-    request: Request, state: StateDep, identity: IdentityDep, body: QueryBody
+    request: Request,
+    state: StateDep,
+    identity: IdentityDep,
+    body: QueryBody,
+    queries: QueriesDep,
+    conversations: ConversationsDep,
 ) -> dict[str, Any] | EventSourceResponse:
-    """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``."""
+    """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``.
+
+    With ``conversation_id`` the question is a turn of that conversation, condensed
+    with its history when it follows earlier turns (see ``gateway.turns``).
+    """
     event = QueryRequested(
         tenant_id=identity.tenant_id,
         query_id=uuid.uuid4(),
@@ -86,16 +96,18 @@ async def query(
         user_id=identity.user_id,
         **body.options(),
     )
+    event = await begin_turn(state, queries, conversations, identity, event, body.conversation_id)
     wants_sse = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_sse:
-        return EventSourceResponse(_stream(state, event))
+        stream = answer_events(state, queries, identity.tenant_id, event.query_id, publish=event)
+        return EventSourceResponse(stream)
     started = time.perf_counter()
     with state.hub.watch(event.query_id) as queue:
-        await state.publisher.publish(event, s.QUERY_REQUESTED, msg_id=str(event.query_id))
+        await publish_query(state, queries, event)
         final = await _final_event(queue, state.settings.query_timeout_s)
     if isinstance(final, AnswerFailed):
         raise HTTPException(502, f"the query failed: {final.code}")
-    return _answer_json(final, started)
+    return ready_json(final, (time.perf_counter() - started) * 1000)
 
 
 async def _final_event(
@@ -109,51 +121,3 @@ async def _final_event(
                     return item
     except TimeoutError:
         raise HTTPException(504, "no answer in time; the query is still recorded") from None
-
-
-def _answer_json(ready: AnswerReady, started: float) -> dict[str, Any]:
-    return {
-        "query_id": str(ready.query_id),
-        "answer": ready.answer,
-        "citations": [c.model_dump(mode="json") for c in ready.citations],
-        "found": ready.found,
-        "model": ready.model,
-        "timings": {
-            "retrieve_ms": ready.timings.retrieve_ms,
-            "generate_ms": ready.timings.generate_ms,
-            "total_ms": (time.perf_counter() - started) * 1000,
-        },
-    }
-
-
-async def _stream(state: Any, event: QueryRequested) -> AsyncIterator[ServerSentEvent]:
-    started = time.perf_counter()
-    with state.hub.watch(event.query_id) as queue:
-        await state.publisher.publish(event, s.QUERY_REQUESTED, msg_id=str(event.query_id))
-        yield ServerSentEvent(json.dumps({"query_id": str(event.query_id)}), event="query")
-        seen = -1
-        try:
-            async with asyncio.timeout(state.settings.query_timeout_s):
-                while True:
-                    item = await queue.get()
-                    if isinstance(item, AnswerDelta):
-                        if item.seq <= seen:  # redelivered generation restarts at 0
-                            continue
-                        seen = item.seq
-                        yield ServerSentEvent(
-                            json.dumps({"seq": item.seq, "text": item.text}),
-                            event="delta",
-                            id=str(item.seq),
-                        )
-                    elif isinstance(item, AnswerReady):
-                        body = _answer_json(item, started)
-                        yield ServerSentEvent(json.dumps(body["citations"]), event="citations")
-                        yield ServerSentEvent(json.dumps(body), event="done")
-                        return
-                    else:
-                        yield ServerSentEvent(
-                            json.dumps({"code": item.code, "error": item.error}), event="error"
-                        )
-                        return
-        except TimeoutError:
-            yield ServerSentEvent(json.dumps({"code": "timeout"}), event="error")

@@ -133,3 +133,23 @@ async def begin_turn(
     if standalone == event.question:
         return event
     return event.model_copy(update={"question": standalone})
+
+
+async def publish_query(
+    state: GatewayState, queries: QueryRepository, event: QueryRequested
+) -> None:
+    """Publish ``query.requested``; if JetStream does not take it, mark the query failed.
+
+    Raises:
+        HTTPException: 503 when the query could not be enqueued (it is then
+            ``failed`` with ``error_code`` ``enqueue_failed``, never left pending).
+    """
+    try:
+        await state.publisher.publish(event, s.QUERY_REQUESTED, msg_id=str(event.query_id))
+    except Exception as exc:
+        log.exception("could not publish query.requested")
+        reason = f"could not enqueue the query: {type(exc).__name__}"
+        await queries.fail(event.tenant_id, event.query_id, code="enqueue_failed", error=reason)
+        raise HTTPException(
+            503, "could not enqueue the query; it is marked failed, retry"
+        ) from None

@@ -6,6 +6,7 @@ question, which carries the topic ("How do I spawn a child process? And how do I
 kill it?") into both the query embedding and the extractive answerer's scoring.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -22,6 +23,11 @@ MAX_QUESTION_CHARS = 8192
 
 ANSWER_EXCERPT_CHARS = 600
 """Characters of each earlier answer shown to the model (about 150 tokens)."""
+
+DEFAULT_CONDENSE_TIMEOUT_S = 20.0
+"""Longest wait for the model's rewrite, in seconds: under the gateway's 30 s wait
+for the reply (``retrieve_timeout_s``), so a slow model means the offline rewrite,
+not a 504."""
 
 CONDENSE_PROMPT = """\
 Rewrite the user's follow-up question as one standalone question that can be \
@@ -84,10 +90,14 @@ class Condenser:
     Args:
         complete: The LLM call (see :meth:`generate_svc.llm.LiteLLMAnswerer.complete`);
             None for the offline rewrite.
+        timeout_s: Longest wait for the model, in seconds.
     """
 
-    def __init__(self, complete: Complete | None = None) -> None:
+    def __init__(
+        self, complete: Complete | None = None, *, timeout_s: float = DEFAULT_CONDENSE_TIMEOUT_S
+    ) -> None:
         self._complete = complete
+        self._timeout_s = timeout_s
 
     async def condense(self, question: str, history: Sequence[Turn]) -> tuple[str, str, str | None]:
         """Rewrite ``question`` to stand alone.
@@ -106,7 +116,11 @@ class Condenser:
         if self._complete is None:
             return combine_with_previous(question, history), "combined", None
         try:
-            rewritten = (await self._complete(condense_messages(question, history))).strip()
+            async with asyncio.timeout(self._timeout_s):
+                rewritten = (await self._complete(condense_messages(question, history))).strip()
+        except TimeoutError:
+            error = f"llm_timeout: no rewrite within {self._timeout_s:g} s"
+            return combine_with_previous(question, history), "unchanged", error
         except RagbusError as exc:
             log.warning("condense failed, combining offline", extra={"code": exc.code})
             return combine_with_previous(question, history), "unchanged", f"{exc.code}: {exc}"

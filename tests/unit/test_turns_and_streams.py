@@ -1,10 +1,14 @@
 """Follow-up condensing, the answer hub's memory of streams, citations' confidence."""
 
+import asyncio
 import uuid
+from types import SimpleNamespace
 
 import pytest
+from fastapi import HTTPException
 
 from gateway.answers import AnswerHub
+from gateway.turns import publish_query
 from generate_svc.citations import confidence
 from generate_svc.condense import (
     MAX_QUESTION_CHARS,
@@ -13,7 +17,7 @@ from generate_svc.condense import (
     condense_messages,
 )
 from ragbus.errors import RetryableError
-from schemas import AnswerDelta, AnswerReady, Citation
+from schemas import AnswerDelta, AnswerReady, Citation, QueryRequested
 from schemas.conversations import Turn
 
 pytestmark = pytest.mark.unit
@@ -104,3 +108,40 @@ def test_confidence_is_the_best_cited_score_clipped() -> None:
     assert confidence([citation(1, 0.41), citation(2, 0.6789)]) == 0.679
     assert confidence([citation(1, 1.7)]) == 1.0
     assert confidence([citation(1, -0.2)]) == 0.0
+
+
+async def test_a_slow_model_means_the_offline_rewrite() -> None:
+    async def slow(messages: list[dict[str, str]]) -> str:
+        await asyncio.sleep(5)
+        return "never"
+
+    question, method, error = await Condenser(slow, timeout_s=0.05).condense("And?", HISTORY)
+
+    assert (question, method) == ("How do I spawn a child process? And?", "unchanged")
+    assert error is not None and error.startswith("llm_timeout")
+
+
+class RefusingPublisher:
+    async def publish(self, event: object, subject: str, *, msg_id: str | None = None) -> None:
+        raise ConnectionError("nats down")
+
+
+class RecordingQueries:
+    def __init__(self) -> None:
+        self.failed: list[tuple[str, uuid.UUID, str]] = []
+
+    async def fail(self, tenant_id: str, query_id: uuid.UUID, *, code: str, error: str) -> bool:
+        self.failed.append((tenant_id, query_id, code))
+        return True
+
+
+async def test_a_query_jetstream_did_not_take_is_marked_failed_not_left_pending() -> None:
+    state = SimpleNamespace(publisher=RefusingPublisher())
+    queries = RecordingQueries()
+    event = QueryRequested(tenant_id="t", query_id=uuid.uuid4(), question="q?")
+
+    with pytest.raises(HTTPException) as info:
+        await publish_query(state, queries, event)  # type: ignore[arg-type]
+
+    assert info.value.status_code == 503
+    assert queries.failed == [("t", event.query_id, "enqueue_failed")]
