@@ -124,8 +124,9 @@ class Condenser:
         except RagbusError as exc:
             log.warning("condense failed, combining offline", extra={"code": exc.code})
             return combine_with_previous(question, history), "unchanged", f"{exc.code}: {exc}"
-        # A model that answers instead of rewriting writes paragraphs; keep the first line.
-        first_line = rewritten.splitlines()[0].strip() if rewritten else ""
+        # A model that answers instead of rewriting writes paragraphs; keep the first
+        # line, without the quotes some models put around a rewritten question.
+        first_line = rewritten.splitlines()[0].strip().strip("\"'“”") if rewritten else ""
         if not first_line:
             return combine_with_previous(question, history), "combined", None
         return first_line[:MAX_QUESTION_CHARS], "llm", None

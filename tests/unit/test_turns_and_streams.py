@@ -62,6 +62,13 @@ async def test_condenser_uses_the_model_and_falls_back_when_it_fails() -> None:
     assert await Condenser(model).condense("First?", []) == ("First?", "unchanged", None)
     assert (await Condenser().condense("And kill it?", HISTORY))[1] == "combined"
 
+    async def quoting(messages: list[dict[str, str]]) -> str:
+        return '"How do I kill a child process?"'
+
+    assert (await Condenser(quoting).condense("And kill it?", HISTORY))[0] == (
+        "How do I kill a child process?"
+    )
+
 
 def ready(query_id: uuid.UUID) -> AnswerReady:
     return AnswerReady(
