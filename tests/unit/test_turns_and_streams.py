@@ -1,12 +1,15 @@
 """Follow-up condensing, the answer hub's memory of streams, citations' confidence."""
 
 import asyncio
+import json
 import uuid
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
 
+from gateway.answer_stream import answer_events
 from gateway.answers import AnswerHub
 from gateway.turns import publish_query
 from generate_svc.citations import confidence
@@ -17,6 +20,7 @@ from generate_svc.condense import (
     condense_messages,
 )
 from ragbus.errors import RetryableError
+from ragbus.stores.queries import QueryRecord
 from schemas import AnswerDelta, AnswerReady, Citation, QueryRequested
 from schemas.conversations import Turn
 
@@ -152,3 +156,54 @@ async def test_a_query_jetstream_did_not_take_is_marked_failed_not_left_pending(
 
     assert info.value.status_code == 503
     assert queries.failed == [("t", event.query_id, "enqueue_failed")]
+
+
+class StoredAnswers:
+    """QueryRepository.get over one record that is pending until ``finish``."""
+
+    def __init__(self, record: QueryRecord) -> None:
+        self.record = record
+
+    async def get(self, tenant_id: str, query_id: uuid.UUID) -> QueryRecord | None:
+        return self.record
+
+    def finish(self, deltas: list[str]) -> None:
+        self.record = replace(self.record, status="answered", deltas=deltas, answer="".join(deltas))
+
+
+async def test_a_replica_that_missed_deltas_fills_them_from_postgres_at_the_end() -> None:
+    qid = uuid.uuid4()
+    pieces = ["a", "b", "c", "d"]
+    stored = StoredAnswers(
+        QueryRecord(
+            tenant_id="t",
+            id=qid,
+            user_id=None,
+            question="q?",
+            top_k=5,
+            status="pending",
+            answer=None,
+        )
+    )
+    hub = AnswerHub()  # a replica that started after delta 0 was published
+    state = SimpleNamespace(hub=hub, settings=SimpleNamespace(query_timeout_s=10.0))
+    events = answer_events(state, stored, "t", qid, after_seq=-1)  # type: ignore[arg-type]
+
+    async def generate() -> None:
+        await asyncio.sleep(0.05)
+        for seq in (1, 2, 3):  # seq 0 never reached this replica
+            hub.deliver(AnswerDelta(tenant_id="t", query_id=qid, seq=seq, text=pieces[seq]))
+        stored.finish(pieces)  # the row is committed before answer.ready is published
+        hub.deliver(
+            AnswerReady(
+                tenant_id="t", query_id=qid, question="q?", answer="abcd", citations=[], model="m"
+            )
+        )
+
+    producer = asyncio.create_task(generate())
+    received = [sse async for sse in events]
+    await producer
+
+    deltas = [(sse.id, json.loads(sse.data)["text"]) for sse in received if sse.event == "delta"]
+    assert deltas == [("0", "a"), ("1", "b"), ("2", "c"), ("3", "d")]
+    assert [sse.event for sse in received][-2:] == ["citations", "done"]
