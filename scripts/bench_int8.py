@@ -36,8 +36,9 @@ VARIANTS = {
     "fp32-optimised": Variant("opt", quantize=False),
     "int8-default": Variant("int8-default", optimize=False, per_channel=False,
                             op_types=("MatMul", "Attention", "Gather")),
-    "int8-per-channel": Variant("int8-pc", optimize=False),
-    "int8": INT8,
+    "int8-per-tensor": Variant("int8-pt", optimize=False, per_channel=False),
+    "int8-optimised-per-channel": Variant("int8-opt-pc"),
+    "int8": INT8,  # per channel, MatMul only: what RAGBUS_EMBED_PRECISION=int8 uses
 }  # fmt: skip
 
 
@@ -81,22 +82,59 @@ def evaluate(model_dir: Path, queries: dict, qrels: dict, docs: dict) -> dict[st
     return {"ndcg_10": ndcg, "docs_per_s": len(doc_ids) / seconds, "seconds": seconds}
 
 
+def variant_path(fp32_dir: Path, variant: Variant | None) -> Path:
+    """The export of ``variant`` (made once), or the fp32 export for ``None``."""
+    return fp32_dir if variant is None else derive_once(fp32_dir, variant)
+
+
+def interleaved_speed(model_dirs: dict[str, Path], texts: list[str], rounds: int) -> dict:
+    """Median seconds per variant to embed ``texts``, variants taking turns every round.
+
+    Taking turns spreads the other load on a shared machine over every variant alike,
+    so the ratios are fairer than from runs one after another.
+    """
+    embedders = {}
+    for name, model_dir in model_dirs.items():
+        embedders[name] = FastEmbedEmbedder(InfraSettings(embed_model_path=model_dir))
+        embedders[name].warm_up()
+    seconds: dict[str, list[float]] = {name: [] for name in model_dirs}
+    for _ in range(rounds):
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            embedder.embed_documents(texts)
+            seconds[name].append(time.perf_counter() - started)
+    return {name: float(np.median(s)) for name, s in seconds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=SCIFACT)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--docs", type=int, default=1500)
     parser.add_argument("--variant", action="append", choices=list(VARIANTS))
+    parser.add_argument(
+        "--speed-rounds",
+        type=int,
+        metavar="R",
+        help="only speed: the variants take turns R times on --docs documents",
+    )
     args = parser.parse_args()
     queries, qrels, docs = sample(args.dataset, args.queries, args.docs)
     print(f"sample: {len(queries)} queries, {len(docs)} documents", flush=True)
     fp32_dir = resolve_model(InfraSettings()).path
     assert fp32_dir is not None, "needs a local export (ragbus model prepare)"
+    names = args.variant or list(VARIANTS)
+    if args.speed_rounds:
+        dirs = {n: variant_path(fp32_dir, VARIANTS[n]) for n in names}
+        texts = list(docs.values())[: args.docs]
+        medians = interleaved_speed(dirs, texts, args.speed_rounds)
+        for name, s in medians.items():
+            print(f"{name}: {len(texts) / s:.1f} docs/s (x{medians[names[0]] / s:.2f} {names[0]})")
+        print(json.dumps(medians))
+        return
     results: dict[str, dict[str, float]] = {}
-    for name in args.variant or list(VARIANTS):
-        variant = VARIANTS[name]
-        model_dir = fp32_dir if variant is None else derive_once(fp32_dir, variant)
-        results[name] = evaluate(model_dir, queries, qrels, docs)
+    for name in names:
+        results[name] = evaluate(variant_path(fp32_dir, VARIANTS[name]), queries, qrels, docs)
         base = results.get("fp32")
         r = results[name]
         rel = (
