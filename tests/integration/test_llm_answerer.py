@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import SecretStr
 
 from generate_svc.answerers import GenerateSettings, build_answerer
-from generate_svc.llm import LiteLLMAnswerer, classify_error, litellm
+from generate_svc.llm import LiteLLMAnswerer, litellm
 from generate_svc.llm_calls import RetryPolicy
+from generate_svc.llm_errors import classify_error
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from ragbus.embedding import FakeEmbedder
 from ragbus.errors import PermanentError, RetryableError
