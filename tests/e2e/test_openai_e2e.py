@@ -105,3 +105,26 @@ async def test_request_without_a_user_message_is_refused(stack: RunningStack, te
             await oai.chat.completions.create(
                 model="ragbus", messages=[{"role": "system", "content": "hi"}]
             )
+
+
+async def test_conversation_id_stores_the_turn_and_uses_the_stored_history(
+    stack: RunningStack, tenant: str
+) -> None:
+    async with RagbusClient(stack.url, tenant) as ragbus:
+        conv = (await ragbus._http.post("/v1/conversations", json={})).json()
+        async with client(stack, tenant) as oai:
+            for question in ("How do I start a child process?", "And how do I stop it?"):
+                await oai.chat.completions.create(
+                    model="ragbus",
+                    messages=[{"role": "user", "content": question}],  # no history sent
+                    extra_body={"conversation_id": conv["id"], "top_k": 3},
+                )
+        turns = (await ragbus._http.get(f"/v1/conversations/{conv['id']}")).json()["messages"]
+    assert [m["content"] for m in turns if m["role"] == "user"] == [
+        "How do I start a child process?",
+        "And how do I stop it?",
+    ]
+    assert turns[3]["standalone_question"] == (
+        "How do I start a child process? And how do I stop it?"
+    )
+    assert "kill" in turns[3]["content"]
