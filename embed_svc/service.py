@@ -121,6 +121,12 @@ class EmbedService:
         if after is None or after.status == DocumentStatus.DELETED:
             await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
             return
+        if after.version != batch.version and after.searchable_version != batch.version:
+            # Re-versioned while the upsert ran: the new version's clean-up may already
+            # have run, so remove what this stale batch just wrote.
+            ids = [c.chunk_id for c in batch.chunks]
+            await self._vectors.delete_chunks(tenant_id=tenant, chunk_ids=ids)
+            return
         progress = await self._documents.record_batch(
             tenant,
             doc_id,

@@ -140,6 +140,22 @@ async def test_delete_document_scoped_by_tenant_and_version(make_store):
     assert await store.count(tenant_id=tenant) == 0
 
 
+async def test_delete_chunks_removes_only_those_of_that_tenant(make_store):
+    store = await make_store()
+    tenant, doc = f"t-{uuid.uuid4().hex[:6]}", uuid.uuid4()
+    chunks = _chunks(tenant, doc, 4)
+    await store.upsert(chunks, _unit(4))
+    ids = [c.chunk_id for c in chunks[:2]]
+    await store.delete_chunks(tenant_id="someone-else", chunk_ids=ids)
+    assert await store.count(tenant_id=tenant, document_id=doc) == 4
+    await store.delete_chunks(tenant_id=tenant, chunk_ids=ids)
+    await store.delete_chunks(tenant_id=tenant, chunk_ids=ids)  # idempotent
+    await store.delete_chunks(tenant_id=tenant, chunk_ids=[])
+    assert await store.count(tenant_id=tenant, document_id=doc) == 2
+    hits = await store.search(tenant_id=tenant, vector=_unit(4)[2], top_k=10)
+    assert {h.chunk.chunk_id for h in hits} == {c.chunk_id for c in chunks[2:]}
+
+
 async def test_reopen_with_another_model_or_dim_is_refused(make_store):
     store = await make_store()
     await store.upsert(_chunks("t", uuid.uuid4(), 1), _unit(1))

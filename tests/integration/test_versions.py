@@ -230,3 +230,28 @@ async def test_batches_of_deleted_or_superseded_documents_are_not_embedded(world
     counts = [await vectors.count(tenant_id=tenant, document_id=b.document_id) for b in batches]
     assert counts == [0, 0, 1]
     assert (await docs.get(tenant, live.id)).status == DocumentStatus.INDEXED
+
+
+async def test_a_batch_re_versioned_during_its_upsert_leaves_no_vectors(world):
+    docs, vectors, embed, _, publisher, tenant = world
+    doc, _ = await docs.create(tenant, uuid.uuid4(), filename="handbook.txt")
+    parsed = dict(chunks_total=1, title=None, parser="text", page_count=None)
+    await docs.set_parsed(tenant, doc.id, version=1, **parsed)
+    batch = _batch(tenant, doc.id, 1, 0, 1)
+    (matrix,) = await embed.embed([batch])
+
+    class ReprocessedDuringUpsert:
+        """The store, with a reprocess landing while the upsert is in flight."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(vectors, name)
+
+        async def upsert(self, chunks: Any, matrix: Any) -> None:
+            await vectors.upsert(chunks, matrix)
+            await docs.reset_for_reprocess(tenant, doc.id)
+
+    racing = EmbedService(docs, ReprocessedDuringUpsert(), embed._embedder, publisher)  # type: ignore[arg-type]
+    await racing.commit(batch, matrix)
+    assert await vectors.count(tenant_id=tenant, document_id=doc.id) == 0
+    row = await docs.get(tenant, doc.id)
+    assert (row.version, row.chunks_embedded) == (2, 0)

@@ -171,6 +171,10 @@ class VectorStore(Protocol):
         """Remove a document's chunks, or only those of versions other than ``keep_version``."""
         ...
 
+    async def delete_chunks(self, *, tenant_id: str, chunk_ids: Sequence[UUID]) -> None:
+        """Remove these chunks of the tenant (those stored); idempotent."""
+        ...
+
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Chunks stored for the tenant, or for one of its documents."""
         ...

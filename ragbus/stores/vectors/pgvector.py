@@ -208,6 +208,16 @@ class PgVectorStore:
         )
 
     @pg_errors
+    async def delete_chunks(self, *, tenant_id: str, chunk_ids: Sequence[UUID]) -> None:
+        """Delete these rows of the tenant (by chunk id); idempotent."""
+        self._require_open()
+        await self._pool.execute(
+            f"DELETE FROM {self._table} WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+            require_tenant(tenant_id),
+            list(chunk_ids),
+        )
+
+    @pg_errors
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Rows of the tenant, or of one of its documents."""
         self._require_open()

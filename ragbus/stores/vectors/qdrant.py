@@ -192,6 +192,15 @@ class QdrantVectorStore:
         with qdrant_errors("delete"):
             await self._client.delete(self._collection, points_selector=selector, wait=True)
 
+    async def delete_chunks(self, *, tenant_id: str, chunk_ids: Sequence[UUID]) -> None:
+        """Delete these points of the tenant (point ids are chunk ids); idempotent."""
+        if not chunk_ids:
+            return
+        ids = models.HasIdCondition(has_id=[str(c) for c in chunk_ids])
+        selector = models.FilterSelector(filter=tenant_filter(require_tenant(tenant_id), ids))
+        with qdrant_errors("delete"):
+            await self._client.delete(self._collection, points_selector=selector, wait=True)
+
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Exact number of the tenant's points, or of one document's."""
         if document_id is None:
