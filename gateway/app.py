@@ -22,6 +22,7 @@ from gateway import (
     routes_settings,
 )
 from gateway.answers import AnswerHub
+from gateway.health import LOCAL_QDRANT, readiness
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState, StateDep
 from gateway.status_hub import StatusHub
@@ -106,17 +107,9 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz(state: StateDep) -> Any:
-        """Readiness: NATS connected and Postgres answering."""
-        checks: dict[str, str] = {}
-        broker: NatsBroker = app.state.broker
-        checks["nats"] = "ok" if await broker.ping(timeout=2.0) else "down"
-        try:
-            pool = await app.state.resources.pool()
-            await pool.fetchval("SELECT 1")
-            checks["postgres"] = "ok"
-        except Exception as exc:  # report, don't raise: this is a probe
-            checks["postgres"] = f"down: {type(exc).__name__}"
-        ok = state.ready and all(v == "ok" for v in checks.values())
+        """Readiness: NATS, Postgres, the vector store and the blob store answer."""
+        checks = await readiness(app.state.broker, app.state.resources)
+        ok = state.ready and all(v == "ok" or v == LOCAL_QDRANT for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)

@@ -34,6 +34,7 @@ class Resources:
         self.infra = infra
         self._embedder = embedder
         self._lock = asyncio.Lock()
+        self._blob_lock = asyncio.Lock()
         self._pool: asyncpg.Pool | None = None
         self._vectors: VectorStore | None = None
         self._blobs: BlobStore | None = None
@@ -83,9 +84,13 @@ class Resources:
                 self._vectors = store
             return self._vectors
 
+    def opened_vector_store(self) -> VectorStore | None:
+        """The vector store if this process has opened it already, else ``None``."""
+        return self._vectors
+
     async def blob_store(self) -> BlobStore:
         """The blob store (S3 when ``S3_ENDPOINT`` is set, else a local directory)."""
-        async with self._lock:
+        async with self._blob_lock:  # not behind a slow Postgres or model start
             if self._blobs is None:
                 self._blobs = await open_blob_store(self.infra)
             return self._blobs

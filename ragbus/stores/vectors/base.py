@@ -179,6 +179,14 @@ class VectorStore(Protocol):
         """Chunks stored for the tenant, or for one of its documents."""
         ...
 
+    async def ping(self) -> None:
+        """Check the backend answers (readiness probes).
+
+        Raises:
+            RetryableError: The backend is unreachable.
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections; the store cannot be used afterwards."""
         ...

@@ -218,6 +218,12 @@ class PgVectorStore:
         )
 
     @pg_errors
+    async def ping(self) -> None:
+        """``SELECT 1`` on the store's pool (raises ``RetryableError`` when down)."""
+        self._require_open()
+        await self._pool.fetchval("SELECT 1")
+
+    @pg_errors
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Rows of the tenant, or of one of its documents."""
         self._require_open()

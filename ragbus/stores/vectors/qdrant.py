@@ -211,6 +211,15 @@ class QdrantVectorStore:
             result = await self._client.count(self._collection, count_filter=flt, exact=True)
         return result.count
 
+    async def ping(self) -> None:
+        """Read the collection's point count (cheap in both server and local mode).
+
+        Raises:
+            RetryableError: Qdrant is unreachable.
+        """
+        with qdrant_errors("ping"):
+            await self._client.count(self._collection, exact=False)
+
     async def close(self) -> None:
         """Close the client, or hand it back to its owner via ``on_close``; idempotent."""
         if self._closed:
