@@ -69,17 +69,10 @@ def query_tables(report: dict[str, Any]) -> list[Table]:
     table = Table(
         title="ragbus bench query (the NATS row: one no-op request-reply hop)", caption=NOISE
     )
-    for column in (
-        "mode",
-        "concurrency",
-        "requests",
-        "errors",
-        "QPS",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-    ):
-        table.add_column(column, justify="left" if column == "mode" else "right")
+    for column in ("mode", "clients", "requests", "errors", "QPS", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(
+            column, justify="left" if column == "mode" else "right", no_wrap=column == "mode"
+        )
     for mode in ("retrieve", "query"):
         for concurrency, s in report.get(mode, {}).items():
             table.add_row(
