@@ -21,6 +21,7 @@ from gateway import (
     routes_queries,
     routes_settings,
 )
+from gateway.answer_cache import AnswerCache, AnswerCacheSettings
 from gateway.answers import AnswerHub
 from gateway.health import LOCAL_QDRANT, readiness
 from gateway.settings import GatewaySettings
@@ -43,6 +44,7 @@ def create_app(
     settings: GatewaySettings | None = None,
     *,
     resources: Resources | None = None,
+    cache_settings: AnswerCacheSettings | None = None,
 ) -> FastAPI:
     """Build the gateway app.
 
@@ -51,9 +53,11 @@ def create_app(
         settings: Gateway settings (default: from the environment).
         resources: Stores shared with services in the same process; the gateway
             opens (and closes) its own when omitted.
+        cache_settings: Answer cache settings (default: from the environment).
     """
     infra = infra or InfraSettings()
     settings = settings or GatewaySettings()
+    cache_settings = cache_settings or AnswerCacheSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +73,8 @@ def create_app(
         )
         broker.include_router(hub.router())
         broker.include_router(statuses.router())
+        cache = AnswerCache(await res.answer_cache(), cache_settings)
+        broker.include_router(cache.router())
         await declare_topology(infra.nats_url)
         await broker.start()
         app.state.gateway = GatewayState(
@@ -80,6 +86,7 @@ def create_app(
             statuses=statuses,
             tenants=TenantSettingsRepository(await res.pool()),
             ready=True,
+            answer_cache=cache,
         )
         app.state.broker = broker
         app.state.resources = res

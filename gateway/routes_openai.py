@@ -7,9 +7,10 @@ question; earlier ``user``/``assistant`` pairs are the history it is condensed w
 
 Beyond OpenAI's fields, a response carries ``citations`` (the ``Citation`` objects
 of ``answer.ready``; the text cites them as ``[n]``) and ``ragbus``
-(``{"query_id", "model", "found", "confidence", "timings"}``); when streamed, both
+(``{"query_id", "model", "found", "confidence", "timings", "cached"}``); when streamed, both
 are in the last chunk, the one with ``finish_reason: "stop"``. Extra request fields:
-``top_k`` (passages, 1-100) and ``conversation_id`` (store the turn there).
+``top_k`` (passages, 1-100), ``conversation_id`` (store the turn there) and
+``cache`` (false: answer afresh, bypassing the answer cache).
 """
 
 import contextlib
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.answer_stream import answer_events
+from gateway.cached_answers import cached_events
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
 from gateway.turns import ConversationsDep, QueriesDep, begin_turn
@@ -59,6 +61,7 @@ class ChatBody(BaseModel):
     stream: bool = False
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     conversation_id: uuid.UUID | None = None
+    cache: bool = True
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
@@ -82,6 +85,7 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 
 def _extras(done: dict[str, Any]) -> dict[str, Any]:
     ragbus = {k: done[k] for k in ("query_id", "model", "found", "confidence", "timings")}
+    ragbus["cached"] = bool(done.get("cached"))
     return {"citations": done["citations"], "ragbus": ragbus}
 
 
@@ -109,6 +113,7 @@ async def chat_completions(
         HTTPException: 422 without a user message; 404 for an unknown conversation;
             502 when the answer failed; 504 when none came in time.
     """
+    started = time.perf_counter()
     question, history = split_messages(body.messages)
     event = QueryRequested(
         tenant_id=identity.tenant_id,
@@ -126,7 +131,12 @@ async def chat_completions(
         body.conversation_id,
         history=history or None,
     )
-    events = answer_events(state, queries, identity.tenant_id, event.query_id, publish=event)
+    cache = state.answer_cache if body.cache else None
+    hit = await cache.check(event) if cache else None
+    if hit is not None:
+        events = cached_events(queries, event, hit, started)
+    else:
+        events = answer_events(state, queries, identity.tenant_id, event.query_id, publish=event)
     base = {
         "id": f"chatcmpl-{event.query_id.hex}",
         "created": int(time.time()),

@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from gateway.answer_stream import answer_events, ready_json
 from gateway.answers import AnswerEvent
+from gateway.cached_answers import cached_events, record_hit
 from gateway.identity import IdentityDep
 from gateway.state import StateDep
 from gateway.turns import ConversationsDep, QueriesDep, begin_turn, publish_query
@@ -42,10 +43,14 @@ class RetrieveBody(RetrievalOptions):
 
 
 class QueryBody(RetrieveBody):
-    """Body of ``POST /v1/query``; ``stream`` (or ``Accept: text/event-stream``) gives SSE."""
+    """Body of ``POST /v1/query``; ``stream`` (or ``Accept: text/event-stream``) gives SSE.
+
+    ``cache: false`` answers afresh, neither reading nor filling the answer cache.
+    """
 
     stream: bool = False
     conversation_id: uuid.UUID | None = None
+    cache: bool = True
 
 
 @router.post("/retrieve")
@@ -86,8 +91,10 @@ async def query(
     """Answer a question with citations, as JSON or as SSE ``delta``/``citations``/``done``.
 
     With ``conversation_id`` the question is a turn of that conversation, condensed
-    with its history when it follows earlier turns (see ``gateway.turns``).
+    with its history when it follows earlier turns (see ``gateway.turns``). A
+    cached answer (``gateway.answer_cache``) is served without publishing anything.
     """
+    started = time.perf_counter()
     event = QueryRequested(
         tenant_id=identity.tenant_id,
         query_id=uuid.uuid4(),
@@ -98,13 +105,20 @@ async def query(
     )
     event = await begin_turn(state, queries, conversations, identity, event, body.conversation_id)
     wants_sse = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    cache = state.answer_cache if body.cache else None
+    hit = await cache.check(event) if cache else None
+    if hit is not None:
+        if wants_sse:
+            return EventSourceResponse(cached_events(queries, event, hit, started))
+        return await record_hit(queries, event, hit, started)
     if wants_sse:
         stream = answer_events(state, queries, identity.tenant_id, event.query_id, publish=event)
         return EventSourceResponse(stream)
-    started = time.perf_counter()
     with state.hub.watch(event.query_id) as queue:
         await publish_query(state, queries, event)
         final = await _final_event(queue, state.settings.query_timeout_s)
+    if cache:
+        await cache.settle(final)  # stored before we answer: an immediate repeat hits
     if isinstance(final, AnswerFailed):
         raise HTTPException(502, f"the query failed: {final.code}")
     return ready_json(final, (time.perf_counter() - started) * 1000)

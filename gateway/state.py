@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.answer_cache import AnswerCache
 from gateway.answers import AnswerHub
 from gateway.settings import GatewaySettings
 from gateway.status_hub import StatusHub
@@ -26,6 +27,7 @@ class GatewayState:
     ready: bool = False
     statuses: StatusHub = field(default_factory=StatusHub)
     tenants: TenantSettingsRepository | None = None  # None: no tenant defaults
+    answer_cache: AnswerCache | None = None  # None: every query answered afresh
 
 
 def get_state(request: Request) -> GatewayState:

@@ -21,6 +21,7 @@ from uuid import UUID
 import asyncpg
 
 from ragbus.errors import RetryableError
+from ragbus.stores.answer_cache import bump_index_version_sql
 from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
 from ragbus.stores.document_versions import DocumentVersions
 from ragbus.stores.postgres import pg_errors
@@ -249,21 +250,34 @@ class DocumentRepository(DocumentVersions):
             already indexed, deleted, or another version), so exactly one caller
             publishes ``document.indexed``.
         """
+        # The tenant's index version moves in the same statement, so no cached
+        # answer (ragbus.stores.answer_cache) outlives the switch.
         return await self._pool.fetchval(
-            """UPDATE documents SET status = 'indexed', indexed_at = now(), updated_at = now(),
-                   error = NULL, error_code = NULL, searchable_version = version
-               WHERE tenant_id = $1 AND id = $2 AND version = $3 AND status = 'embedding'
-                 AND chunks_embedded = chunks_total
-               RETURNING indexed_at""",
+            f"""WITH done AS (
+                   UPDATE documents SET status = 'indexed', indexed_at = now(),
+                       updated_at = now(), error = NULL, error_code = NULL,
+                       searchable_version = version
+                   WHERE tenant_id = $1 AND id = $2 AND version = $3 AND status = 'embedding'
+                     AND chunks_embedded = chunks_total
+                   RETURNING indexed_at),
+               bump AS ({bump_index_version_sql("done")})
+               SELECT indexed_at FROM done""",
             *(tenant_id, document_id, version),
         )
 
     @pg_errors
     async def mark_deleted(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
-        """Mark the document deleted (idempotent); returns its row, or None if missing."""
+        """Mark the document deleted (idempotent); returns its row, or None if missing.
+
+        A deletion bumps the tenant's index version in the same statement (the
+        answer cache's invalidation); a repeated call bumps nothing.
+        """
         row = await self._pool.fetchrow(
-            """UPDATE documents SET status = 'deleted', updated_at = now()
-               WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' RETURNING *""",
+            f"""WITH gone AS (
+                   UPDATE documents SET status = 'deleted', updated_at = now()
+                   WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' RETURNING *),
+               bump AS ({bump_index_version_sql("gone")})
+               SELECT * FROM gone""",
             tenant_id,
             document_id,
         )

@@ -235,6 +235,7 @@ async def test_openai_client_streams_the_llm_answer_with_usage(
             model="ragbus",
             messages=[{"role": "user", "content": "How do I stop a child process?"}],
             stream=True,
+            extra_body={"cache": False},  # asked before: a cache hit would spend no tokens
         )
         chunks = [c async for c in stream]
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "".join(PIECES)
