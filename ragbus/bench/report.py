@@ -34,6 +34,11 @@ def ingest_tables(report: dict[str, Any]) -> list[Table]:
         ("pipeline docs/s", fmt(report["docs_per_s"], 2)),
         ("pipeline chunks/s", fmt(report["pipeline_chunks_per_s"], 2)),
         ("raw fastembed chunks/s (same chunks, one process)", fmt(report["raw_chunks_per_s"], 2)),
+        (
+            "  raw before / after the pipeline",
+            f"{fmt(report.get('raw_before_chunks_per_s'), 2)} / "
+            f"{fmt(report.get('raw_after_chunks_per_s'), 2)}",
+        ),
         ("pipeline / raw", fmt(report["ratio"], 3)),
         ("upload -> searchable p50 (ms)", fmt(report["p50_searchable_ms"], 0)),
         ("upload -> searchable p95 (ms)", fmt(report["p95_searchable_ms"], 0)),

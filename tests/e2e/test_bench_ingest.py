@@ -29,7 +29,8 @@ def test_bench_ingest_json_reports_positive_rates(tmp_path: Path) -> None:
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert (report["documents"], report["indexed"], report["failed"]) == (10, 10, 0)
     assert report["chunks"] == report["raw_chunks"] == 10
-    for key in ("pipeline_chunks_per_s", "raw_chunks_per_s", "ratio", "docs_per_s"):
+    for key in ("pipeline_chunks_per_s", "raw_chunks_per_s", "ratio", "docs_per_s",
+                "raw_before_chunks_per_s", "raw_after_chunks_per_s"):  # fmt: skip
         assert report[key] > 0, key
     assert 0 < report["p50_searchable_ms"] <= report["p95_searchable_ms"]
     assert report["stages"]["embed + store (embedding -> indexed)"]["documents"] == 10
