@@ -86,8 +86,10 @@ async def _measure(
             uploads = await upload_all(client, documents)
             await wait_final(client, uploads, timeout_s=3600.0)
             report["documents"] = sum(u.document["status"] == "indexed" for u in uploads)
+    headers = {"X-Tenant-ID": tenant}
+    async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60.0) as http:
         for mode in options.modes:
-            call = _call(client, mode, options.top_k)
+            call = _call(http, mode, options.top_k)
             report[mode] = {
                 str(c): await load(call, questions, c, options.seconds) for c in options.concurrency
             }
@@ -96,12 +98,19 @@ async def _measure(
     return report
 
 
-def _call(client: RagbusClient, mode: str, top_k: int) -> Callable[[str], Awaitable[Any]]:
-    if mode == "retrieve":
-        return lambda q: client.retrieve(q, top_k=top_k)
-    if mode == "query":
-        return lambda q: client.query(q, top_k=top_k)
-    raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
+def _call(http: httpx.AsyncClient, mode: str, top_k: int) -> Callable[[str], Awaitable[Any]]:
+    """One request of ``mode``. ``/v1/query`` bypasses the answer cache, so every answer
+    is retrieved and generated (a repeated question would otherwise be a cache hit)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
+    path = f"/v1/{mode}"
+    extra = {"stream": False, "cache": False} if mode == "query" else {}
+
+    async def call(question: str) -> None:
+        response = await http.post(path, json={"question": question, "top_k": top_k, **extra})
+        response.raise_for_status()
+
+    return call
 
 
 async def load(
