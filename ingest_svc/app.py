@@ -4,6 +4,7 @@ import asyncio
 
 from faststream.nats import NatsRouter
 
+from ingest_svc.backlog import JetStreamBacklog
 from ingest_svc.handlers import build_router
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
@@ -40,6 +41,7 @@ async def build(
             publisher,
             interval_s=settings.sweep_interval_s,
             stale_after_s=settings.stale_after_s,
+            backlog=JetStreamBacklog(publisher.jetstream),
         ).start()
     return build_router(service, settings)
 

@@ -17,8 +17,9 @@ stored: it cannot be re-published, so it is marked failed (``lost_inline_upload`
 
 ``stale_after_s`` (300 s) exceeds the streams' two-minute duplicate window, so the
 re-publish is not swallowed as a duplicate, and the ack wait, so a live worker
-(which heartbeats) is not raced. Work still queued behind a long backlog may be
-re-published needlessly; that costs a parse, never correctness.
+(which heartbeats) is not raced. Work still queued behind a long backlog is not
+re-published: while the queue that would carry it is not empty
+(:mod:`ingest_svc.backlog`), the document is left for a later round ("deferred").
 
 Each replica of ingest_svc runs a sweeper; ``pg_try_advisory_lock`` lets one sweep
 at a time and the others skip that round.
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from ingest_svc.backlog import Backlog
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
 from ragbus.lifecycle import DocumentLifecycle, upload_event
@@ -79,12 +81,14 @@ class SweepReport:
         republished: Documents whose ``document.uploaded`` was published again.
         lost: Inline documents marked failed with ``lost_inline_upload``.
         errors: Rows skipped because publishing or recording failed.
+        deferred: Stale rows whose work may still be queued, left for a later round.
     """
 
     locked: bool
     republished: int = 0
     lost: int = 0
     errors: int = 0
+    deferred: int = 0
 
 
 class Sweeper:
@@ -96,6 +100,8 @@ class Sweeper:
         publisher: Publishes ``document.uploaded`` and ``document.failed``.
         interval_s: Seconds between sweeps.
         stale_after_s: A document untouched for longer is re-published.
+        backlog: Asked before each rescue whether the work may still be queued;
+            ``None`` rescues every stale row.
     """
 
     def __init__(
@@ -106,7 +112,9 @@ class Sweeper:
         *,
         interval_s: float = 30.0,
         stale_after_s: float = 300.0,
+        backlog: Backlog | None = None,
     ) -> None:
+        self._backlog = backlog
         self._pool = pool
         self._publisher = publisher
         self._lifecycle = DocumentLifecycle(documents, publisher)
@@ -126,9 +134,15 @@ class Sweeper:
                 return SweepReport(locked=False)
             try:
                 rows = await conn.fetch(_STALE_ROWS, self._stale_after_s, MAX_ROWS_PER_SWEEP)
-                counts = {"republished": 0, "lost": 0, "errors": 0}
+                counts = {"republished": 0, "lost": 0, "errors": 0, "deferred": 0}
+                if rows and self._backlog is not None:
+                    await self._backlog.refresh()
                 for row in rows:
-                    outcome = await self._rescue(conn, DocumentRecord.from_row(row))
+                    record = DocumentRecord.from_row(row)
+                    if self._backlog is not None and self._backlog.may_hold(record):
+                        counts["deferred"] += 1
+                        continue
+                    outcome = await self._rescue(conn, record)
                     counts[outcome] += 1
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK_KEY)

@@ -15,6 +15,7 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from pydantic import BaseModel
 
 from deploy.jetstream import ConsumerSpec, stream_for
@@ -82,6 +83,14 @@ class EventPublisher:
         dedup = msg_id or str(getattr(event, "event_id", ""))
         headers = {"Nats-Msg-Id": dedup} if dedup else None
         await self._broker.publish(event, subject, headers=headers, stream=stream)
+
+    def jetstream(self) -> JetStreamContext:
+        """The broker's JetStream context (for reading stream and consumer state).
+
+        Raises:
+            AttributeError: The broker is not connected yet.
+        """
+        return self._broker.connection.jetstream()
 
     async def request(self, event: BaseModel, subject: str, *, timeout_s: float) -> Any:
         """Core NATS request-reply; returns the decoded reply body (a dict).

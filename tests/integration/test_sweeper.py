@@ -16,7 +16,10 @@ import nats
 import pytest
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig
 
+from deploy.jetstream import stream_for
+from ingest_svc.backlog import INGEST_DURABLE, JetStreamBacklog
 from ingest_svc.sweeper import SWEEP_LOCK_KEY, Sweeper
 from ragbus.bus import EventPublisher
 from ragbus.infra import NatsServer, drop_database, ensure_database
@@ -217,3 +220,42 @@ async def test_background_sweeper_ends_when_the_pool_closes(world: World) -> Non
     await asyncio.sleep(0.1)
     await world.resources.close()
     await asyncio.wait_for(task, 5)
+
+
+async def test_documents_whose_work_is_still_queued_are_deferred(world: World) -> None:
+    waiting = await add_document(world, stored=True, status=DocumentStatus.UPLOADED, age_s=3600)
+    queued = await add_document(world, stored=True, status=DocumentStatus.EMBEDDING, age_s=3600)
+    js = world.nc.jetstream()
+    uploads = await js.pull_subscribe(
+        s.DOCUMENT_UPLOADED,
+        durable=INGEST_DURABLE,
+        stream=stream_for(s.DOCUMENT_UPLOADED),
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
+    )
+    await js.publish(s.DOCUMENT_UPLOADED, b"{}")  # someone's upload, not yet delivered
+    await js.publish(s.chunks_ready_for(world.tenant), b"{}")  # this tenant's pending batch
+    sweeper = Sweeper(
+        world.pool,
+        world.documents,
+        world.publisher,
+        stale_after_s=300,
+        backlog=JetStreamBacklog(world.publisher.jetstream),
+    )
+
+    before = await updated_at(world, waiting)
+    report = await sweeper.sweep_once()
+    assert (report.deferred, report.republished) == (2, 0)
+    assert await updated_at(world, waiting) == before  # untouched: still stale next round
+
+    # The queues drain and the documents are still stale: now they are rescued.
+    for msg in await uploads.fetch(1, timeout=5):
+        await msg.ack()
+    chunks = stream_for(s.CHUNKS_READY + ".x")
+    await js.purge_stream(chunks, subject=s.chunks_ready_for(world.tenant))
+    published, stop = await collect(world, s.DOCUMENT_UPLOADED)
+    report = await sweeper.sweep_once()
+    await asyncio.sleep(0.5)
+    await stop()
+    assert (report.deferred, report.republished) == (0, 2)
+    rescued = {DocumentUploaded.model_validate_json(m.data).document_id for m in published}
+    assert rescued == {waiting, queued}
