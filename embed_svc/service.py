@@ -90,7 +90,11 @@ class EmbedService:
         return out
 
     async def _wanted(self, batch: ChunksReady) -> bool:
-        record = await self._documents.get(batch.tenant_id, batch.document_id)
+        try:
+            record = await self._documents.get(batch.tenant_id, batch.document_id)
+        except Exception:  # Postgres down: embed anyway, commit() checks again and retries
+            log.warning("could not check the batch's document; embedding it", exc_info=True)
+            return True
         return (
             record is not None
             and record.status != DocumentStatus.DELETED
