@@ -15,7 +15,9 @@ from schemas import ChunksReady, DeleteDocument
 from schemas import subjects as s
 
 
-def build_router(service: EmbedService, settings: EmbedSettings) -> ServiceParts:
+def build_router(
+    service: EmbedService, settings: EmbedSettings, turns: Turns | None = None
+) -> ServiceParts:
     """Subscribe embed_svc to its tenants' ``chunks.ready.<tenant>`` lanes and ``document.delete``.
 
     Tenant fairness: every tenant with pending batches gets a lane (its own durable
@@ -27,6 +29,9 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> ServiceParts
     after the vectors are upserted and progress committed; a permanent error fails
     that message's document and terms it; a transient one naks it with backoff.
     Heartbeats cover the wait for the model's turn as well as the embedding.
+
+    ``turns`` is the model's turnstile: pass the one the ``texts.embed`` handler
+    uses too, so its requests take turns with the lanes (a private one if omitted).
     """
     router = NatsRouter()
     lanes_spec = LaneSpec(
@@ -41,7 +46,7 @@ def build_router(service: EmbedService, settings: EmbedSettings) -> ServiceParts
         idle_close_s=settings.lane_idle_close_s,
     )
     deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
-    turns = Turns()
+    turns = turns or Turns()
 
     async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
         raws = raw_messages(msg)
