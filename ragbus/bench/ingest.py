@@ -49,6 +49,10 @@ class IngestOptions:
 
 async def run(options: IngestOptions) -> dict[str, Any]:
     """Run the benchmark; returns the report (see :func:`summarize` for its keys)."""
+    if options.peer:
+        from ragbus.bench.peer import require_peer
+
+        require_peer()  # before the pipeline runs, not after
     documents = load_documents(options.path, limit=options.limit)
     if not documents:
         raise FileNotFoundError(f"no documents to ingest in {options.path}")

@@ -10,6 +10,7 @@ truncation and threads), and stores in Qdrant local mode in a temporary director
 Needs the ``bench`` extra (``pip install '.[bench]'``).
 """
 
+import importlib.util
 import json
 import os
 import resource
@@ -24,6 +25,18 @@ from ragbus.bench.corpus import BenchDocument, plain_texts
 
 CHUNK_TOKENS = 254  # 256 minus [CLS] and [SEP], as ragbus chunks
 OVERLAP_TOKENS = 32
+
+
+def require_peer() -> None:
+    """Fail before any work when the peer cannot run.
+
+    Raises:
+        RuntimeError: LlamaIndex (the ``bench`` extra) is not installed.
+    """
+    if importlib.util.find_spec("llama_index") is None:
+        raise RuntimeError(
+            "--peer needs LlamaIndex: install the bench extra (pip install -e '.[bench]')"
+        )
 
 
 def run_peer(documents: list[BenchDocument], timeout_s: float = 7200.0) -> dict[str, Any]:
