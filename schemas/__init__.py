@@ -25,6 +25,14 @@ from schemas.documents import (
     Progress,
     chunk_id,
 )
+from schemas.embeddings import (
+    MAX_EMBED_INPUT_CHARS,
+    MAX_EMBED_INPUTS,
+    MAX_EMBED_REQUEST_BYTES,
+    EmbedErrorCode,
+    EmbedTexts,
+    TextsEmbedded,
+)
 from schemas.envelope import SCHEMA_VERSION, Envelope
 from schemas.queries import (
     AnswerDelta,
@@ -41,6 +49,9 @@ from schemas.queries import (
 
 __all__ = [
     "MAX_CHUNKS_PER_BATCH",
+    "MAX_EMBED_INPUTS",
+    "MAX_EMBED_INPUT_CHARS",
+    "MAX_EMBED_REQUEST_BYTES",
     "MAX_INLINE_TEXT_BYTES",
     "SCHEMA_VERSION",
     "SUPPORTED_EXTENSIONS",
@@ -59,12 +70,15 @@ __all__ = [
     "DocumentStatus",
     "DocumentStatusChanged",
     "DocumentUploaded",
+    "EmbedErrorCode",
+    "EmbedTexts",
     "Envelope",
     "Passage",
     "PassagesRetrieved",
     "Progress",
     "QueryRequested",
     "RetrievePassages",
+    "TextsEmbedded",
     "Timings",
     "chunk_id",
 ]

@@ -13,6 +13,7 @@ from schemas.documents import (
     DocumentStatusChanged,
     DocumentUploaded,
 )
+from schemas.embeddings import EmbedTexts, TextsEmbedded
 from schemas.queries import (
     AnswerDelta,
     AnswerFailed,
@@ -38,11 +39,13 @@ EVENTS: dict[str, type[BaseModel]] = {
     s.ANSWER_FAILED: AnswerFailed,
     s.PASSAGES_RETRIEVE: RetrievePassages,
     s.QUESTION_CONDENSE: CondenseQuestion,
+    s.TEXTS_EMBED: EmbedTexts,
 }
 """Subject -> the event model published on it (v1)."""
 
 REPLIES: dict[str, type[BaseModel]] = {
     s.PASSAGES_RETRIEVE: PassagesRetrieved,
     s.QUESTION_CONDENSE: QuestionCondensed,
+    s.TEXTS_EMBED: TextsEmbedded,
 }
 """Request-reply subject -> the reply model."""

@@ -22,6 +22,9 @@ PASSAGES_RETRIEVE: Final = "passages.retrieve"
 """Request-reply subject (core NATS) for retrieval without generation."""
 QUESTION_CONDENSE: Final = "question.condense"
 """Request-reply subject (core NATS): a follow-up question made standalone (generate_svc)."""
+TEXTS_EMBED: Final = "texts.embed"
+"""Request-reply subject (core NATS): texts embedded with ragbus's model (embed_svc);
+what ``POST /v1/embeddings`` sends."""
 
 
 def tenant_token(tenant_id: str) -> str:
