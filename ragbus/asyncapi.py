@@ -5,6 +5,7 @@ from typing import Any, cast
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
+from embed_svc.embeddings_handler import build_embeddings_router
 from embed_svc.handlers import build_router as embed_router
 from embed_svc.settings import EmbedSettings
 from gateway.answers import AnswerHub
@@ -31,6 +32,7 @@ def asyncapi_json() -> str:
     none = cast(Any, None)  # services are not needed to describe the handlers
     broker.include_router(ingest_router(none, IngestSettings()))
     broker.include_router(embed_router(none, EmbedSettings()).router)
+    broker.include_router(build_embeddings_router(none))
     broker.include_router(retrieve_router(none, none, none, RetrieveSettings()))
     broker.include_router(generate_router(none))
     broker.include_router(AnswerHub().router())
