@@ -2,10 +2,13 @@
 
 import asyncio
 
+from embed_svc.embeddings_api import EmbeddingsApi
+from embed_svc.embeddings_handler import build_embeddings_router
 from embed_svc.handlers import build_router
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
 from ragbus.bus import EventPublisher
+from ragbus.lanes import Turns
 from ragbus.resources import Resources
 from ragbus.runtime import ServiceParts, run_services
 
@@ -13,14 +16,21 @@ from ragbus.runtime import ServiceParts, run_services
 async def build(
     resources: Resources, publisher: EventPublisher, settings: EmbedSettings | None = None
 ) -> ServiceParts:
-    """Open what embed_svc needs (model, vector store); return its router and lanes."""
+    """Open what embed_svc needs (model, vector store); return its router and lanes.
+
+    The tenant lanes and ``texts.embed`` requests share one model, so they share
+    one :class:`~ragbus.lanes.Turns` and take turns on it.
+    """
     service = EmbedService(
         await resources.documents(),
         await resources.vector_store(),
-        await resources.embedder(),
+        embedder := await resources.embedder(),
         publisher,
     )
-    return build_router(service, settings or EmbedSettings())
+    turns = Turns()
+    parts = build_router(service, settings or EmbedSettings(), turns)
+    parts.router.include_router(build_embeddings_router(EmbeddingsApi(embedder, turns)))
+    return parts
 
 
 def main() -> None:
