@@ -13,6 +13,9 @@ class GatewaySettings(BaseSettings):
         max_upload_bytes: Largest file accepted per upload (413 above), in bytes.
         query_timeout_s: Longest wait for ``answer.ready``, in seconds.
         retrieve_timeout_s: Longest wait for a ``passages.retrieve`` reply, in seconds.
+        embeddings_timeout_s: Longest wait for a ``texts.embed`` reply, in seconds. A
+            request queues behind at most one embedding batch per tenant importing
+            (~25 s each on two cores), then takes ~1 s per 20 inputs; 503 after this.
         default_tenant: Tenant used when a request has no ``X-Tenant-ID``; unset
             means such requests are refused with 400.
     """
@@ -24,4 +27,5 @@ class GatewaySettings(BaseSettings):
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
     query_timeout_s: float = Field(180.0, gt=0)
     retrieve_timeout_s: float = Field(30.0, gt=0)
+    embeddings_timeout_s: float = Field(120.0, gt=0)
     default_tenant: str | None = None
