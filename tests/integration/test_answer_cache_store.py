@@ -6,19 +6,10 @@ import pytest
 
 from ragbus.stores.answer_cache import AnswerCacheRepository
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.postgres import create_pool, migrate
 
 pytestmark = pytest.mark.integration
 
 ANSWER = {"answer": "Call kill [1].", "found": True}
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

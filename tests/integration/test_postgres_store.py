@@ -24,14 +24,6 @@ def _with_search_path(dsn: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=query + urlencode({"search_path": schema})))
 
 
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
-
-
 @pytest.fixture
 def docs(pool):
     return DocumentRepository(pool)

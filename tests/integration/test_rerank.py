@@ -13,7 +13,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from retrieve_svc.rerank import LitellmReranker, RerankUnavailableError
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
@@ -67,14 +66,6 @@ async def test_litellm_reranker_orders_by_the_provider_s_relevance(rerank_url):
     assert order[0][1] == 10.0
     assert CohereRerank.requests[-1]["path"] in ("/v1/rerank", "/v2/rerank")  # by model
     assert await reranker.rerank("q", []) == []
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 async def test_the_service_reranks_the_candidates_and_refuses_without_a_reranker(

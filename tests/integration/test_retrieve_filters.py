@@ -11,7 +11,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalFilters, RetrievalOptions
 from tests.integration.retrieval_world import index_document
@@ -19,14 +18,6 @@ from tests.integration.retrieval_world import index_document
 pytestmark = pytest.mark.integration
 
 QUESTION = "cafeteria opening hours"
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

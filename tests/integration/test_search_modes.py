@@ -8,7 +8,6 @@ import pytest
 
 from ragbus.settings import InfraSettings
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool
 from ragbus.stores.vectors.base import ChunkRecord, Fusion
 from ragbus.stores.vectors.pgvector import PgVectorStore
 
@@ -24,19 +23,6 @@ TEXTS = [
 # Dense vectors point each chunk at its own axis (the 4th shares axis 0), so the
 # dense and the lexical answers to a question can be told apart.
 VECTORS = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0.9, 0, 0, 0.436]], np.float32)
-
-
-@pytest.fixture(scope="module")
-async def pgvector_pool(pgvector_database_url):
-    pool = await create_pool(pgvector_database_url)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(params=["qdrant", "pgvector"])
-def pool_or_none(request):
-    """None for Qdrant local mode; the pgvector pool (started only when needed) else."""
-    return request.getfixturevalue("pgvector_pool") if request.param == "pgvector" else None
 
 
 @pytest.fixture

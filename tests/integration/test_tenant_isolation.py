@@ -14,7 +14,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from ragbus.stores.vectors.pgvector import PgVectorStore
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalFilters, RetrievalOptions
@@ -29,16 +28,8 @@ tenants = st.lists(documents, min_size=2, max_size=3)  # per tenant: its documen
 labels = st.sampled_from(["a", "b"])
 
 
-@pytest.fixture(scope="module")
-async def pool(pgvector_database_url):
-    pool = await create_pool(pgvector_database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
-
-
 @pytest.fixture(scope="module", params=["qdrant", "pgvector"])
-async def world(request, pool, tmp_path_factory):
+async def world(request, pgvector_pool, tmp_path_factory):
     embedder = FakeEmbedder(dim=32)
     name = f"iso_{request.param}_{uuid.uuid4().hex[:8]}"
     if request.param == "qdrant":
@@ -50,15 +41,15 @@ async def world(request, pool, tmp_path_factory):
         )
         vectors = await open_vector_store(settings_)
     else:
-        vectors = PgVectorStore(pool, table=re.sub(r"[^a-z0-9_]", "_", name))
+        vectors = PgVectorStore(pgvector_pool, table=re.sub(r"[^a-z0-9_]", "_", name))
     await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
-    docs = DocumentRepository(pool)
+    docs = DocumentRepository(pgvector_pool)
     config = RetrieveConfig(overfetch=5)
     yield (
         docs,
         vectors,
         embedder,
-        RetrieveService(docs, vectors, embedder, DocumentFilters(pool), config),
+        RetrieveService(docs, vectors, embedder, DocumentFilters(pgvector_pool), config),
     )
     await vectors.close()
 

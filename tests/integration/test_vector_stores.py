@@ -10,7 +10,6 @@ import pytest
 from ragbus.errors import EmbeddingModelMismatchError
 from ragbus.settings import InfraSettings
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool
 from ragbus.stores.vectors.base import ChunkRecord
 from ragbus.stores.vectors.pgvector import PgVectorStore
 
@@ -43,19 +42,6 @@ def _chunks(tenant: str, document_id: uuid.UUID, n: int, *, version: int = 1) ->
         )
         for i in range(n)
     ]
-
-
-@pytest.fixture(scope="module")
-async def pgvector_pool(pgvector_database_url):
-    pool = await create_pool(pgvector_database_url)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(params=["qdrant", "pgvector"])
-def pool_or_none(request):
-    """None for Qdrant local mode; the pgvector pool (started only when needed) else."""
-    return request.getfixturevalue("pgvector_pool") if request.param == "pgvector" else None
 
 
 @pytest.fixture

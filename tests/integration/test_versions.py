@@ -17,7 +17,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from ragbus.stores.vectors.base import ChunkRecord
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
@@ -34,14 +33,6 @@ class RecordingPublisher:
 
     async def publish(self, event: Any, subject: str, *, msg_id: str | None = None) -> None:
         self.sent.append((subject, event))
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture
