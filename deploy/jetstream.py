@@ -31,68 +31,75 @@ from schemas import subjects
 log = logging.getLogger(__name__)
 DAY_S = 86_400.0
 
-DOCUMENTS_STREAM = StreamConfig(
-    name="RAGBUS_DOCUMENTS",
-    description="Document lifecycle events and commands (document.*)",
-    subjects=["document.>"],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=7 * DAY_S,
-    duplicate_window=120.0,
+DUPLICATE_WINDOW_S = 120.0
+
+
+def _stream(
+    name: str,
+    description: str,
+    subjects: list[str],
+    *,
+    max_age_s: float,
+    retention: RetentionPolicy = RetentionPolicy.LIMITS,
+    max_bytes: int | None = None,
+) -> StreamConfig:
+    """A file-backed stream that drops its oldest messages first and dedups publishes."""
+    return StreamConfig(
+        name=name,
+        description=description,
+        subjects=subjects,
+        retention=retention,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        max_bytes=max_bytes,
+        duplicate_window=DUPLICATE_WINDOW_S,
+    )
+
+
+DOCUMENTS_STREAM = _stream(
+    "RAGBUS_DOCUMENTS",
+    "Document lifecycle events and commands (document.*)",
+    ["document.>"],
+    max_age_s=7 * DAY_S,
 )
-CHUNKS_STREAM = StreamConfig(
-    name="RAGBUS_CHUNKS",
-    description="Batches of chunks waiting to be embedded (chunks.ready.<tenant>)",
-    subjects=["chunks.>"],
+CHUNKS_STREAM = _stream(
+    "RAGBUS_CHUNKS",
+    "Batches of chunks waiting to be embedded (chunks.ready.<tenant>)",
+    ["chunks.>"],
     # A work queue: an acked batch is removed, so the per-subject counts of the
     # stream are exactly the work still pending per tenant (embed_svc's lanes
     # discover tenants from them), and each tenant's consumer filter is disjoint.
     retention=RetentionPolicy.WORK_QUEUE,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=DAY_S,
-    duplicate_window=120.0,
+    max_age_s=DAY_S,
 )
-QUERIES_STREAM = StreamConfig(
-    name="RAGBUS_QUERIES",
-    description="Questions, retrieved context and finished answers; answer.delta stays core NATS",
-    subjects=[
+QUERIES_STREAM = _stream(
+    "RAGBUS_QUERIES",
+    "Questions, retrieved context and finished answers; answer.delta stays core NATS",
+    [
         subjects.QUERY_REQUESTED,
         subjects.CONTEXT_RETRIEVED,
         subjects.ANSWER_READY,
         subjects.ANSWER_FAILED,
     ],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=DAY_S,
-    duplicate_window=120.0,
+    max_age_s=DAY_S,
 )
-DLQ_STREAM = StreamConfig(
-    name="RAGBUS_DLQ",
-    description="Dead letters: messages ragbus gave up on, with the reason (dlq.<subject>)",
-    subjects=["dlq.>"],
+DLQ_STREAM = _stream(
+    "RAGBUS_DLQ",
+    "Dead letters: messages ragbus gave up on, with the reason (dlq.<subject>)",
+    ["dlq.>"],
     # Kept 30 days for an operator to read and replay (``ragbus dlq``); at 1 GiB the
     # oldest go first, so a flood of poison cannot stop new ones being recorded.
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=30 * DAY_S,
+    max_age_s=30 * DAY_S,
     max_bytes=1024**3,
-    duplicate_window=120.0,
 )
 MAX_DELIVERIES_ADVISORIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
 """Published by the server when a consumer stops redelivering a message by itself."""
-ADVISORIES_STREAM = StreamConfig(
-    name="RAGBUS_ADVISORIES",
-    description="JetStream max-deliveries advisories, turned into dead letters by ragbus",
-    subjects=[MAX_DELIVERIES_ADVISORIES],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    discard=DiscardPolicy.OLD,
-    max_age=7 * DAY_S,
-    duplicate_window=120.0,
+ADVISORIES_STREAM = _stream(
+    "RAGBUS_ADVISORIES",
+    "JetStream max-deliveries advisories, turned into dead letters by ragbus",
+    [MAX_DELIVERIES_ADVISORIES],
+    max_age_s=7 * DAY_S,
 )
 STREAMS = (
     DOCUMENTS_STREAM,
