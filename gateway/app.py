@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway import (
     routes_conversations,
     routes_documents,
+    routes_embeddings,
     routes_events,
     routes_history,
     routes_openai,
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(routes_conversations.router)
     app.include_router(routes_history.router)
     app.include_router(routes_openai.router)
+    app.include_router(routes_embeddings.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
