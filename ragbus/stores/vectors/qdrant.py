@@ -1,5 +1,9 @@
 """Qdrant adapter of the vector store port: one collection, partitioned by tenant.
 
+In local mode (the embedded default) searches are answered by an exact in-memory
+index kept next to the collection (``ragbus.stores.vectors.local_index``), because
+local mode's own search walks every point in Python; writes go to Qdrant first.
+
 Every tenant shares one collection; each point carries ``tenant_id`` in its
 payload and every read, delete and count filters on it (Qdrant's recommended
 payload-based multitenancy, with an ``is_tenant`` keyword index on a server).
@@ -29,6 +33,8 @@ from ragbus.stores.vectors.base import (
     check_query,
     require_tenant,
 )
+from ragbus.stores.vectors.local_index import LocalIndex
+from ragbus.stores.vectors.qdrant_local import local_index, search_local
 from ragbus.stores.vectors.qdrant_query import (
     DENSE,
     SPARSE,
@@ -40,6 +46,7 @@ from ragbus.stores.vectors.qdrant_schema import prepare_collection
 from ragbus.stores.vectors.qdrant_support import (
     chunk_from_payload,
     chunk_payload,
+    is_local,
     qdrant_errors,
 )
 
@@ -73,6 +80,7 @@ class QdrantVectorStore:
         self._on_close = on_close
         self._sparse = sparse or Bm25Encoder()
         self._dim: int | None = None
+        self._index: LocalIndex | None = None
         self._closed = False
 
     async def open(self, *, model_id: str, dim: int) -> None:
@@ -87,6 +95,9 @@ class QdrantVectorStore:
         with qdrant_errors("open"):
             await prepare_collection(self._client, self._collection, model_id=model_id, dim=dim)
         await asyncio.to_thread(self._sparse.warm_up)
+        if is_local(self._client):
+            with qdrant_errors("load"):
+                self._index = await local_index(self._client, self._collection, dim)
         self._dim = dim
 
     def _require_open(self) -> int:
@@ -117,6 +128,9 @@ class QdrantVectorStore:
                 )
             with qdrant_errors("upsert"):
                 await self._client.upsert(self._collection, points=points, wait=True)
+            if self._index is not None:
+                end = start + len(points)
+                self._index.upsert(chunks[start:end], matrix[start:end], terms[start:end])
 
     async def search(
         self,
@@ -149,6 +163,18 @@ class QdrantVectorStore:
             if mode == "sparse":
                 return []
             mode = "dense"
+        if self._index is not None:
+            return search_local(
+                self._index,
+                tenant_id=tenant_id,
+                mode=mode,
+                dense=query,
+                sparse=terms,
+                top_k=top_k,
+                document_ids=document_ids,
+                fusion=fusion or Fusion(),
+                with_vectors=with_vectors,
+            )
         arguments = query_arguments(
             mode,
             dense=query,
@@ -191,6 +217,8 @@ class QdrantVectorStore:
         )
         with qdrant_errors("delete"):
             await self._client.delete(self._collection, points_selector=selector, wait=True)
+        if self._index is not None:
+            self._index.remove(tenant_id, document_id=document_id, keep_version=keep_version)
 
     async def delete_chunks(self, *, tenant_id: str, chunk_ids: Sequence[UUID]) -> None:
         """Delete these points of the tenant (point ids are chunk ids); idempotent."""
@@ -200,6 +228,8 @@ class QdrantVectorStore:
         selector = models.FilterSelector(filter=tenant_filter(require_tenant(tenant_id), ids))
         with qdrant_errors("delete"):
             await self._client.delete(self._collection, points_selector=selector, wait=True)
+        if self._index is not None:
+            self._index.remove(tenant_id, chunk_ids=chunk_ids)
 
     async def count(self, *, tenant_id: str, document_id: UUID | None = None) -> int:
         """Exact number of the tenant's points, or of one document's."""
@@ -224,7 +254,7 @@ class QdrantVectorStore:
         """Close the client, or hand it back to its owner via ``on_close``; idempotent."""
         if self._closed:
             return
-        self._closed, self._dim = True, None
+        self._closed, self._dim, self._index = True, None, None
         if self._on_close is not None:
             await self._on_close()
         else:
