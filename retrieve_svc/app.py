@@ -18,13 +18,18 @@ async def build(
 ) -> NatsRouter:
     """Open what retrieve_svc needs (model, vector store) and return its router."""
     settings = settings or RetrieveSettings()
+    reranker = settings.reranker()
+    warm_up = getattr(reranker, "warm_up", None)  # a local model loads once, here
+    if warm_up is not None:
+        await asyncio.to_thread(warm_up)
     service = RetrieveService(
         await resources.documents(),
         await resources.vector_store(),
         await resources.embedder(),
         DocumentFilters(await resources.pool()),
         settings.retrieve_config(),
-        reranker=settings.reranker(),
+        reranker=reranker,
+        expander=settings.expander(),
     )
     return build_router(service, await resources.queries(), publisher, settings)
 

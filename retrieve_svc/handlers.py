@@ -90,10 +90,13 @@ def build_router(
                 request.tenant_id, request.question, request.top_k, request
             )
         except Exception as exc:  # the reply carries the reason; nothing to redeliver
+            # A permanent error's message is written for the client (the gateway shows
+            # it for request errors such as ``unknown_technique``); others name the type.
+            permanent = isinstance(exc, PermanentError)
             return PassagesRetrieved(
                 tenant_id=request.tenant_id,
                 passages=[],
-                error=f"{type(exc).__name__}: {exc}",
+                error=str(exc) if permanent else f"{type(exc).__name__}: {exc}",
                 error_code=getattr(exc, "code", None),
             )
         return PassagesRetrieved(tenant_id=request.tenant_id, passages=passages, timings=timings)

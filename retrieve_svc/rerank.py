@@ -2,10 +2,10 @@
 
 Rerankers (cross-encoders) score each (question, passage) pair jointly, which is
 slower than a vector search but more precise, so they run on the search's top
-candidates only. The port has one adapter, :class:`LitellmReranker`, which calls
-litellm's rerank API (Cohere, Jina, Voyage, Together AI, ... and any server that
-speaks Cohere's ``/v1/rerank``). Without a configured model nothing is reranked.
-A local cross-encoder is not built yet.
+candidates only. Two adapters: :class:`LitellmReranker` calls litellm's rerank API
+(Cohere, Jina, Voyage, Together AI, ... and any server that speaks Cohere's
+``/v1/rerank``); :class:`~retrieve_svc.cross_encoder.CrossEncoderReranker` runs a
+local ONNX cross-encoder. Without either configured nothing is reranked.
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ class RerankUnavailableError(PermanentError):
     def __init__(self) -> None:
         super().__init__(
             "reranking was requested but no reranker is configured "
-            "(set RAGBUS_RETRIEVE_RERANK_MODEL)"
+            "(set RAGBUS_RETRIEVE_RERANK_MODEL or RAGBUS_RETRIEVE_RERANK_MODEL_PATH)"
         )
 
 

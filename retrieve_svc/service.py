@@ -9,6 +9,12 @@ Order of a retrieval: filters on upload metadata/time become a list of the tenan
 document ids (Postgres); the vector store searches within the tenant (always) and
 those ids; invisible versions are dropped; ``min_score`` cuts; MMR, if asked, picks
 ``top_k`` diverse passages from a candidate set ``mmr_candidates`` times larger.
+
+A request's ``technique`` (see :mod:`retrieve_svc.techniques`) may first ask the LLM:
+``multi_query`` searches the question and its rewrites and fuses the lists by RRF;
+``hyde`` searches with the embedding of a drafted answer passage (and, in ``hybrid``,
+BM25 on the question's own words: a drafted passage may invent exact terms, names or
+numbers that BM25 would match literally, while its embedding carries the topic).
 """
 
 import asyncio
@@ -17,16 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-import numpy as np
-
 from ragbus.embedding import Embedder, Vectors
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore
+from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore, rrf_fuse
 from ragbus.telemetry import stage
 from retrieve_svc.cache import QueryEmbeddingCache
-from retrieve_svc.mmr import mmr_select
-from retrieve_svc.rerank import Reranker, RerankUnavailableError
+from retrieve_svc.expansion import QueryExpander
+from retrieve_svc.ranking import diverse, passage, reranked
+from retrieve_svc.rerank import Reranker
+from retrieve_svc.techniques import Plan, plan_for
 from schemas import Passage, Timings
 from schemas.queries import RetrievalFilters, RetrievalOptions
 
@@ -41,6 +47,9 @@ class RetrieveConfig:
     cache_size: int = 1024
     mmr_candidates: int = 4
     rerank_candidates: int = 20
+    multi_query_count: int = 3
+    multi_query_rrf_k: int = 60
+    multi_query_original_weight: float = 1.0
 
 
 @dataclass
@@ -63,6 +72,7 @@ class RetrieveService:
         filters: Resolves metadata and upload-time filters to document ids.
         config: Default mode, fusion, overfetch, cache size, MMR and rerank candidates.
         reranker: Reorders the best candidates; ``None``: no reranking.
+        expander: The LLM of ``multi_query`` and ``hyde``; ``None``: they are refused.
     """
 
     def __init__(
@@ -74,8 +84,11 @@ class RetrieveService:
         config: RetrieveConfig | None = None,
         *,
         reranker: Reranker | None = None,
+        expander: QueryExpander | None = None,
     ) -> None:
         self._reranker = reranker
+        self._expander = expander
+        self._embedder = embedder
         self._documents = documents
         self._vectors = vectors
         self._filters = filters
@@ -95,55 +108,90 @@ class RetrieveService:
             tenant_id: Owner; every search is filtered by it, whatever ``options`` say.
             question: The question text.
             top_k: Most passages returned.
-            options: Mode, filters, ``min_score`` and MMR (all optional).
+            options: Technique, mode, filters, ``min_score``, rerank and MMR (all optional).
 
         Returns:
-            The passages (score as the mode defines it, see ``ScoredChunk``) and
-            ``embed_ms``/``filter_ms``/``search_ms``/``retrieve_ms`` in milliseconds.
+            The passages (score as the mode defines it, see ``ScoredChunk``; fused RRF
+            for ``multi_query``; the reranker's relevance after reranking) and
+            ``expand_ms``/``embed_ms``/``filter_ms``/``search_ms``/``rerank_ms``/
+            ``retrieve_ms`` in milliseconds.
 
         Raises:
-            ValueError: Unknown mode.
-            RerankUnavailableError: ``options.rerank`` is true but there is no reranker.
+            PermanentError: The technique is unknown (``unknown_technique``), needs a
+                missing LLM (``technique_unavailable``) or reranker
+                (``rerank_unavailable``), contradicts ``mode``/``rerank``
+                (``technique_conflict``), or the LLM failed (``llm_*``).
             RetryableError: A store (or the reranker) is unreachable.
         """
         options = options or RetrievalOptions()
-        mode = options.mode or self.config.default_mode
+        plan = plan_for(
+            options,
+            default_mode=self.config.default_mode,
+            reranker=self._reranker is not None,
+            llm=self._expander is not None,
+        )
         mmr = options.mmr_lambda is not None
-        rerank = self._reranker is not None if options.rerank is None else options.rerank
-        if rerank and self._reranker is None:
-            raise RerankUnavailableError()
         t0 = time.perf_counter()
-        vector = None
-        if mode != "sparse" or mmr:
+        queries = await self._expand(plan, question)  # (search text, text to embed)
+        te = time.perf_counter()
+        vectors: list[Vectors | None] = [None] * len(queries)
+        if plan.mode != "sparse" or mmr:
             with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                vector = await asyncio.to_thread(self.cache.embed, question)
+                vectors = await asyncio.to_thread(self._embed, plan, [e for _, e in queries])
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
         hits: list[ScoredChunk] = []
         if ids is None or ids:
-            query = _Query(tenant_id, question, mode, vector, ids, with_vectors=mmr)
             limit = top_k * self.config.mmr_candidates if mmr else top_k
-            if rerank:
+            if plan.rerank:
                 limit = max(limit, self.config.rerank_candidates)
-            hits = await self._search_visible(query, limit + self.config.overfetch)
+            limit += self.config.overfetch
+            searches = [
+                _Query(tenant_id, text, plan.mode, vector, ids, with_vectors=mmr)
+                for (text, _), vector in zip(queries, vectors, strict=True)
+            ]
+            lists = await asyncio.gather(*(self._search_visible(q, limit) for q in searches))
+            hits = lists[0] if len(lists) == 1 else self._fuse(lists, limit)
         if options.min_score is not None:
             hits = [h for h in hits if h.score >= options.min_score]
         t3 = time.perf_counter()
-        if rerank and self._reranker is not None and hits:
-            hits = await _reranked(self._reranker, question, hits[: self.config.rerank_candidates])
+        if plan.rerank and self._reranker is not None and hits:
+            hits = await reranked(self._reranker, question, hits[: self.config.rerank_candidates])
         t4 = time.perf_counter()
         if mmr and hits:
-            hits = _diverse(hits, top_k, options.mmr_lambda or 0.0)
+            hits = diverse(hits, top_k, options.mmr_lambda or 0.0)
         t5 = time.perf_counter()
         timings = Timings(
-            embed_ms=(t1 - t0) * 1000,
+            expand_ms=(te - t0) * 1000 if plan.expansion != "none" else None,
+            embed_ms=(t1 - te) * 1000,
             filter_ms=(t2 - t1) * 1000,
             search_ms=(t3 - t2 + t5 - t4) * 1000,
-            rerank_ms=(t4 - t3) * 1000 if rerank else None,
+            rerank_ms=(t4 - t3) * 1000 if plan.rerank else None,
             retrieve_ms=(t5 - t0) * 1000,
         )
-        return [_passage(hit) for hit in hits[:top_k]], timings
+        return [passage(hit) for hit in hits[:top_k]], timings
+
+    async def _expand(self, plan: Plan, question: str) -> list[tuple[str, str]]:
+        """``(text for BM25, text to embed)`` of each search: one, or the question first."""
+        if plan.expansion == "none" or self._expander is None:
+            return [(question, question)]
+        if plan.expansion == "multi_query":
+            rewrites = await self._expander.rewrite(question, self.config.multi_query_count)
+            return [(q, q) for q in (question, *rewrites)]
+        draft = await self._expander.draft(question)
+        return [(question, draft or question)]
+
+    def _embed(self, plan: Plan, texts: list[str]) -> list[Vectors | None]:
+        """One query vector per text (blocking). hyde's draft is embedded as a passage."""
+        if plan.expansion == "hyde":
+            return [self._embedder.embed_documents(texts)[0]]
+        return [self.cache.embed(text) for text in texts]
+
+    def _fuse(self, lists: Sequence[list[ScoredChunk]], limit: int) -> list[ScoredChunk]:
+        """Weighted RRF of multi_query's lists; the original question's list is first."""
+        weights = [self.config.multi_query_original_weight] + [1.0] * (len(lists) - 1)
+        return rrf_fuse(lists, weights, k=self.config.multi_query_rrf_k, limit=limit)
 
     async def _restrict(
         self, tenant_id: str, filters: RetrievalFilters | None
@@ -204,35 +252,3 @@ class RetrieveService:
             kept += [h for h in again if visible[h.chunk.document_id] == h.chunk.version]
             kept.sort(key=lambda h: h.score, reverse=True)
         return kept
-
-
-async def _reranked(
-    reranker: Reranker, question: str, hits: list[ScoredChunk]
-) -> list[ScoredChunk]:
-    """The hits in the reranker's order, each scored by its relevance."""
-    order = await reranker.rerank(question, [h.chunk.text for h in hits])
-    return [ScoredChunk(hits[i].chunk, score, hits[i].vector) for i, score in order]
-
-
-def _diverse(hits: list[ScoredChunk], top_k: int, lam: float) -> list[ScoredChunk]:
-    usable = [h for h in hits if h.vector is not None]
-    if not usable:
-        return hits
-    matrix = np.stack([h.vector for h in usable if h.vector is not None])
-    order = mmr_select([h.score for h in usable], matrix, top_k, lam)
-    return [usable[i] for i in order]
-
-
-def _passage(hit: ScoredChunk) -> Passage:
-    c = hit.chunk
-    return Passage(
-        chunk_id=c.chunk_id,
-        document_id=c.document_id,
-        filename=c.filename,
-        title=c.title,
-        text=c.text,
-        score=hit.score,
-        page=c.page,
-        heading=c.heading,
-        chunk_index=c.chunk_index,
-    )

@@ -1,13 +1,27 @@
-"""Settings of retrieve_svc (environment prefix ``RAGBUS_RETRIEVE_``)."""
+"""Settings of retrieve_svc (environment prefix ``RAGBUS_RETRIEVE_``).
 
-from typing import Literal
+The LLM of the ``multi_query`` and ``hyde`` techniques is generate_svc's by default:
+each ``llm_*`` setting reads ``RAGBUS_RETRIEVE_LLM_*`` first, then the shared
+``RAGBUS_LLM_*`` variable, so setting ``RAGBUS_LLM_MODEL`` once enables both.
+"""
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Literal
 
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ragbus.llm_calls import RetryPolicy
 from ragbus.stores.vectors.base import Fusion
+from retrieve_svc.cross_encoder import CrossEncoderReranker
+from retrieve_svc.expansion import LitellmQueryExpander, QueryExpander
 from retrieve_svc.rerank import LitellmReranker, Reranker
 from retrieve_svc.service import RetrieveConfig
+
+
+def _llm(name: str) -> AliasChoices:
+    """``RAGBUS_RETRIEVE_LLM_<NAME>``, else the shared ``RAGBUS_LLM_<NAME>``."""
+    return AliasChoices(f"RAGBUS_RETRIEVE_LLM_{name}", f"RAGBUS_LLM_{name}")
 
 
 class RetrieveSettings(BaseSettings):
@@ -29,11 +43,35 @@ class RetrieveSettings(BaseSettings):
         rerank_api_base: The rerank provider's URL, if not its default.
         rerank_api_key: The rerank provider's key.
         rerank_candidates: How many of the best hits the reranker reorders.
+        rerank_model_path: Directory of a local ONNX cross-encoder (``model.onnx``
+            and its tokenizer files); reranks on this machine instead of through
+            ``rerank_model``. Set one of the two, not both.
+        rerank_batch_size: (question, passage) pairs per cross-encoder call.
+        rerank_threads: onnxruntime threads of the cross-encoder; ``None``: its choice.
+        llm_model: litellm model of ``multi_query`` and ``hyde``; none: those
+            techniques are refused with ``technique_unavailable``.
+        llm_fallback_models: Models tried in order when ``llm_model`` keeps failing.
+        llm_api_base: The LLM provider's URL.
+        llm_api_key: The LLM provider's key.
+        llm_timeout_s: Seconds for one LLM call.
+        llm_max_retries: Retries per model on timeouts, 429 and 5xx.
+        llm_deadline_s: All attempts of one expansion, in seconds: under the
+            gateway's 30 s wait for ``/v1/retrieve`` and under ``ack_wait_s``.
+        llm_temperature: Sampling temperature of the rewrites and drafts.
+        llm_max_tokens: Longest LLM reply (N queries, or the drafted passage).
+        multi_query_count: Rewrites ``multi_query`` asks for (searched with the
+            original question, so N + 1 searches).
+        multi_query_rrf_k: RRF rank constant fusing those searches (60, Cormack et
+            al.'s; not tuned, unlike ``rrf_k``).
+        multi_query_original_weight: RRF weight of the original question's list
+            (each rewrite's is 1).
         ack_wait_s: Seconds before JetStream redelivers an un-acked query.
         max_deliver: Deliveries of one query before it is answered as failed.
     """
 
-    model_config = SettingsConfigDict(env_prefix="RAGBUS_RETRIEVE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RAGBUS_RETRIEVE_", extra="ignore", populate_by_name=True
+    )
 
     default_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     # k=5 with BM25 weighted 0.75 fused SciFact train best among k 1..100 and BM25
@@ -49,8 +87,39 @@ class RetrieveSettings(BaseSettings):
     rerank_api_base: str | None = None
     rerank_api_key: SecretStr | None = None
     rerank_candidates: int = Field(20, ge=1, le=100)
+    rerank_model_path: Path | None = None
+    rerank_batch_size: int = Field(32, ge=1, le=256)
+    rerank_threads: int | None = Field(None, ge=1)
+    llm_model: str | None = Field(None, validation_alias=_llm("MODEL"))
+    llm_fallback_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_llm("FALLBACK_MODELS")
+    )
+    llm_api_base: str | None = Field(None, validation_alias=_llm("API_BASE"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=_llm("API_KEY"))
+    llm_timeout_s: float = Field(10.0, gt=0, validation_alias=_llm("TIMEOUT_S"))
+    llm_max_retries: int = Field(1, ge=0, le=10, validation_alias=_llm("MAX_RETRIES"))
+    llm_deadline_s: float = Field(20.0, gt=0, validation_alias=_llm("DEADLINE_S"))
+    llm_temperature: float = Field(0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(256, ge=16, le=4096)
+    multi_query_count: int = Field(3, ge=1, le=10)
+    multi_query_rrf_k: int = Field(60, ge=1)
+    multi_query_original_weight: float = Field(1.0, gt=0)
     ack_wait_s: float = Field(30.0, gt=0)
     max_deliver: int = Field(3, ge=1)
+
+    @field_validator("llm_fallback_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        """Accept ``"a,b"`` from the environment as well as a list."""
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _one_reranker(self) -> "RetrieveSettings":
+        if self.rerank_model is not None and self.rerank_model_path is not None:
+            raise ValueError("set rerank_model or rerank_model_path, not both")
+        return self
 
     def retrieve_config(self) -> RetrieveConfig:
         """The service's configuration from these settings."""
@@ -67,11 +136,36 @@ class RetrieveSettings(BaseSettings):
             cache_size=self.cache_size,
             mmr_candidates=self.mmr_candidates,
             rerank_candidates=self.rerank_candidates,
+            multi_query_count=self.multi_query_count,
+            multi_query_rrf_k=self.multi_query_rrf_k,
+            multi_query_original_weight=self.multi_query_original_weight,
         )
 
     def reranker(self) -> Reranker | None:
-        """The configured reranker, or ``None`` when ``rerank_model`` is unset."""
+        """The configured reranker (not loaded yet), or ``None`` when none is set."""
+        if self.rerank_model_path is not None:
+            return CrossEncoderReranker(
+                self.rerank_model_path,
+                batch_size=self.rerank_batch_size,
+                threads=self.rerank_threads,
+            )
         if self.rerank_model is None:
             return None
         key = self.rerank_api_key.get_secret_value() if self.rerank_api_key else None
         return LitellmReranker(self.rerank_model, api_base=self.rerank_api_base, api_key=key)
+
+    def expander(self) -> QueryExpander | None:
+        """The LLM of ``multi_query`` and ``hyde``, or ``None`` when ``llm_model`` is unset."""
+        if self.llm_model is None:
+            return None
+        key = self.llm_api_key.get_secret_value() if self.llm_api_key else None
+        return LitellmQueryExpander(
+            self.llm_model,
+            fallback_models=self.llm_fallback_models,
+            api_base=self.llm_api_base,
+            api_key=key,
+            timeout_s=self.llm_timeout_s,
+            temperature=self.llm_temperature,
+            max_tokens=self.llm_max_tokens,
+            policy=RetryPolicy(max_retries=self.llm_max_retries, deadline_s=self.llm_deadline_s),
+        )

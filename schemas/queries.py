@@ -56,6 +56,19 @@ class RetrievalOptions(BaseModel):
         rerank: Rerank the top candidates with the configured reranker; ``None``
             reranks exactly when one is configured. ``True`` without one fails with
             the code ``rerank_unavailable``.
+        technique: A named retrieval technique (retrieve_svc's registry,
+            ``retrieve_svc/techniques.py``): ``dense``, ``sparse``, ``hybrid``,
+            ``hybrid_rerank``, or, with an LLM configured, ``multi_query`` (the
+            question rewritten into several queries, each searched, fused by RRF) and
+            ``hyde`` (a drafted answer passage embedded and searched). ``None`` is a
+            plain search in ``mode``. The first four fix the mode (and
+            ``hybrid_rerank`` reranking); ``multi_query`` and ``hyde`` search in
+            ``mode``. A ``mode`` or ``rerank`` that contradicts the technique fails
+            with ``technique_conflict``, an unknown name with ``unknown_technique``
+            (the message lists the known ones), an LLM technique without an LLM
+            with ``technique_unavailable``. The names are checked by the service,
+            not here, so a plain NATS client gets that typed failure in the reply
+            (or ``answer.failed``) and a new technique needs no schema change.
     """
 
     mode: SearchMode | None = None
@@ -63,6 +76,7 @@ class RetrievalOptions(BaseModel):
     min_score: float | None = None
     mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
     rerank: bool | None = None
+    technique: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Passage(BaseModel):
@@ -122,10 +136,15 @@ class Citation(BaseModel):
 
 
 class Timings(BaseModel):
-    """Stage durations of one query, in milliseconds."""
+    """Stage durations of one query, in milliseconds.
+
+    ``expand_ms`` is the LLM call of the ``multi_query`` or ``hyde`` technique
+    (absent for other techniques); it is part of ``retrieve_ms``.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    expand_ms: float | None = None
     embed_ms: float | None = None
     filter_ms: float | None = None
     search_ms: float | None = None

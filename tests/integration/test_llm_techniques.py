@@ -1,0 +1,208 @@
+"""``multi_query`` and ``hyde`` through litellm against a local OpenAI-compatible server.
+
+Real Postgres, Qdrant local mode, the real BM25 encoder and the hashing embedder.
+The fake provider answers by the system prompt: the multi-query prompt gets
+:data:`REWRITES`, the HyDE prompt :data:`DRAFT`; a question with ``BROKEN`` gets 500.
+A recording vector store shows exactly what each technique searched.
+"""
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ragbus.embedding.fake import FakeEmbedder
+from ragbus.errors import PermanentError
+from ragbus.llm_calls import RetryPolicy
+from ragbus.settings import InfraSettings
+from ragbus.stores.document_filters import DocumentFilters
+from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.factory import open_vector_store
+from ragbus.stores.postgres import create_pool, migrate
+from retrieve_svc.expansion import LitellmQueryExpander
+from retrieve_svc.service import RetrieveConfig, RetrieveService
+from schemas.queries import RetrievalOptions
+from tests.integration.retrieval_world import index_document
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "where do penguins live"
+REWRITES = "1. emperor colonies on antarctic sea ice\n2. flightless seabird habitat\n3. penguins"
+DRAFT = "Emperor penguins breed on the antarctic sea ice through the polar winter."
+TEXTS = {
+    "direct": "penguins live in the southern hemisphere",
+    "colony": "emperor colonies gather on antarctic sea ice",
+    "seabird": "the flightless seabird habitat is rocky coast",
+    "other": "volcanoes erupt molten rock",
+}
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def complete(request: Request) -> Any:
+            body = await request.json()
+            self.requests.append(body)
+            system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+            if "BROKEN" in user:
+                return JSONResponse({"error": {"message": "upstream exploded"}}, 500)
+            content = REWRITES if "search queries" in system else DRAFT
+            message = {"role": "assistant", "content": content}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+            return {"id": "c", "object": "chat.completion", "created": 0, "model": "fake",
+                    "choices": [choice], "usage": usage}  # fmt: skip
+
+        return app
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[str, FakeLLM]]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fake = FakeLLM()
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "fake LLM did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}/v1", fake
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url):
+    pool = await create_pool(database_url)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
+class RecordingStore:
+    """The real store, remembering the ``(text, vector, mode)`` of every search."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.searches: list[dict[str, Any]] = []
+
+    async def search(self, **kwargs: Any) -> Any:
+        self.searches.append(kwargs)
+        return await self.inner.search(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+async def world(pool, tmp_path, llm):
+    """A tenant holding :data:`TEXTS`, and services with and without the LLM."""
+    embedder = FakeEmbedder(dim=64)
+    settings = InfraSettings(
+        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection="tq"
+    )
+    store = await open_vector_store(settings)
+    await store.open(model_id=embedder.model_id, dim=embedder.dim)
+    docs = DocumentRepository(pool)
+    tenant = f"tq-{uuid.uuid4().hex[:8]}"
+    ids = {k: await index_document(docs, store, embedder, tenant, [t]) for k, t in TEXTS.items()}
+    expander = LitellmQueryExpander(
+        "openai/fake",
+        api_base=llm[0],
+        api_key="sk-fake",
+        policy=RetryPolicy(max_retries=1, backoff_s=0.01, deadline_s=10),
+    )
+    recording = RecordingStore(store)
+    service = RetrieveService(
+        docs, recording, embedder, DocumentFilters(pool), RetrieveConfig(), expander=expander
+    )
+    yield tenant, ids, service, recording, embedder
+    await store.close()
+
+
+def rrf(lists: list[list[uuid.UUID]], weights: list[float], k: int) -> dict[uuid.UUID, float]:
+    """Weighted RRF written out independently of ``rrf_fuse``."""
+    scores: dict[uuid.UUID, float] = {}
+    for ranked, w in zip(lists, weights, strict=True):
+        for rank, doc in enumerate(ranked):
+            scores[doc] = scores.get(doc, 0.0) + 1.0 / ((rank + 1) / w + k - 1)
+    return scores
+
+
+async def test_multi_query_searches_every_rewrite_and_fuses_them_by_rrf(world, llm) -> None:
+    tenant, ids, service, recording, _ = world
+    sparse = RetrievalOptions(mode="sparse")
+    plain, _ = await service.retrieve(tenant, QUESTION, 10, sparse)
+    assert [p.document_id for p in plain] == [ids["direct"]]  # BM25: only the shared word
+
+    recording.searches.clear()
+    options = RetrievalOptions(technique="multi_query", mode="sparse")
+    fused, timings = await service.retrieve(tenant, QUESTION, 10, options)
+
+    request = llm[1].requests[-1]
+    assert request["messages"][-1]["content"] == QUESTION
+    assert "into 3 different search queries" in request["messages"][0]["content"]
+    searched = [s["text"] for s in recording.searches]
+    # "penguins" repeats no line of the question exactly, so it is searched as well
+    assert searched == [
+        QUESTION,
+        "emperor colonies on antarctic sea ice",
+        "flightless seabird habitat",
+        "penguins",
+    ]
+    assert {s["mode"] for s in recording.searches} == {"sparse"}
+    found = [p.document_id for p in fused]
+    assert set(found) == {ids["direct"], ids["colony"], ids["seabird"]}  # via the rewrites
+    lists = []
+    for text in searched:
+        hits, _ = await service.retrieve(tenant, text, 10, sparse)
+        lists.append([p.document_id for p in hits])
+    expected = rrf(lists, [1.0, 1.0, 1.0, 1.0], k=60)
+    assert found == sorted(expected, key=lambda d: -expected[d])
+    assert [p.score for p in fused] == pytest.approx([expected[d] for d in found])
+    assert timings.expand_ms is not None and timings.expand_ms > 0
+
+
+async def test_hyde_embeds_the_drafted_passage_and_keeps_the_question_for_bm25(world) -> None:
+    tenant, ids, service, recording, embedder = world
+    options = RetrievalOptions(technique="hyde", mode="dense")
+    passages, timings = await service.retrieve(tenant, "which birds brave the cold", 2, options)
+
+    (search,) = recording.searches
+    assert search["vector"].tolist() == pytest.approx(embedder.embed_query(DRAFT).tolist())
+    assert search["mode"] == "dense" and timings.expand_ms is not None
+    assert passages[0].document_id == ids["colony"]  # the draft's words, not the question's
+    plain, _ = await service.retrieve(tenant, "which birds brave the cold", 2)
+    assert plain[0].document_id != ids["colony"]
+
+    recording.searches.clear()
+    await service.retrieve(tenant, QUESTION, 2, RetrievalOptions(technique="hyde"))
+    (hybrid,) = recording.searches
+    assert hybrid["mode"] == "hybrid" and hybrid["text"] == QUESTION
+    assert hybrid["vector"].tolist() == pytest.approx(embedder.embed_query(DRAFT).tolist())
+
+
+async def test_a_failing_llm_fails_the_retrieval_with_its_code(world) -> None:
+    tenant, _, service, _, _ = world
+    options = RetrievalOptions(technique="multi_query")
+    with pytest.raises(PermanentError) as failed:
+        await service.retrieve(tenant, "BROKEN question", 3, options)
+    assert failed.value.code == "llm_unavailable"
+    assert "after 2 attempt(s)" in str(failed.value)
