@@ -147,6 +147,8 @@ class LitellmQueryExpander:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm  # lazy: importing litellm takes seconds
 
+        litellm.suppress_debug_info = True  # no help banner on stdout per failed call
+
         messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": question.strip()},
