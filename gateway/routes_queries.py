@@ -28,10 +28,17 @@ from schemas.queries import MAX_TOP_K, RetrievalOptions
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
+REQUEST_ERRORS = frozenset(
+    {"rerank_unavailable", "unknown_technique", "technique_unavailable", "technique_conflict"}
+)
+"""Failure codes caused by the request's retrieval options, answered with 400. Their
+messages are written for the client by retrieve_svc (``retrieve_svc/techniques.py``)."""
+
 
 class RetrieveBody(RetrievalOptions):
     """Body of ``POST /v1/retrieve``: the question, ``top_k`` and the optional
-    ``mode``, ``filters``, ``min_score`` and ``mmr_lambda`` of ``RetrievalOptions``.
+    ``technique``, ``mode``, ``filters``, ``min_score``, ``mmr_lambda`` and ``rerank``
+    of ``RetrievalOptions``.
     The tenant comes only from the request's identity, never from the body."""
 
     question: str = Field(min_length=1, max_length=8192)
@@ -67,8 +74,8 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
     except TimeoutError:
         raise HTTPException(504, "retrieve service did not answer in time") from None
     reply = PassagesRetrieved.model_validate(raw)
-    if reply.error_code == "rerank_unavailable":
-        raise HTTPException(400, "reranking was requested but is not configured")
+    if reply.error_code in REQUEST_ERRORS:
+        raise HTTPException(400, f"{reply.error_code}: {reply.error}")
     if reply.error:
         raise HTTPException(503, "retrieval failed; see the retrieve service's logs")
     timings = reply.timings.model_dump(exclude_none=True)
@@ -120,6 +127,8 @@ async def query(
     if cache:
         await cache.settle(final)  # stored before we answer: an immediate repeat hits
     if isinstance(final, AnswerFailed):
+        if final.code in REQUEST_ERRORS:
+            raise HTTPException(400, f"{final.code}: {final.error}")
         raise HTTPException(502, f"the query failed: {final.code}")
     return ready_json(final, (time.perf_counter() - started) * 1000)
 
