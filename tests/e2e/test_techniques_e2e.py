@@ -1,0 +1,98 @@
+"""Retrieval techniques through the gateway: refusals are 400s with a typed code.
+
+The gateway and retrieve_svc alone, over a real nats-server, Postgres and the real
+model, with no LLM and no reranker configured. The refusal comes from retrieve_svc
+over NATS (the ``passages.retrieve`` reply or ``answer.failed``); the gateway only
+turns its code into the status.
+"""
+
+import asyncio
+import functools
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from ragbus.resources import Resources
+from ragbus.runtime import start_bus
+from ragbus.settings import InfraSettings
+from retrieve_svc.app import build as build_retrieve
+from retrieve_svc.settings import RetrieveSettings
+from tests.e2e.stack import free_port, wait_ready
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+KNOWN = "dense, sparse, hybrid, hybrid_rerank, multi_query, hyde"
+
+
+@pytest.fixture(scope="module")
+async def gateway_url(nats_url, database_url, tmp_path_factory) -> AsyncIterator[str]:
+    infra = InfraSettings(
+        nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("tech")
+    )
+    offline = RetrieveSettings(llm_model=None, rerank_model=None, rerank_model_path=None)
+    resources = Resources(infra)
+    retrieve = functools.partial(build_retrieve, settings=offline)
+    bus = await start_bus(infra, resources, [retrieve], name="ragbus-techniques-test")
+    port = free_port()
+    app = create_app(infra, GatewaySettings(port=port), resources=resources)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(url)
+        yield url
+    finally:
+        server.should_exit = True
+        await task
+        await bus.stop()
+        await resources.close()
+
+
+@pytest.fixture
+async def http(gateway_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"X-Tenant-ID": f"tech-{uuid.uuid4().hex[:8]}"}
+    async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=60) as client:
+        yield client
+
+
+async def test_an_unknown_technique_is_a_400_naming_the_known_ones(http) -> None:
+    reply = await http.post("/v1/retrieve", json={"question": "vitamin D", "technique": "colbert"})
+
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["detail"] == (
+        f"unknown_technique: unknown technique 'colbert'; known techniques: {KNOWN}"
+    )
+
+
+@pytest.mark.parametrize("technique", ["multi_query", "hyde"])
+async def test_an_llm_technique_without_an_llm_is_a_400_on_both_routes(http, technique) -> None:
+    body = {"question": "vitamin D and fractures", "technique": technique, "cache": False}
+    retrieved = await http.post("/v1/retrieve", json=body)
+    answered = await http.post("/v1/query", json=body)
+
+    for reply in (retrieved, answered):
+        assert reply.status_code == 400, reply.text
+        detail = reply.json()["detail"]
+        assert detail.startswith(f"technique_unavailable: technique '{technique}' needs an LLM")
+    (stored,) = (await http.get("/v1/queries")).json()["queries"]
+    assert (stored["status"], stored["error_code"]) == ("failed", "technique_unavailable")
+
+
+async def test_conflicts_and_a_missing_reranker_are_400s_and_plain_techniques_work(http) -> None:
+    conflict = await http.post(
+        "/v1/retrieve", json={"question": "q", "technique": "dense", "mode": "sparse"}
+    )
+    assert conflict.status_code == 400
+    assert conflict.json()["detail"].startswith("technique_conflict: technique 'dense'")
+    rerank = await http.post("/v1/retrieve", json={"question": "q", "technique": "hybrid_rerank"})
+    assert rerank.status_code == 400
+    assert rerank.json()["detail"].startswith("rerank_unavailable: ")
+    for technique in ("dense", "sparse", "hybrid"):
+        plain = await http.post("/v1/retrieve", json={"question": "q", "technique": technique})
+        assert plain.status_code == 200, plain.text
+        assert plain.json()["passages"] == []  # a new tenant holds nothing
