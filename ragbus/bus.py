@@ -15,8 +15,15 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from pydantic import BaseModel
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from deploy.jetstream import ConsumerSpec, stream_for
 from ragbus.errors import PermanentError
@@ -55,25 +62,47 @@ class Publisher(Protocol):
         ...
 
 
+PUBLISH_TIMEOUT_S = 5.0
+"""Wait for JetStream's ack per attempt. FastStream's default (0.5 s) timed out under
+load (4 uploads at once next to the model on 2 busy cores) and failed uploads."""
+PUBLISH_ATTEMPTS = 3
+"""Attempts per JetStream publish; a retry carries the same ``Nats-Msg-Id``, so a
+message stored by an attempt whose ack was lost is not stored twice."""
+
+
 class EventPublisher:
     """Publishes pydantic events; JetStream (with de-duplication) where a stream exists.
 
     Args:
         broker: A connected FastStream NATS broker.
+        timeout_s: Wait for JetStream's ack per attempt, in seconds.
+        attempts: Attempts per JetStream publish (timeouts only are retried, after
+            0.2 s, then 0.4 s, ...; dedup by ``Nats-Msg-Id`` makes that safe).
     """
 
-    def __init__(self, broker: NatsBroker) -> None:
+    def __init__(
+        self,
+        broker: NatsBroker,
+        *,
+        timeout_s: float = PUBLISH_TIMEOUT_S,
+        attempts: int = PUBLISH_ATTEMPTS,
+    ) -> None:
         self._broker = broker
+        self._timeout_s = timeout_s
+        self._attempts = attempts
 
     async def publish(self, event: BaseModel, subject: str, *, msg_id: str | None = None) -> None:
         """Publish ``event`` on ``subject``.
 
         Subjects stored by a stream go through JetStream and wait for its ack, with
         ``Nats-Msg-Id`` set to ``msg_id`` (default: the event's ``event_id``) so a
-        retried publish is stored once. Other subjects (``answer.delta``) use core NATS.
+        retried publish is stored once; an ack that does not come within
+        ``timeout_s`` is retried that way. Other subjects (``answer.delta``) use
+        core NATS.
 
         Raises:
-            nats.errors.Error: if NATS or JetStream does not accept the message.
+            nats.errors.Error: if NATS or JetStream does not accept the message
+                (``TimeoutError`` after the last attempt).
         """
         try:
             stream = stream_for(subject)
@@ -82,7 +111,19 @@ class EventPublisher:
             return
         dedup = msg_id or str(getattr(event, "event_id", ""))
         headers = {"Nats-Msg-Id": dedup} if dedup else None
-        await self._broker.publish(event, subject, headers=headers, stream=stream)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((TimeoutError, NatsTimeoutError)),
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    log.warning("retrying a publish", extra={"subject": subject})
+                await self._broker.publish(
+                    event, subject, headers=headers, stream=stream, timeout=self._timeout_s
+                )
 
     def jetstream(self) -> JetStreamContext:
         """The broker's JetStream context (for reading stream and consumer state).

@@ -1,5 +1,6 @@
 """Pure parts of the bus: stream routing and nak backoff."""
 
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -75,3 +76,46 @@ def test_consumer_group_of_a_lane_is_its_service() -> None:
     assert consumer_name(delivered_by(lane)) == "embed-svc"
     assert consumer_name(delivered_by("ingest-svc")) == "ingest-svc"
     assert consumer_name(delivered_by("embed-svc-delete")) == "embed-svc-delete"
+
+
+class _FlakyBroker:
+    """Raises ``failures`` in turn on publish, then accepts; records every call."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls: list[dict[str, Any]] = []
+
+    async def publish(self, event: Any, subject: str, **kwargs: Any) -> None:
+        self.calls.append({"subject": subject, **kwargs})
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+async def test_a_publish_whose_ack_times_out_is_retried_with_the_same_msg_id() -> None:
+    from nats.errors import TimeoutError as NatsTimeoutError
+
+    from ragbus.bus import EventPublisher
+    from schemas import DeleteDocument
+
+    broker = _FlakyBroker(NatsTimeoutError(), TimeoutError())
+    publisher = EventPublisher(broker, timeout_s=3.0)  # type: ignore[arg-type]
+    event = DeleteDocument(tenant_id="t", document_id=uuid.uuid4())
+    await publisher.publish(event, s.DOCUMENT_DELETE, msg_id="m-1")
+    assert len(broker.calls) == 3
+    assert all(c["headers"] == {"Nats-Msg-Id": "m-1"} for c in broker.calls)
+    assert {c["timeout"] for c in broker.calls} == {3.0}
+
+
+async def test_a_publish_is_given_up_after_its_attempts_and_other_errors_are_not_retried() -> None:
+    from ragbus.bus import EventPublisher
+    from schemas import DeleteDocument
+
+    event = DeleteDocument(tenant_id="t", document_id=uuid.uuid4())
+    broker = _FlakyBroker(*[TimeoutError()] * 3)
+    with pytest.raises(TimeoutError):
+        await EventPublisher(broker, attempts=3).publish(event, s.DOCUMENT_DELETE)  # type: ignore[arg-type]
+    assert len(broker.calls) == 3
+    refused = _FlakyBroker(RuntimeError("no stream"))
+    with pytest.raises(RuntimeError):
+        await EventPublisher(refused).publish(event, s.DOCUMENT_DELETE)  # type: ignore[arg-type]
+    assert len(refused.calls) == 1
