@@ -1,8 +1,10 @@
 """Settings of retrieve_svc (environment prefix ``RAGBUS_RETRIEVE_``).
 
 The LLM of the ``multi_query`` and ``hyde`` techniques is generate_svc's by default:
-each ``llm_*`` setting reads ``RAGBUS_RETRIEVE_LLM_*`` first, then the shared
-``RAGBUS_LLM_*`` variable, so setting ``RAGBUS_LLM_MODEL`` once enables both.
+its model, fallbacks, URL and key read ``RAGBUS_RETRIEVE_LLM_*`` first, then the
+shared ``RAGBUS_LLM_*`` variable, so setting ``RAGBUS_LLM_MODEL`` once enables both.
+Its timeout, retries and deadline are retrieve_svc's own: an answer may take
+minutes, a retrieval is waited for (30 s at the gateway, 30 s ``ack_wait_s``).
 """
 
 from pathlib import Path
@@ -96,9 +98,9 @@ class RetrieveSettings(BaseSettings):
     )
     llm_api_base: str | None = Field(None, validation_alias=_llm("API_BASE"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_llm("API_KEY"))
-    llm_timeout_s: float = Field(10.0, gt=0, validation_alias=_llm("TIMEOUT_S"))
-    llm_max_retries: int = Field(1, ge=0, le=10, validation_alias=_llm("MAX_RETRIES"))
-    llm_deadline_s: float = Field(20.0, gt=0, validation_alias=_llm("DEADLINE_S"))
+    llm_timeout_s: float = Field(10.0, gt=0)
+    llm_max_retries: int = Field(1, ge=0, le=10)
+    llm_deadline_s: float = Field(20.0, gt=0)
     llm_temperature: float = Field(0.2, ge=0, le=2)
     llm_max_tokens: int = Field(256, ge=16, le=4096)
     multi_query_count: int = Field(3, ge=1, le=10)

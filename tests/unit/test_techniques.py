@@ -95,3 +95,26 @@ def test_parse_queries_strips_numbering_and_drops_repeats() -> None:
         "calcium intake",
     ]
     assert parse_queries("", "q", 3) == []
+
+
+def test_the_llm_is_generate_s_unless_retrieve_names_its_own(monkeypatch) -> None:
+    from retrieve_svc.expansion import LitellmQueryExpander
+    from retrieve_svc.settings import RetrieveSettings
+
+    for name in ("MODEL", "FALLBACK_MODELS", "API_BASE", "API_KEY", "TIMEOUT_S"):
+        monkeypatch.delenv(f"RAGBUS_RETRIEVE_LLM_{name}", raising=False)
+    monkeypatch.setenv("RAGBUS_LLM_MODEL", "openai/shared")
+    monkeypatch.setenv("RAGBUS_LLM_FALLBACK_MODELS", "openai/a, openai/b")
+    monkeypatch.setenv("RAGBUS_LLM_TIMEOUT_S", "60")  # generate's: answers may take long
+    shared = RetrieveSettings()
+    assert (shared.llm_model, shared.llm_fallback_models) == (
+        "openai/shared",
+        ["openai/a", "openai/b"],
+    )
+    assert shared.llm_timeout_s == 10.0
+    expander = shared.expander()
+    assert isinstance(expander, LitellmQueryExpander)
+    assert expander.models == ["openai/shared", "openai/a", "openai/b"]
+    monkeypatch.setenv("RAGBUS_RETRIEVE_LLM_MODEL", "openai/own")
+    assert RetrieveSettings().llm_model == "openai/own"
+    assert RetrieveSettings(llm_model=None).expander() is None
