@@ -40,8 +40,8 @@ class FastEmbedEmbedder:
 
         Args:
             settings: Model name, path, cache directory, token limit and threads.
-            batch_size: Texts per onnxruntime call; inputs are sorted by length first,
-                so each batch is padded only to similar lengths.
+            batch_size: Most texts per onnxruntime call; inputs are sorted by token
+                count first and grouped by similar lengths (:func:`length_batches`).
         """
         self._settings = settings
         self._batch_size = batch_size
@@ -81,6 +81,11 @@ class FastEmbedEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed passages, each truncated to :attr:`max_tokens`.
 
+        The texts are sorted by token count and cut into model calls of similar
+        lengths (:func:`length_batches`), since each call pads to its longest text:
+        a call mixing 40- and 250-token chunks would spend most of its time on
+        padding. The order of ``texts`` is restored in the result.
+
         Args:
             texts: Passages, in any order; empty strings are allowed.
 
@@ -90,13 +95,15 @@ class FastEmbedEmbedder:
         self.warm_up()
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        # Shortest first, so each batch pads to about its own length rather than the longest
-        # text in the call; the order is restored below.
-        order = np.argsort([len(text) for text in texts], kind="stable")
-        sorted_texts = [texts[i] for i in order]
-        vectors = np.stack(list(self._model.embed(sorted_texts, batch_size=self._batch_size)))
+        assert self._tokenizer is not None
+        lengths = [
+            min(len(e.ids), self.max_tokens)
+            for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        ]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        out[order] = vectors
+        for rows in length_batches(lengths, self._batch_size):
+            batch = [texts[i] for i in rows]
+            out[rows] = np.stack(list(self._model.embed(batch, batch_size=len(batch))))
         return out
 
     def embed_query(self, text: str) -> Vectors:
@@ -145,6 +152,43 @@ class FastEmbedEmbedder:
             resolved.source,
             time.perf_counter() - started,
         )
+
+
+PAD_SLACK = 1.25
+"""A model call holds texts up to this many times as long as its shortest one (plus
+:data:`PAD_SLACK_TOKENS`): on SciFact chunks (137 tokens on average, 4-256) the
+padding that remains costs a few percent, against a third with one call per 64."""
+PAD_SLACK_TOKENS = 8
+
+
+def length_batches(lengths: Sequence[int], max_size: int) -> list[list[int]]:
+    """Indices of texts grouped into model calls of similar token counts.
+
+    The indices are taken shortest first; a call is closed when it holds
+    ``max_size`` texts or the next text is longer than ``PAD_SLACK`` times its
+    shortest plus ``PAD_SLACK_TOKENS``.
+
+    Args:
+        lengths: Token count of each text (special tokens included).
+        max_size: Most texts per call.
+
+    Returns:
+        Lists of indices into ``lengths``; together they hold each index once.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and (
+            len(current) >= max_size
+            or lengths[i] > lengths[current[0]] * PAD_SLACK + PAD_SLACK_TOKENS
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def register_export(resolved: ResolvedModel) -> str:
