@@ -12,12 +12,13 @@ from uuid import UUID
 import numpy as np
 from nats.aio.msg import Msg
 
+from embed_svc.records import chunk_records
 from ragbus.bus import Publisher
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import PermanentError
 from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.vectors.base import ChunkRecord, VectorStore
+from ragbus.stores.vectors.base import VectorStore
 from ragbus.telemetry import stage
 from schemas import (
     ChunksReady,
@@ -55,8 +56,23 @@ class EmbedService:
         self._publisher = publisher
         self._lifecycle = DocumentLifecycle(documents, publisher)
 
+    async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
+        """Whether each batch's document still wants it (not deleted, same version).
+
+        The reads run concurrently and before the model's turn, so they never keep
+        the model waiting. A read that fails (Postgres down) says "wanted": the
+        batch is embedded and :meth:`commit` checks again and retries.
+
+        Returns:
+            One flag per batch, in order.
+        """
+        return list(await asyncio.gather(*(self._wanted(b) for b in batches)))
+
     async def embed(
-        self, batches: list[ChunksReady], trace_parent: Msg | None = None
+        self,
+        batches: list[ChunksReady],
+        trace_parent: Msg | None = None,
+        wanted: list[bool] | None = None,
     ) -> list[Vectors]:
         """Embed every live chunk of ``batches`` in one model call (CPU work in a thread).
 
@@ -67,12 +83,13 @@ class EmbedService:
         Args:
             batches: The pulled ``chunks.ready`` events.
             trace_parent: The message whose trace the ``embed_batch`` span joins.
+            wanted: :meth:`wanted` of ``batches`` if already read; read here if omitted.
 
         Returns:
             One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order;
             ``(0, dim)`` for a batch that is no longer wanted.
         """
-        live = [await self._wanted(b) for b in batches]
+        live = wanted if wanted is not None else await self.wanted(batches)
         texts = [c.text for b, keep in zip(batches, live, strict=True) if keep for c in b.chunks]
         if texts:
             model = {"gen_ai.request.model": self._embedder.model_id}
@@ -104,9 +121,45 @@ class EmbedService:
     async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
         """Upsert one batch's vectors, record progress, and mark indexed when complete.
 
-        A batch of a deleted document, or of an older version, is dropped; a delete
-        that lands while the upsert runs is caught by the re-check after it.
+        ``record_batch`` checks the document under its row lock, so a batch costs the
+        upsert, one transaction and its announcements. Only when it refuses (deleted
+        or re-versioned, possibly during the upsert) is the row read to clean up what
+        the upsert wrote. A batch :meth:`embed` skipped (no vectors) is checked first.
+
+        Raises:
+            RuntimeError: The batch was skipped by :meth:`embed` yet is current now
+                (transient: a retry embeds it).
         """
+        if len(vectors) != len(batch.chunks):
+            await self._commit_skipped(batch)
+            return
+        tenant, doc_id = batch.tenant_id, batch.document_id
+        with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
+            await self._vectors.upsert(chunk_records(batch), vectors)
+        progress = await self._documents.record_batch(
+            tenant,
+            doc_id,
+            version=batch.version,
+            batch_index=batch.batch_index,
+            chunk_count=len(batch.chunks),
+        )
+        if progress is None:  # deleted or re-versioned before or during the upsert
+            await self._clean_up_refused(batch)
+            return
+        if progress.total and progress.done >= progress.total:
+            # the last batch: ``indexed`` is announced next (also on a redelivery,
+            # deduplicated), so an ``embedding`` announcement would say nothing new
+            await self._finish(batch, progress)
+            return
+        await self._lifecycle.announce(
+            tenant,
+            doc_id,
+            DocumentStatus.EMBEDDING,
+            progress,
+            msg_id=f"{doc_id}:{batch.version}:embedding:{progress.done}",
+        )
+
+    async def _commit_skipped(self, batch: ChunksReady) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id
         record = await self._documents.get(tenant, doc_id)
         if record is None or record.status == DocumentStatus.DELETED:
@@ -115,61 +168,21 @@ class EmbedService:
         if record.version != batch.version:
             log.info("stale batch dropped", extra={"document_id": str(doc_id)})
             return
-        if len(vectors) != len(batch.chunks):
-            # Skipped by embed() yet current now: cannot happen as versions only grow
-            # and deletes are final, but if it does, a retry embeds it (transient).
-            raise RuntimeError(f"batch {batch.batch_index} of {doc_id} was not embedded")
-        with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
-            await self._upsert(batch, vectors)
+        # Skipped by embed() yet current now: cannot happen as versions only grow
+        # and deletes are final, but if it does, a retry embeds it (transient).
+        raise RuntimeError(f"batch {batch.batch_index} of {doc_id} was not embedded")
+
+    async def _clean_up_refused(self, batch: ChunksReady) -> None:
+        tenant, doc_id = batch.tenant_id, batch.document_id
         after = await self._documents.get(tenant, doc_id)
         if after is None or after.status == DocumentStatus.DELETED:
             await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
-            return
-        if after.version != batch.version and after.searchable_version != batch.version:
-            # Re-versioned while the upsert ran: the new version's clean-up may already
-            # have run, so remove what this stale batch just wrote.
+        elif after.version != batch.version and after.searchable_version != batch.version:
+            # the new version's clean-up may already have run: remove what this wrote
             ids = [c.chunk_id for c in batch.chunks]
             await self._vectors.delete_chunks(tenant_id=tenant, chunk_ids=ids)
-            return
-        progress = await self._documents.record_batch(
-            tenant,
-            doc_id,
-            version=batch.version,
-            batch_index=batch.batch_index,
-            chunk_count=len(batch.chunks),
-        )
-        if progress is None:  # deleted or re-versioned between the checks
-            return
-        if after.status != DocumentStatus.INDEXED:  # a redelivery after indexing says nothing
-            await self._lifecycle.announce(
-                tenant,
-                doc_id,
-                DocumentStatus.EMBEDDING,
-                progress,
-                msg_id=f"{doc_id}:{batch.version}:embedding:{progress.done}",
-            )
-        if progress.total and progress.done >= progress.total:
-            await self._finish(batch, progress)
-
-    async def _upsert(self, batch: ChunksReady, vectors: Vectors) -> None:
-        tenant, doc_id = batch.tenant_id, batch.document_id
-        records = [
-            ChunkRecord(
-                chunk_id=c.chunk_id,
-                tenant_id=tenant,
-                document_id=doc_id,
-                version=batch.version,
-                chunk_index=c.index,
-                text=c.text,
-                filename=batch.filename,
-                title=batch.title,
-                page=c.page,
-                heading=c.heading,
-                token_count=c.token_count,
-            )
-            for c in batch.chunks
-        ]
-        await self._vectors.upsert(records, vectors)
+        # else an older version, still the searchable one: the upsert rewrote its
+        # identical points, which the newer version's clean-up removes
 
     async def _finish(self, batch: ChunksReady, progress: Progress) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id
