@@ -14,6 +14,10 @@ class EmbedSettings(BaseSettings):
         ack_wait_s: Seconds before JetStream redelivers an un-acked batch.
         heartbeat_s: Seconds between ``in_progress`` heartbeats while embedding
             (8 x 64 chunks at ~22 chunks/s on two cores take ~23 s).
+        pulls_in_flight: Pulls each tenant lane holds at once: with 2, the next pull
+            waits for the model while the previous one is committed, so the model is
+            not idle during commits (each pull in flight holds up to
+            ``batch_messages`` messages and their vectors).
         max_deliver: Deliveries of one batch before its document is marked failed.
         lane_discover_s: Seconds between looks for tenants with new pending batches
             (the longest a new tenant's first batch waits for its lane to open).
@@ -26,6 +30,7 @@ class EmbedSettings(BaseSettings):
     batch_timeout_s: float = Field(0.2, gt=0)
     ack_wait_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)
+    pulls_in_flight: int = Field(2, ge=1, le=4)
     max_deliver: int = Field(5, ge=1)
     lane_discover_s: float = Field(0.5, gt=0)
     lane_idle_close_s: float = Field(60.0, ge=0)

@@ -60,6 +60,9 @@ class LaneSpec:
             a new tenant's first batch waits at most this long to get a lane.
         idle_close_s: Seconds without pending work before a lane is closed here.
         inactive_threshold_s: Seconds before the server deletes an unused durable.
+        pullers: Subscribers per lane in this process, each pulling and handling its
+            own batch. With 2, one batch commits while the next embeds; with N busy
+            tenants a batch then waits for at most ``pullers x (N - 1)`` others.
     """
 
     stream: str
@@ -72,6 +75,7 @@ class LaneSpec:
     discover_every_s: float = 0.5
     idle_close_s: float = 60.0
     inactive_threshold_s: float = 3600.0
+    pullers: int = 1
 
     def consumer(self, subject: str) -> ConsumerSpec:
         """The durable consumer of the lane for ``subject``."""
@@ -104,7 +108,7 @@ class Turns:
 
 @dataclass
 class _Lane:
-    subscriber: Any
+    subscribers: list[Any]
     last_busy: float = field(default_factory=time.monotonic)
 
 
@@ -178,24 +182,35 @@ class TenantLanes:
     async def _open(self, subject: str) -> _Lane:
         assert self._broker is not None
         spec = self.spec
-        subscriber = jetstream_subscriber(
-            self._broker,
-            spec.consumer(subject),
-            batch_size=spec.batch_size,
-            timeout_s=spec.timeout_s,
-            batch=True,
-            persistent=False,
-        )
-        subscriber(self._handler)
-        await subscriber.start()
-        lane = _Lane(subscriber)
+        subscribers: list[Any] = []
+        try:
+            for _ in range(max(1, spec.pullers)):
+                # Each is its own pull subscription on the lane's durable: JetStream
+                # hands every message to one of them, as it does across replicas.
+                subscriber = jetstream_subscriber(
+                    self._broker,
+                    spec.consumer(subject),
+                    batch_size=spec.batch_size,
+                    timeout_s=spec.timeout_s,
+                    batch=True,
+                    persistent=False,
+                )
+                subscriber(self._handler)
+                await subscriber.start()
+                subscribers.append(subscriber)
+        except Exception:
+            for started in subscribers:
+                await started.stop()
+            raise
+        lane = _Lane(subscribers)
         self._lanes[subject] = lane
         log.info("lane opened", extra={"subject": subject, "lanes": len(self._lanes)})
         return lane
 
     async def _close(self, subject: str) -> None:
         lane = self._lanes.pop(subject)
-        await lane.subscriber.stop()
+        # together, so no puller fetches a new batch while another one drains
+        await asyncio.gather(*(subscriber.stop() for subscriber in lane.subscribers))
         log.info("lane closed", extra={"subject": subject, "lanes": len(self._lanes)})
 
     async def _discover_forever(self) -> None:

@@ -51,7 +51,7 @@ async def family(nats_url: str, unique_name: str) -> AsyncIterator[tuple[str, st
     await nc.close()
 
 
-async def start_worker(nats_url: str, stream: str, family: str, **spec: float) -> Worker:
+async def start_worker(nats_url: str, stream: str, family: str, **spec: float | int) -> Worker:
     broker = NatsBroker(nats_url)
     await broker.start()
     turns = Turns()
@@ -100,12 +100,13 @@ async def wait_until(check, timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.parametrize("pullers", [1, 2])
 async def test_single_upload_is_served_before_another_tenants_backlog(
-    nats_url: str, family: tuple[str, str]
+    nats_url: str, family: tuple[str, str], pullers: int
 ) -> None:
     stream, fam = family
     await publish(nats_url, fam, "big", 40)  # 20 batches of 2: ~2 s of "model" time
-    worker = await start_worker(nats_url, stream, fam)
+    worker = await start_worker(nats_url, stream, fam, pullers=pullers)
     try:
         await wait_until(lambda: len(worker.handled) >= 2)
         await publish(nats_url, fam, "small", 1)
@@ -115,19 +116,21 @@ async def test_single_upload_is_served_before_another_tenants_backlog(
     finally:
         await stop_worker(worker)
     # First come, first served would put it last (position 40); with lanes it waits
-    # for the batch in progress and at most one more while its lane opens.
+    # for the batch in progress and at most one more while its lane opens (and, with
+    # two pullers per lane, the big lane's second pull already waiting for its turn).
     assert position <= 10, worker.handled
     assert sorted(worker.handled) == sorted([f"big:{i}" for i in range(40)] + ["small:0"])
 
 
+@pytest.mark.parametrize("pullers", [1, 2])
 async def test_replicas_share_each_lane_without_duplicates(
-    nats_url: str, family: tuple[str, str]
+    nats_url: str, family: tuple[str, str], pullers: int
 ) -> None:
     stream, fam = family
     await publish(nats_url, fam, "acme", 20)
     await publish(nats_url, fam, "globex", 20)
-    one = await start_worker(nats_url, stream, fam)
-    two = await start_worker(nats_url, stream, fam)
+    one = await start_worker(nats_url, stream, fam, pullers=pullers)
+    two = await start_worker(nats_url, stream, fam, pullers=pullers)
     try:
         await wait_until(lambda: len(one.handled) + len(two.handled) >= 40)
         await asyncio.sleep(0.3)  # anything handled twice would show up by now

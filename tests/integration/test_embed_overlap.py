@@ -1,0 +1,169 @@
+"""embed_svc's lane handler double-buffers: the next pull embeds while one commits.
+
+Runs ``embed_svc.handlers.embed_handler`` on tenant lanes over a work-queue stream
+of the test's own, with a fake embed service whose commits are slow. Acks are
+observed on the stream: a work-queue stream deletes a message once it is acked.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import nats
+import numpy as np
+import pytest
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+from embed_svc.handlers import embed_handler
+from embed_svc.settings import EmbedSettings
+from ragbus.embedding import Vectors
+from ragbus.lanes import LaneSpec, TenantLanes, Turns
+from schemas import ChunksReady
+from schemas.documents import ChunkPayload
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+MESSAGES = 6
+PULL = 2
+EMBED_S = 0.1
+COMMIT_S = 0.3
+
+
+@dataclass
+class SlowCommits:
+    """Stands in for ``EmbedService``: instant checks, quick model, slow commits."""
+
+    js: JetStreamContext
+    stream: str
+    seq: dict[int, int] = field(default_factory=dict)  # batch_index -> stream sequence
+    embeds: list[tuple[float, float, list[int]]] = field(default_factory=list)
+    commits: dict[int, tuple[float, float]] = field(default_factory=dict)
+    acked_early: list[int] = field(default_factory=list)
+
+    async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
+        return [True] * len(batches)
+
+    async def embed(
+        self, batches: list[ChunksReady], trace_parent: object = None, wanted: object = None
+    ) -> list[Vectors]:
+        started = time.monotonic()
+        await asyncio.sleep(EMBED_S)
+        self.embeds.append((started, time.monotonic(), [b.batch_index for b in batches]))
+        return [np.zeros((len(b.chunks), 4), dtype=np.float32) for b in batches]
+
+    async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
+        assert batch.batch_index not in self.commits, "committed twice"
+        started = time.monotonic()
+        await asyncio.sleep(COMMIT_S)
+        if not await self._pending(batch.batch_index):
+            self.acked_early.append(batch.batch_index)
+        self.commits[batch.batch_index] = (started, time.monotonic())
+
+    async def fail(self, batch: ChunksReady, exc: Exception) -> None:
+        raise AssertionError(f"batch {batch.batch_index} failed: {exc}")
+
+    async def _pending(self, index: int) -> bool:
+        try:
+            await self.js.get_msg(self.stream, self.seq[index])
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
+
+
+@pytest.fixture
+async def stream(nats_url: str, unique_name: str) -> AsyncIterator[tuple[JetStreamContext, str]]:
+    name = f"OVERLAP_{unique_name.upper()}"
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    config = StreamConfig(
+        name=name,
+        subjects=[f"overlap-{unique_name}.ready.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.MEMORY,
+    )
+    await js.add_stream(config)
+    yield js, name
+    await js.delete_stream(name)
+    await nc.close()
+
+
+async def run_lane(nats_url: str, js: JetStreamContext, stream: str, pullers: int) -> SlowCommits:
+    info = await js.stream_info(stream)
+    family = info.config.subjects[0].removesuffix(".>")  # type: ignore[index]
+    service = SlowCommits(js, stream)
+    document = uuid.uuid4()
+    for i in range(MESSAGES):
+        text = f"chunk {i}"
+        chunk = ChunkPayload(chunk_id=uuid.uuid4(), index=i, text=text, token_count=2)
+        event = ChunksReady(
+            tenant_id="acme",
+            document_id=document,
+            version=1,
+            filename="a.txt",
+            batch_index=i,
+            batch_count=MESSAGES,
+            total_chunks=MESSAGES,
+            chunks=[chunk],
+        )
+        ack = await js.publish(f"{family}.acme", event.model_dump_json().encode())
+        service.seq[i] = ack.seq
+    spec = LaneSpec(
+        stream=stream,
+        family=family,
+        durable_prefix="overlap-test",
+        ack_wait_s=30.0,
+        max_deliver=3,
+        batch_size=PULL,
+        timeout_s=0.05,
+        discover_every_s=0.05,
+        pullers=pullers,
+    )
+    settings = EmbedSettings(heartbeat_s=1.0, max_deliver=3)
+    broker = NatsBroker(nats_url)
+    await broker.start()
+    lanes = TenantLanes(spec, embed_handler(service, Turns(), settings))  # type: ignore[arg-type]
+    await lanes.start(broker)
+    try:
+        deadline = time.monotonic() + 30
+        while (await js.stream_info(stream)).state.messages:  # each ack deletes one
+            assert time.monotonic() < deadline, "not every message was acked"
+            await asyncio.sleep(0.05)
+        consumer = (await js.consumers_info(stream))[0]
+    finally:
+        await lanes.stop()
+        await broker.stop()
+    assert sorted(service.commits) == list(range(MESSAGES))  # each committed once
+    assert service.acked_early == []  # no message was acked before its commit ended
+    assert consumer.num_redelivered == 0 and consumer.num_ack_pending == 0
+    calls = sorted(service.embeds)
+    for (_, ended, _), (started, _, _) in pairwise(calls):
+        assert started >= ended  # the model is used by one pull at a time
+    return service
+
+
+def overlapped(service: SlowCommits) -> bool:
+    """Whether some pull's embedding started before the previous pull's commits ended."""
+    calls = sorted(service.embeds)
+    return any(
+        later[0] < max(service.commits[i][1] for i in earlier[2])
+        for earlier, later in pairwise(calls)
+    )
+
+
+async def test_next_pull_embeds_while_the_previous_one_commits(
+    nats_url: str, stream: tuple[JetStreamContext, str]
+) -> None:
+    service = await run_lane(nats_url, *stream, pullers=2)
+    assert overlapped(service), (service.embeds, service.commits)
+
+
+async def test_one_puller_commits_before_it_pulls_again(
+    nats_url: str, stream: tuple[JetStreamContext, str]
+) -> None:
+    service = await run_lane(nats_url, *stream, pullers=1)
+    assert not overlapped(service), (service.embeds, service.commits)
