@@ -1,22 +1,16 @@
 """``multi_query`` and ``hyde`` through litellm against a local OpenAI-compatible server.
 
 Real Postgres, Qdrant local mode, the real BM25 encoder and the hashing embedder.
-The fake provider answers by the system prompt: the multi-query prompt gets
-:data:`REWRITES`, the HyDE prompt :data:`DRAFT`; a question with ``BROKEN`` gets 500.
+The fake provider (``tests/integration/fake_llm.py``) answers the multi-query prompt
+with three rewrites and the HyDE prompt with a drafted passage.
 A recording vector store shows exactly what each technique searched.
 """
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
@@ -29,13 +23,12 @@ from ragbus.stores.postgres import create_pool, migrate
 from retrieve_svc.expansion import LitellmQueryExpander
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
+from tests.integration.fake_llm import DRAFT, FakeLLM, serve_fake_llm
 from tests.integration.retrieval_world import index_document
 
 pytestmark = pytest.mark.integration
 
 QUESTION = "where do penguins live"
-REWRITES = "1. emperor colonies on antarctic sea ice\n2. flightless seabird habitat\n3. penguins"
-DRAFT = "Emperor penguins breed on the antarctic sea ice through the polar winter."
 TEXTS = {
     "direct": "penguins live in the southern hemisphere",
     "colony": "emperor colonies gather on antarctic sea ice",
@@ -44,48 +37,10 @@ TEXTS = {
 }
 
 
-class FakeLLM:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/v1/chat/completions")
-        async def complete(request: Request) -> Any:
-            body = await request.json()
-            self.requests.append(body)
-            system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
-            if "BROKEN" in user:
-                return JSONResponse({"error": {"message": "upstream exploded"}}, 500)
-            content = REWRITES if "search queries" in system else DRAFT
-            message = {"role": "assistant", "content": content}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
-            return {"id": "c", "object": "chat.completion", "created": 0, "model": "fake",
-                    "choices": [choice], "usage": usage}  # fmt: skip
-
-        return app
-
-
 @pytest.fixture(scope="module")
 def llm() -> Iterator[tuple[str, FakeLLM]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    fake = FakeLLM()
-    server = uvicorn.Server(
-        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "fake LLM did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1", fake
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_fake_llm() as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
