@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from ragbus.embedding import Embedder, Vectors
+from ragbus.errors import PermanentError
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore, rrf_fuse
@@ -120,7 +121,8 @@ class RetrieveService:
             PermanentError: The technique is unknown (``unknown_technique``), needs a
                 missing LLM (``technique_unavailable``) or reranker
                 (``rerank_unavailable``), contradicts ``mode``/``rerank``
-                (``technique_conflict``), or the LLM failed (``llm_*``).
+                (``technique_conflict``), or the LLM failed (``llm_*``; an empty
+                hyde draft is ``llm_empty_reply``).
             RetryableError: A store (or the reranker) is unreachable.
         """
         options = options or RetrievalOptions()
@@ -180,7 +182,9 @@ class RetrieveService:
             rewrites = await self._expander.rewrite(question, self.config.multi_query_count)
             return [(q, q) for q in (question, *rewrites)]
         draft = await self._expander.draft(question)
-        return [(question, draft or question)]
+        if not draft:  # searching the question instead would hide that hyde did nothing
+            raise PermanentError("the LLM drafted no passage for hyde", code="llm_empty_reply")
+        return [(question, draft)]
 
     def _embed(self, plan: Plan, texts: list[str]) -> list[Vectors | None]:
         """One query vector per text (blocking). hyde's draft is embedded as a passage."""

@@ -2,7 +2,8 @@
 
 It answers by the system prompt: retrieve_svc's multi-query prompt gets
 :data:`REWRITES`, anything else (the HyDE prompt) :data:`DRAFT`; a user message
-containing ``BROKEN`` gets a 500. Every request body is recorded.
+containing ``BROKEN`` gets a 500, one containing ``EMPTY`` an empty reply. Every
+request body is recorded.
 """
 
 import contextlib
@@ -37,6 +38,8 @@ class FakeLLM:
             if "BROKEN" in user:
                 return JSONResponse({"error": {"message": "upstream exploded"}}, 500)
             content = REWRITES if "search queries" in system else DRAFT
+            if "EMPTY" in user:
+                content = ""
             message = {"role": "assistant", "content": content}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
             usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}

@@ -161,3 +161,14 @@ async def test_a_failing_llm_fails_the_retrieval_with_its_code(world) -> None:
         await service.retrieve(tenant, "BROKEN question", 3, options)
     assert failed.value.code == "llm_unavailable"
     assert "after 2 attempt(s)" in str(failed.value)
+
+
+async def test_an_empty_reply_fails_hyde_and_leaves_multi_query_the_question(world) -> None:
+    tenant, ids, service, recording, _ = world
+    with pytest.raises(PermanentError) as failed:
+        await service.retrieve(tenant, "EMPTY penguins", 3, RetrievalOptions(technique="hyde"))
+    assert failed.value.code == "llm_empty_reply" and recording.searches == []
+    options = RetrievalOptions(technique="multi_query", mode="sparse")
+    passages, _ = await service.retrieve(tenant, "EMPTY penguins", 3, options)
+    assert [s["text"] for s in recording.searches] == ["EMPTY penguins"]
+    assert [p.document_id for p in passages] == [ids["direct"]]
