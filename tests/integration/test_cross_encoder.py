@@ -17,7 +17,7 @@ from schemas.queries import RetrievalOptions
 from tests.integration.cross_encoder_model import export_test_cross_encoder, onnx_logits
 from tests.integration.retrieval_world import index_document
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # exports a model with torch
 
 QUESTION = "how do I stop a running child process"
 PASSAGES = [

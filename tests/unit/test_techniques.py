@@ -14,6 +14,8 @@ from retrieve_svc.techniques import (
 )
 from schemas.queries import RetrievalOptions
 
+pytestmark = pytest.mark.unit
+
 
 def plan(reranker: bool = True, llm: bool = True, **options: object) -> Plan:
     return plan_for(RetrievalOptions(**options), default_mode="hybrid", reranker=reranker, llm=llm)
