@@ -9,7 +9,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from retrieve_svc.cross_encoder import CrossEncoderReranker
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from retrieve_svc.settings import RetrieveSettings
@@ -56,14 +55,6 @@ def test_settings_build_the_local_reranker_from_a_path(cross_encoder_dir):
     settings = RetrieveSettings(rerank_model_path=cross_encoder_dir)
     built = settings.reranker()
     assert isinstance(built, CrossEncoderReranker) and built.name == "local:model"
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 async def test_the_service_reranks_hits_with_the_cross_encoder(

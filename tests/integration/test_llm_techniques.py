@@ -19,7 +19,6 @@ from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
-from ragbus.stores.postgres import create_pool, migrate
 from retrieve_svc.expansion import LitellmQueryExpander
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
@@ -41,14 +40,6 @@ TEXTS = {
 def llm() -> Iterator[tuple[str, FakeLLM]]:
     with serve_fake_llm() as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url):
-    pool = await create_pool(database_url)
-    await migrate(pool)
-    yield pool
-    await pool.close()
 
 
 class RecordingStore:
