@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from ragbus.client import RagbusClient
 from ragbus.resources import Resources
-from ragbus.runtime import start_bus
+from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus.stack import SERVICE_BUILDERS
 
@@ -60,6 +60,31 @@ async def wait_final(
     return docs
 
 
+async def index_texts(
+    url: str, tenant: str, texts: Mapping[str, str], timeout_s: float = 300.0
+) -> list[str]:
+    """Post each ``filename: text`` as a document of ``tenant``; wait until all are indexed.
+
+    Returns:
+        The documents' ids, in the order of ``texts``.
+
+    Raises:
+        AssertionError: a post is not accepted (202), or a document does not end
+            ``indexed`` within ``timeout_s`` seconds.
+    """
+    async with RagbusClient(url, tenant) as client:
+        ids = []
+        for filename, text in texts.items():
+            raw = await client._http.post(
+                "/v1/documents", json={"filename": filename, "text": text}
+            )
+            assert raw.status_code == 202, raw.text
+            ids.append(raw.json()["documents"][0]["id"])
+        docs = await wait_final(client, ids, timeout_s)
+    assert all(d["status"] == "indexed" for d in docs.values()), docs
+    return ids
+
+
 @dataclass
 class RunningStack:
     """A started in-process stack."""
@@ -70,12 +95,28 @@ class RunningStack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(infra: InfraSettings) -> AsyncIterator[RunningStack]:
-    """All four services on one broker plus the gateway on a free port."""
+async def running_stack(
+    infra: InfraSettings,
+    *,
+    builders: Sequence[ServiceBuilder] = tuple(SERVICE_BUILDERS.values()),
+    gateway: GatewaySettings | None = None,
+    name: str = "ragbus-test",
+) -> AsyncIterator[RunningStack]:
+    """The services on one broker plus the gateway on a free port.
+
+    Args:
+        infra: Servers and data directory of every service.
+        builders: The services to run; all four by default (a test swaps one in to
+            configure it, e.g. generate_svc with an LLM).
+        gateway: Gateway settings, e.g. a smaller upload limit; the port is always
+            a free one.
+        name: The broker's client name.
+    """
     resources = Resources(infra)
-    bus = await start_bus(infra, resources, list(SERVICE_BUILDERS.values()), name="ragbus-test")
+    bus = await start_bus(infra, resources, list(builders), name=name)
     port = free_port()
-    app = create_app(infra, GatewaySettings(port=port), resources=resources)
+    settings = (gateway or GatewaySettings()).model_copy(update={"port": port})
+    app = create_app(infra, settings, resources=resources)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"

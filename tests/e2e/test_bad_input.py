@@ -16,17 +16,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from pypdf import PdfReader, PdfWriter
 
-from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from ragbus.client import RagbusClient
-from ragbus.resources import Resources
-from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
-from ragbus.stack import SERVICE_BUILDERS
-from tests.e2e.stack import free_port, wait_final, wait_ready
+from tests.e2e.stack import running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -139,22 +134,9 @@ async def gateway_url(
     infra = InfraSettings(
         nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("bad")
     )
-    resources = Resources(infra)
-    bus = await start_bus(infra, resources, list(SERVICE_BUILDERS.values()), name="ragbus-bad")
-    port = free_port()
-    settings = GatewaySettings(port=port, max_upload_bytes=MAX_UPLOAD_BYTES)
-    app = create_app(infra, settings, resources=resources)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(url)
-        yield url
-    finally:
-        server.should_exit = True
-        await task
-        await bus.stop()
-        await resources.close()
+    gateway = GatewaySettings(max_upload_bytes=MAX_UPLOAD_BYTES)
+    async with running_stack(infra, gateway=gateway, name="ragbus-bad") as running:
+        yield running.url
 
 
 @pytest.fixture

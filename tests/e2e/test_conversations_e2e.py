@@ -11,8 +11,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from ragbus.client import RagbusClient
-from tests.e2e.stack import RunningStack, wait_final
+from tests.e2e.stack import RunningStack, index_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -31,16 +30,7 @@ The loaf is baked in a covered pot at a high temperature until the crust is brow
 @pytest.fixture(scope="module")
 async def tenant(stack: RunningStack) -> str:
     name = f"conv-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(stack.url, name) as client:
-        ids = []
-        for filename, text in (("processes.txt", PROCESSES), ("bread.txt", BREAD)):
-            raw = await client._http.post(
-                "/v1/documents", json={"filename": filename, "text": text}
-            )
-            assert raw.status_code == 202, raw.text
-            ids.append(raw.json()["documents"][0]["id"])
-        docs = await wait_final(client, ids, 300)
-    assert all(d["status"] == "indexed" for d in docs.values()), docs
+    await index_texts(stack.url, name, {"processes.txt": PROCESSES, "bread.txt": BREAD})
     return name
 
 

@@ -23,17 +23,12 @@ from httpx_sse import aconnect_sse
 from pydantic import SecretStr
 
 from embed_svc.app import build as build_embed
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from generate_svc.app import build as build_generate
 from generate_svc.settings import GenerateSettings
 from ingest_svc.app import build as build_ingest
-from ragbus.client import RagbusClient
-from ragbus.resources import Resources
-from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
-from tests.e2e.stack import free_port, wait_final, wait_ready
+from tests.e2e.stack import free_port, index_texts, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -115,35 +110,17 @@ async def llm_stack(nats_url, database_url, provider_url, tmp_path_factory) -> A
         llm_backoff_s=0.01,
     )
     generate = functools.partial(build_generate, settings=settings)
-    resources = Resources(infra)
     builders = [build_ingest, build_embed, build_retrieve, generate]
-    bus = await start_bus(infra, resources, builders, name="ragbus-llm-test")
-    port = free_port()
-    app = create_app(infra, GatewaySettings(port=port), resources=resources)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(url)
-        yield url
-    finally:
-        server.should_exit = True
-        await task
-        await bus.stop()
-        await resources.close()
+    async with running_stack(infra, builders=builders, name="ragbus-llm-test") as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
 async def http(llm_stack: str) -> AsyncIterator[httpx.AsyncClient]:
     tenant = f"llm-{uuid.uuid4().hex[:8]}"
+    await index_texts(llm_stack, tenant, {"proc.txt": DOC})
     headers = {"X-Tenant-ID": tenant, "X-User-ID": "dana"}
     async with httpx.AsyncClient(base_url=llm_stack, headers=headers, timeout=120) as client:
-        raw = await client.post("/v1/documents", json={"filename": "proc.txt", "text": DOC})
-        assert raw.status_code == 202, raw.text
-        doc_id = raw.json()["documents"][0]["id"]
-        async with RagbusClient(llm_stack, tenant) as ragbus:
-            docs = await wait_final(ragbus, [doc_id], 300)
-        assert docs[doc_id]["status"] == "indexed"
         yield client
 
 

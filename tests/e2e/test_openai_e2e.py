@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from ragbus.client import RagbusClient
-from tests.e2e.stack import RunningStack, wait_final
+from tests.e2e.stack import RunningStack, index_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -24,16 +24,7 @@ OTHER = "Sourdough bread is leavened with a starter of wild yeast and lactic aci
 @pytest.fixture(scope="module")
 async def tenant(stack: RunningStack) -> str:
     name = f"oai-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(stack.url, name) as client:
-        ids = []
-        for filename, text in (("processes.txt", DOC), ("bread.txt", OTHER)):
-            raw = await client._http.post(
-                "/v1/documents", json={"filename": filename, "text": text}
-            )
-            assert raw.status_code == 202, raw.text
-            ids.append(raw.json()["documents"][0]["id"])
-        docs = await wait_final(client, ids, 300)
-    assert all(d["status"] == "indexed" for d in docs.values()), docs
+    await index_texts(stack.url, name, {"processes.txt": DOC, "bread.txt": OTHER})
     return name
 
 
