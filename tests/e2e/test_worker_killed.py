@@ -9,15 +9,9 @@ embed_svc pulls one 64-chunk batch at a time so progress moves in small steps.
 """
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import asyncpg
 import nats
@@ -28,48 +22,12 @@ from ragbus.client import RagbusClient
 from ragbus.infra import NatsServer
 from ragbus.lanes import lane_durable
 from schemas import subjects as s
+from tests.e2e.cluster import Cluster, cluster_env
 from tests.e2e.stack import free_port, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ACK_WAIT_S = 10
-
-
-@dataclass
-class Cluster:
-    """The service processes of one test, started and stopped by name."""
-
-    url: str
-    nats_url: str
-    env: dict[str, str]
-    data_dir: Path
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
-    logs: list[IO[bytes]] = field(default_factory=list)
-
-    def start(self, name: str) -> subprocess.Popen:
-        log = (self.data_dir / f"{name}-{len(self.logs)}.log").open("wb")
-        self.logs.append(log)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", name], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.procs[name] = proc
-        return proc
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in self.logs:
-            log.close()
 
 
 @pytest.fixture
@@ -81,21 +39,16 @@ def cluster(
     nats_server = nats_server_factory(tmp_path / "nats")
     port = free_port()
     env = {
-        **os.environ,
-        "NATS_URL": nats_server.url,
-        "DATABASE_URL": pgvector_database_url,
-        "RAGBUS_VECTOR_STORE": "pgvector",
-        "RAGBUS_DATA_DIR": str(tmp_path),
-        "RAGBUS_GATEWAY_PORT": str(port),
+        **cluster_env(nats_server.url, pgvector_database_url, tmp_path, port),
         "RAGBUS_EMBED_ACK_WAIT_S": str(ACK_WAIT_S),
         "RAGBUS_EMBED_HEARTBEAT_S": "3",
         "RAGBUS_EMBED_BATCH_MESSAGES": "1",
         "RAGBUS_INGEST_ACK_WAIT_S": str(ACK_WAIT_S),
         "RAGBUS_INGEST_HEARTBEAT_S": "3",
     }
-    running = Cluster(f"http://127.0.0.1:{port}", nats_server.url, env, tmp_path)
-    for name in ("ingest_svc", "embed_svc", "gateway"):
-        running.start(name)
+    running = Cluster(f"http://127.0.0.1:{port}", env, tmp_path)
+    for module in ("ingest_svc", "embed_svc", "gateway"):
+        running.start(module)
     try:
         yield running
     finally:
@@ -138,7 +91,7 @@ async def test_embed_worker_killed_mid_document_still_indexes(
             assert doc["status"] in ("uploaded", "parsing", "embedding"), doc
             assert loop.time() < deadline, f"never caught half embedded: {doc}"
             await asyncio.sleep(0.1)
-        cluster.kill("embed_svc")
+        cluster.kill("embed_svc#0")
         killed_at = loop.time()
         at_kill = (await client.document(doc_id))["progress"]
         cluster.start("embed_svc")
@@ -160,7 +113,7 @@ async def test_embed_worker_killed_mid_document_still_indexes(
     finally:
         await conn.close()
     assert vectors == total
-    redeliveries = await redelivered(cluster.nats_url, tenant)
+    redeliveries = await redelivered(cluster.env["NATS_URL"], tenant)
     print(
         f"\nembed_svc killed at {at_kill['done']}/{at_kill['total']} chunks;"
         f" indexed {recovery_s:.1f} s later (ack_wait {ACK_WAIT_S} s, includes model load"
