@@ -1,10 +1,9 @@
 """What the answer cache saves: ``POST /v1/query`` latency on a hit vs a miss.
 
-Uploads a few documents for a fresh tenant (``--docs``, default the Node.js API docs
-child_process.md, fs.md, events.md and stream.md next to the repository), waits
-until they are indexed, asks each question once to fill the cache, then
-``--rounds`` times, taking turns, asks it with ``"cache": false`` (a miss: retrieval
-and generation run) and without (a hit). Times are wall clock at the client.
+Indexes ``--docs`` for a fresh tenant (see ``ragbus.bench.live``), asks each
+question once to fill the cache, then ``--rounds`` times, taking turns, asks it
+with ``"cache": false`` (a miss: retrieval and generation run) and without (a
+hit). Times are wall clock at the client.
 
 Usage, against a running stack (``ragbus up`` answers offline unless
 ``RAGBUS_LLM_MODEL`` is set)::
@@ -12,20 +11,15 @@ Usage, against a running stack (``ragbus up`` answers offline unless
     python scripts/bench_answer_cache.py --url http://127.0.0.1:8000 --rounds 30
 """
 
-import argparse
 import asyncio
 import statistics
 import time
-import uuid
 from itertools import cycle
-from pathlib import Path
 
 import httpx
 
-from ragbus.client import RagbusClient
+from ragbus.bench.live import arguments, indexed_tenant, summary
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "nodejs-api"
-DEFAULT_DOCS = [CORPUS / f for f in ("child_process.md", "fs.md", "events.md", "stream.md")]
 QUESTIONS = [
     "How do I spawn a child process and read its output?",
     "How do I read a file asynchronously?",
@@ -43,30 +37,12 @@ async def ask(http: httpx.AsyncClient, question: str, *, cache: bool) -> tuple[f
     return elapsed, raw.json()
 
 
-def summary(values: list[float]) -> str:
-    """``p50 / p95 / max`` in milliseconds."""
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"p50 {statistics.median(ordered):7.1f} ms  p95 {p95:7.1f} ms  max {ordered[-1]:7.1f} ms"
-
-
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--docs", type=Path, nargs="*", default=DEFAULT_DOCS)
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
 
-    tenant = f"cache-bench-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(args.url, tenant) as client:
-        ids = [(await client.upload(path))["id"] for path in args.docs]
-        deadline = time.monotonic() + 900
-        while ids:
-            docs = [await client.document(i) for i in ids]
-            ids = [d["id"] for d in docs if d["status"] not in ("indexed", "failed")]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not indexed in 900 s: {ids}")
-            await asyncio.sleep(0.5)
+    tenant = await indexed_tenant(args.url, "cache-bench", args.docs, timeout_s=900)
     misses: list[float] = []
     hits: list[float] = []
     usage: list[dict] = []
