@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,13 +15,7 @@ from ragbus.resources import Resources
 from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus.stack import SERVICE_BUILDERS
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.servers import free_port
 
 
 async def wait_ready(url: str, timeout_s: float = 120.0) -> None:

@@ -7,8 +7,6 @@ provider through litellm. The provider's behaviour is picked by the question.
 import asyncio
 import functools
 import json
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from httpx_sse import aconnect_sse
@@ -28,7 +25,8 @@ from generate_svc.settings import GenerateSettings
 from ingest_svc.app import build as build_ingest
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
-from tests.e2e.stack import free_port, index_texts, running_stack
+from tests.e2e.stack import index_texts, running_stack
+from tests.servers import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -81,19 +79,8 @@ def fake_provider() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def provider_url() -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(fake_provider(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "fake provider did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(fake_provider()) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture(scope="module")

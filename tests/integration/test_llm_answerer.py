@@ -2,15 +2,12 @@
 
 import asyncio
 import json
-import socket
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import SecretStr
@@ -23,6 +20,7 @@ from generate_svc.prompts import NOT_FOUND_ANSWER
 from ragbus.embedding import FakeEmbedder
 from ragbus.errors import PermanentError, RetryableError
 from schemas.queries import Passage
+from tests.servers import serving
 
 pytestmark = pytest.mark.integration
 
@@ -93,29 +91,11 @@ def make_app(requests: list[dict[str, Any]], stop: threading.Event) -> FastAPI:
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Run the fake provider on a free 127.0.0.1 port; yields its root URL and requests."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     requests: list[dict[str, Any]] = []
     stop = threading.Event()
-    config = uvicorn.Config(
-        make_app(requests, stop),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "fake provider did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", requests
-    stop.set()
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(make_app(requests, stop), timeout_graceful_shutdown=1) as url:
+        yield url, requests
+        stop.set()
 
 
 def answerer(root: str, mode: str, timeout_s: float = 10.0) -> LiteLLMAnswerer:

@@ -7,7 +7,6 @@ and it records every request with the time it arrived.
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import uuid
@@ -16,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -24,6 +22,7 @@ from generate_svc.llm import LiteLLMAnswerer, litellm
 from generate_svc.llm_calls import GenerationStats, RetryPolicy
 from ragbus.errors import PermanentError
 from schemas.queries import Passage
+from tests.servers import serving
 
 pytestmark = pytest.mark.integration
 
@@ -118,23 +117,10 @@ class FakeProvider:
 @pytest.fixture(scope="module")
 def provider() -> Iterator[tuple[str, FakeProvider]]:
     """The fake provider on a free 127.0.0.1 port; yields its ``/v1`` URL and itself."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     fake = FakeProvider()
-    server = uvicorn.Server(
-        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "fake provider did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1", fake
-    fake.stop.set()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(fake.app()) as url:
+        yield f"{url}/v1", fake
+        fake.stop.set()
 
 
 def llm(base: str, *models: str, **policy: float) -> LiteLLMAnswerer:
