@@ -3,7 +3,7 @@
 The chunks and embeddings are the ones the pipeline made, so the pgvector store
 can be evaluated (``ragbus eval --tenant``) and benchmarked on exactly the same
 index without embedding the corpus again (SciFact takes ~20-60 min to embed here).
-pgvector computes its own sparse side (the ``tsv`` column) on insert. Stop any
+pgvector computes its own sparse side (BM25 terms, same encoder) on upsert. Stop any
 process holding the Qdrant folder first. Usage::
 
     DATABASE_URL=postgresql://... python scripts/copy_index.py QDRANT_DATA_DIR TENANT

@@ -4,14 +4,15 @@ The table is created by :meth:`PgVectorStore.open` (its column type needs the
 model's dimension, so it is not a migration). ``vector_store_meta`` records the
 model and dimension each table was built with.
 
-Sparse search is Postgres full-text search: a generated ``tsv`` column
-(``to_tsvector('english', text)``: English Snowball stems, stopwords dropped) with
-a GIN index, matched by any of the question's stems (OR, not the AND of
-``plainto_tsquery``) and ranked by ``ts_rank`` with length normalisation 1
-(rank / (1 + log(length))). It has no IDF, which is why it ranks below BM25.
-Hybrid fuses the dense and sparse lists with the same weighted RRF as Qdrant.
+Sparse search is BM25 with the same :class:`~ragbus.sparse.SparseEncoder` as the
+Qdrant store: each chunk's term weights go into an inverted index table written in
+the chunk's transaction, and the IDF is applied at query time over the tenant's
+chunks (:mod:`ragbus.stores.vectors.pgvector_sparse` says why per tenant). Hybrid
+fuses the dense and sparse lists with the same weighted RRF as Qdrant.
 """
 
+import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from uuid import UUID
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragbus.errors import PermanentError
+from ragbus.sparse import Bm25Encoder, SparseEncoder
 from ragbus.stores.postgres import pg_errors
 from ragbus.stores.vectors.base import (
     ChunkRecord,
@@ -33,6 +35,9 @@ from ragbus.stores.vectors.base import (
     rrf_fuse,
 )
 from ragbus.stores.vectors.pgvector_schema import create_table
+from ragbus.stores.vectors.pgvector_sparse import backfill_terms, search_terms, write_terms
+
+log = logging.getLogger(__name__)
 
 HNSW_MAX_DIM = 2000  # pgvector's limit for HNSW indexes on ``vector``
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
@@ -50,22 +55,33 @@ class PgVectorStore:
             connections register the ``vector`` codec).
         table: Table name (lower-case identifier); another name is another index.
         owns_pool: Close ``pool`` in :meth:`close`.
+        sparse: Computes the BM25 term weights; :class:`~ragbus.sparse.Bm25Encoder`
+            if omitted (what the Qdrant store uses, so both score alike).
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, *, table: str = "chunk_vectors", owns_pool: bool = False
+        self,
+        pool: asyncpg.Pool,
+        *,
+        table: str = "chunk_vectors",
+        owns_pool: bool = False,
+        sparse: SparseEncoder | None = None,
     ) -> None:
         if not _IDENT.match(table):
             raise ValueError(f"invalid table name {table!r}")
         self._pool = pool
         self._table = table
         self._owns_pool = owns_pool
+        self._sparse = sparse or Bm25Encoder()
         self._dim: int | None = None
         self._iterative_scan = False
 
     @pg_errors
     async def open(self, *, model_id: str, dim: int) -> None:
-        """Install pgvector and create or verify the table for ``model_id``/``dim``.
+        """Install pgvector, create or verify the table for ``model_id``/``dim``.
+
+        Rows written before BM25 existed get their terms computed from their stored
+        text here (:func:`~ragbus.stores.vectors.pgvector_sparse.backfill_terms`).
 
         Raises:
             PermanentError: pgvector is not installed or may not be created, or
@@ -79,6 +95,9 @@ class PgVectorStore:
             version = await create_table(conn, self._table, model_id=model_id, dim=dim)
         # Connections opened before the extension existed lack the vector codec.
         await self._pool.expire_connections()
+        await asyncio.to_thread(self._sparse.warm_up)
+        if encoded := await backfill_terms(self._pool, self._table, self._sparse):
+            log.info("computed BM25 terms of %d older chunks of %s", encoded, self._table)
         self._iterative_scan = tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
         self._dim = dim
 
@@ -89,27 +108,35 @@ class PgVectorStore:
 
     @pg_errors
     async def upsert(self, chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32]) -> None:
-        """Insert or replace rows by ``(tenant_id, chunk_id)`` in one transaction."""
+        """Insert or replace rows and their BM25 terms by ``(tenant_id, chunk_id)``.
+
+        One transaction; a re-upsert replaces the chunk's terms. A chunk of only
+        stopwords has no terms (``term_count`` 0), so only dense search finds it.
+        """
         matrix = check_batch(chunks, vectors, self._require_open())
         if not chunks:
             return
+        terms = await asyncio.to_thread(self._sparse.encode_documents, [c.text for c in chunks])
         rows = [
             (
                 *(c.tenant_id, c.chunk_id, c.document_id, c.version, c.chunk_index, c.text),
-                *(c.filename, c.title, c.page, c.heading, c.token_count, row),
+                *(c.filename, c.title, c.page, c.heading, c.token_count, row, len(v.indices)),
             )
-            for c, row in zip(chunks, matrix, strict=True)
+            for c, row, v in zip(chunks, matrix, terms, strict=True)
         ]
         updates = ", ".join(
-            f"{col} = EXCLUDED.{col}" for col in [*_COLUMNS.split(", ")[2:], "embedding"]
+            f"{col} = EXCLUDED.{col}"
+            for col in [*_COLUMNS.split(", ")[2:], "embedding", "term_count"]
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.executemany(
-                f"""INSERT INTO {self._table} ({_COLUMNS}, embedding)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                f"""INSERT INTO {self._table} ({_COLUMNS}, embedding, term_count)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                     ON CONFLICT (tenant_id, id) DO UPDATE SET {updates}""",
                 rows,
             )
+            keys = [(c.tenant_id, c.chunk_id) for c in chunks]
+            await write_terms(conn, self._table, keys, terms)
 
     @pg_errors
     async def search(
@@ -126,8 +153,9 @@ class PgVectorStore:
     ) -> list[ScoredChunk]:
         """The tenant's ``top_k`` best chunks for ``mode`` (see the port).
 
-        Scores: ``1 - cosine distance`` for ``dense``, ``ts_rank`` for ``sparse``,
-        weighted RRF for ``hybrid``.
+        Scores: ``1 - cosine distance`` for ``dense``, BM25 (IDF over the tenant's
+        chunks) for ``sparse``, weighted RRF for ``hybrid``. A question of only
+        stopwords has no terms: ``sparse`` returns ``[]`` and ``hybrid`` is ``dense``.
 
         Note:
             Before pgvector 0.8 an HNSW scan filters after fetching ``ef_search``
@@ -141,16 +169,24 @@ class PgVectorStore:
         ids = None if document_ids is None else list(document_ids)
         fusion = fusion or Fusion()
         cols = f"{_COLUMNS}, embedding" if with_vectors else _COLUMNS
+        names = cols.split(", ")
+        terms = [] if mode == "dense" else self._sparse.encode_query(text or "").indices
+        if mode != "dense" and not terms:
+            if mode == "sparse":
+                return []
+            mode = "dense"  # as the Qdrant store: nothing to fuse with
         async with self._pool.acquire() as conn, conn.transaction():
             if mode == "sparse":
-                return await self._sparse(conn, cols, tenant_id, text or "", top_k, ids)
+                rows = await search_terms(conn, self._table, names, tenant_id, terms, top_k, ids)
+                return [_hit(r) for r in rows]
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             if mode == "dense":
                 return await self._dense(conn, cols, tenant_id, query, top_k, ids)
             n = max(top_k, fusion.candidates)
             dense = await self._dense(conn, cols, tenant_id, query, n, ids)
-            sparse = await self._sparse(conn, cols, tenant_id, text or "", n, ids)
+            rows = await search_terms(conn, self._table, names, tenant_id, terms, n, ids)
+            sparse = [_hit(r) for r in rows]
         weights = (fusion.dense_weight, fusion.sparse_weight)
         return rrf_fuse([dense, sparse], weights, k=fusion.k, limit=top_k)
 
@@ -171,35 +207,12 @@ class PgVectorStore:
         )
         return [_hit(r) for r in rows]
 
-    async def _sparse(
-        self,
-        conn: asyncpg.Connection,
-        cols: str,
-        tenant_id: str,
-        text: str,
-        limit: int,
-        ids: list[UUID] | None,
-    ) -> list[ScoredChunk]:
-        # Any stem of the question matches (OR); lexemes are quoted so none is parsed
-        # as tsquery syntax; a question of only stopwords matches nothing (NULL).
-        rows = await conn.fetch(
-            f"""WITH q AS (
-                    SELECT to_tsquery('simple', string_agg(quote_literal(l), ' | ')) AS q
-                    FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS l
-                    WHERE position(E'\\\\' IN l) = 0)
-                SELECT {cols}, ts_rank(tsv, q.q, 1) AS score FROM {self._table}, q
-                WHERE tenant_id = $1 AND ($4::uuid[] IS NULL OR document_id = ANY($4))
-                  AND tsv @@ q.q
-                ORDER BY score DESC LIMIT $3""",
-            *(tenant_id, text, limit, ids),
-        )
-        return [_hit(r) for r in rows]
-
     @pg_errors
     async def delete_document(
         self, *, tenant_id: str, document_id: UUID, keep_version: int | None = None
     ) -> None:
-        """Delete the document's rows (all, or those not of ``keep_version``); idempotent."""
+        """Delete the document's rows (all, or those not of ``keep_version``) and, by
+        cascade, their terms; idempotent."""
         self._require_open()
         await self._pool.execute(
             f"""DELETE FROM {self._table} WHERE tenant_id = $1 AND document_id = $2
@@ -209,7 +222,7 @@ class PgVectorStore:
 
     @pg_errors
     async def delete_chunks(self, *, tenant_id: str, chunk_ids: Sequence[UUID]) -> None:
-        """Delete these rows of the tenant (by chunk id); idempotent."""
+        """Delete these rows of the tenant (by chunk id) and their terms; idempotent."""
         self._require_open()
         await self._pool.execute(
             f"DELETE FROM {self._table} WHERE tenant_id = $1 AND id = ANY($2::uuid[])",

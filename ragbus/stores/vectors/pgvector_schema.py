@@ -1,15 +1,16 @@
 """DDL of the pgvector store: extension, model metadata, chunk table and its indexes.
 
 The chunk table is created at start-up, not by a migration, because its vector
-column's type needs the model's dimension. Indexes: HNSW (cosine) for dense search,
-GIN over the generated ``tsv`` column for full-text (sparse) search, and
-``(tenant_id, document_id)`` for deletes and document filters.
+column's type needs the model's dimension. Indexes: HNSW (cosine) for dense search
+and ``(tenant_id, document_id)`` for deletes and document filters; the BM25
+inverted index (``<table>_terms``) is in :mod:`ragbus.stores.vectors.pgvector_sparse`.
 """
 
 import asyncpg
 
 from ragbus.errors import PermanentError
 from ragbus.stores.vectors.base import mismatch
+from ragbus.stores.vectors.pgvector_sparse import terms_ddl
 
 _LOCK_KEY = 0x7261_6762_7576  # serialises concurrent open() of any vector table
 _NO_EXTENSION_ERRORS = (
@@ -22,8 +23,11 @@ _NO_EXTENSION_ERRORS = (
 async def create_table(conn: asyncpg.Connection, t: str, *, model_id: str, dim: int) -> str:
     """Create or verify table ``t`` for ``model_id``/``dim`` inside the caller's transaction.
 
-    A table made before sparse search existed gets its ``tsv`` column and index here
-    (adding a stored generated column rewrites the table once).
+    A table made before BM25 gets its ``term_count`` column (NULL: terms not yet
+    computed, see :func:`~ragbus.stores.vectors.pgvector_sparse.backfill_terms`) and
+    its terms table here. The full-text ``tsv`` column (and its GIN index) of the
+    earlier ``ts_rank`` sparse search is dropped: nothing reads it any more, and
+    dropping a column only marks it dead (no rewrite).
 
     Returns:
         The installed pgvector version, e.g. ``"0.8.0"``.
@@ -69,11 +73,9 @@ async def create_table(conn: asyncpg.Connection, t: str, *, model_id: str, dim: 
                embedding vector({dim}) NOT NULL,
                PRIMARY KEY (tenant_id, id))"""
     )
-    await conn.execute(
-        f"""ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tsv tsvector
-            GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"""
-    )
-    await conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_tsv_gin ON {t} USING gin (tsv)")
+    await conn.execute(f"ALTER TABLE {t} DROP COLUMN IF EXISTS tsv")
+    for statement in terms_ddl(t):
+        await conn.execute(statement)
     await conn.execute(
         f"CREATE INDEX IF NOT EXISTS {t}_embedding_hnsw ON {t}"
         " USING hnsw (embedding vector_cosine_ops)"
