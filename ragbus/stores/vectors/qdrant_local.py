@@ -7,6 +7,8 @@ index hangs off the client object, and the first store to open loads it.
 """
 
 import asyncio
+import logging
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +23,8 @@ from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, rrf_fuse
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus.stores.vectors.qdrant_query import DENSE, SPARSE
 from ragbus.stores.vectors.qdrant_support import chunk_from_payload
+
+log = logging.getLogger(__name__)
 
 LOAD_PAGE = 1024
 """Points read per scroll request while loading."""
@@ -54,10 +58,13 @@ async def local_index(client: AsyncQdrantClient, collection: str, dim: int) -> L
 async def _load(client: AsyncQdrantClient, collection: str, dim: int) -> LocalIndex:
     index = LocalIndex(dim)
     offset: Any = None
+    started = time.perf_counter()
+    points_read = 0
     while True:
         points, offset = await client.scroll(
             collection, limit=LOAD_PAGE, offset=offset, with_payload=True, with_vectors=True
         )
+        points_read += len(points)
         if points:
             chunks, dense, sparse = [], [], []
             for point in points:
@@ -70,6 +77,11 @@ async def _load(client: AsyncQdrantClient, collection: str, dim: int) -> LocalIn
                 )
             index.upsert(chunks, np.asarray(dense, dtype=np.float32), sparse)
         if offset is None:
+            seconds = round(time.perf_counter() - started, 2)
+            log.info(
+                "local search index loaded",
+                extra={"collection": collection, "points": points_read, "seconds": seconds},
+            )
             return index
 
 
