@@ -47,7 +47,11 @@ def ready_json(ready: AnswerReady, total_ms: float | None) -> dict[str, Any]:
 
 
 def record_json(record: QueryRecord) -> dict[str, Any]:
-    """The public JSON of a stored query, finished or not (``GET /v1/queries/{id}``)."""
+    """The public JSON of a stored query, finished or not (``GET /v1/queries/{id}``).
+
+    ``cached`` is true for an answer served from the answer cache, and
+    ``cached_from`` then names the query that produced it.
+    """
     return {
         "query_id": str(record.id),
         "status": record.status,
@@ -64,6 +68,8 @@ def record_json(record: QueryRecord) -> dict[str, Any]:
         "timings": record.timings,
         "error_code": record.error_code,
         "error": record.error,
+        "cached": record.cached_from is not None,
+        "cached_from": str(record.cached_from) if record.cached_from else None,
         "created_at": record.created_at.isoformat() if record.created_at else None,
         "completed_at": record.completed_at.isoformat() if record.completed_at else None,
     }

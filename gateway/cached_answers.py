@@ -57,6 +57,7 @@ async def record_hit(
         found=ready.found,
         deltas=[ready.answer],
         confidence=ready.confidence,
+        cached_from=hit.source_query_id,
     )
     body = ready_json(ready, total_ms)
     body["cached"] = True

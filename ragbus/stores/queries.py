@@ -36,6 +36,8 @@ class QueryRecord:
         deltas: The streamed answer pieces, indexed by their ``seq``.
         confidence: See ``schemas.queries.AnswerReady.confidence``, in [0, 1].
         usage: LLM tokens, attempts and cost (see ``schemas.queries.Usage``).
+        cached_from: For an answer served from the answer cache, the query that
+            produced it; ``None`` for an answer made for this query.
     """
 
     tenant_id: str
@@ -58,6 +60,7 @@ class QueryRecord:
     deltas: list[str] | None = None
     confidence: float | None = None
     usage: dict[str, Any] | None = None
+    cached_from: UUID | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "QueryRecord":
@@ -118,6 +121,7 @@ class QueryRepository:
         deltas: Sequence[str] | None = None,
         confidence: float | None = None,
         usage: Mapping[str, Any] | None = None,
+        cached_from: UUID | None = None,
     ) -> bool:
         """Store the answer of a pending query.
 
@@ -127,6 +131,7 @@ class QueryRepository:
             deltas: The streamed pieces in ``seq`` order; they join to ``answer``.
             confidence: In [0, 1], see ``schemas.queries.AnswerReady.confidence``.
             usage: JSON-ready ``schemas.queries.Usage``; None offline.
+            cached_from: The query whose cached answer this is (answer cache hits).
 
         Returns:
             True if this call answered it; False if it is missing or already finished.
@@ -134,11 +139,12 @@ class QueryRepository:
         result = await self._pool.execute(
             """UPDATE queries SET status = 'answered', answer = $3, citations = $4,
                    timings = $5, model = $6, found = $7, deltas = $8, confidence = $9,
-                   usage = $10, completed_at = now()
+                   usage = $10, cached_from = $11, completed_at = now()
                WHERE tenant_id = $1 AND id = $2 AND status = 'pending'""",
             *(tenant_id, query_id, answer, [dict(c) for c in citations], dict(timings)),
             *(model, found, None if deltas is None else list(deltas), confidence),
             None if usage is None else dict(usage),
+            cached_from,
         )
         return result != "UPDATE 0"
 

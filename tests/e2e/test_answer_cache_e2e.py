@@ -101,6 +101,16 @@ async def test_a_repeat_is_served_from_the_cache_until_an_ingest_or_delete(
         # The hit is a query of its own in the history, answered.
         stored = (await http.get(f"/v1/queries/{again['query_id']}")).json()
         assert stored["status"] == "answered" and stored["answer"] == first["answer"]
+        assert (stored["cached"], stored["cached_from"]) == (True, first["query_id"])
+        history = {q["query_id"]: q for q in (await http.get("/v1/queries")).json()["queries"]}
+        assert history[again["query_id"]]["cached"] is True
+        assert (
+            history[first["query_id"]]["cached"],
+            history[first["query_id"]]["cached_from"],
+        ) == (
+            False,
+            None,
+        )
 
         # SSE: the events of a live answer, marked cached.
         async with aconnect_sse(
