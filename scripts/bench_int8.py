@@ -14,11 +14,14 @@ tokens), as BEIR evaluates SciFact.
 Usage::
 
     python scripts/bench_int8.py --queries 300 --docs 1500 [--variant NAME ...]
+    python scripts/bench_int8.py --docs 120 --speed-rounds 5 [--threads 0 1] --variant fp32 ...
 """
 
 import argparse
 import csv
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,11 +37,17 @@ SCIFACT = Path(__file__).resolve().parents[1].parent / "shared/datasets/scifact"
 VARIANTS = {
     "fp32": None,
     "fp32-optimised": Variant("opt", quantize=False),
+    "fp32-noguard": Variant("noguard", drop_guards=True, optimize=False, quantize=False),
     "int8-default": Variant("int8-default", optimize=False, per_channel=False,
                             op_types=("MatMul", "Attention", "Gather")),
     "int8-per-tensor": Variant("int8-pt", optimize=False, per_channel=False),
     "int8-optimised-per-channel": Variant("int8-opt-pc"),
-    "int8": INT8,  # per channel, MatMul only: what RAGBUS_EMBED_PRECISION=int8 uses
+    "int8-pc": Variant("int8-pc", optimize=False),  # the previous default: guards kept
+    "int8-pt-noguard": Variant("int8-pt-noguard", drop_guards=True, optimize=False,
+                               per_channel=False),
+    "int8-pc-all-matmuls": Variant("int8-pc-noguard-all", drop_guards=True, optimize=False,
+                                   weights_only=False),
+    "int8": INT8,  # no guards, per channel, weight MatMuls: RAGBUS_EMBED_PRECISION=int8
 }  # fmt: skip
 
 
@@ -83,21 +92,38 @@ def evaluate(model_dir: Path, queries: dict, qrels: dict, docs: dict) -> dict[st
 
 
 def variant_path(fp32_dir: Path, variant: Variant | None) -> Path:
-    """The export of ``variant`` (made once), or the fp32 export for ``None``."""
-    return fp32_dir if variant is None else derive_once(fp32_dir, variant)
+    """The export of ``variant`` (made once), or the fp32 export for ``None``.
+
+    :data:`INT8` is made in the model cache, where ``RAGBUS_EMBED_PRECISION=int8``
+    finds it; the other variants are experiments and go to the temporary directory.
+    """
+    if variant is None:
+        return fp32_dir
+    if variant == INT8:
+        return derive_once(fp32_dir, variant)
+    scratch = Path(tempfile.gettempdir()) / "ragbus-bench-int8"
+    scratch.mkdir(exist_ok=True)
+    return derive_once(fp32_dir, variant, scratch / f"{fp32_dir.name}-{variant.name}")
 
 
-def interleaved_speed(model_dirs: dict[str, Path], texts: list[str], rounds: int) -> dict:
+def interleaved_speed(
+    model_dirs: dict[str, Path], texts: list[str], rounds: int, threads: list[int | None]
+) -> dict:
     """Median seconds per variant to embed ``texts``, variants taking turns every round.
 
     Taking turns spreads the other load on a shared machine over every variant alike,
-    so the ratios are fairer than from runs one after another.
+    so the ratios are fairer than from runs one after another. With several
+    ``threads`` settings (``None``: onnxruntime's default), each variant runs with
+    each, named ``variant@threads``.
     """
     embedders = {}
     for name, model_dir in model_dirs.items():
-        embedders[name] = FastEmbedEmbedder(InfraSettings(embed_model_path=model_dir))
-        embedders[name].warm_up()
-    seconds: dict[str, list[float]] = {name: [] for name in model_dirs}
+        for n in threads:
+            settings = InfraSettings(embed_model_path=model_dir, embed_threads=n)
+            key = name if len(threads) == 1 else f"{name}@{n or 'default'}"
+            embedders[key] = FastEmbedEmbedder(settings)
+            embedders[key].warm_up()
+    seconds: dict[str, list[float]] = {name: [] for name in embedders}
     for _ in range(rounds):
         for name, embedder in embedders.items():
             started = time.perf_counter()
@@ -118,6 +144,13 @@ def main() -> None:
         metavar="R",
         help="only speed: the variants take turns R times on --docs documents",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="with --speed-rounds: onnxruntime threads to try per variant (0: its default)",
+    )
     args = parser.parse_args()
     queries, qrels, docs = sample(args.dataset, args.queries, args.docs)
     print(f"sample: {len(queries)} queries, {len(docs)} documents", flush=True)
@@ -127,9 +160,13 @@ def main() -> None:
     if args.speed_rounds:
         dirs = {n: variant_path(fp32_dir, VARIANTS[n]) for n in names}
         texts = list(docs.values())[: args.docs]
-        medians = interleaved_speed(dirs, texts, args.speed_rounds)
+        load = os.getloadavg()[0]
+        threads = [n or None for n in args.threads]
+        medians = interleaved_speed(dirs, texts, args.speed_rounds, threads)
+        first = next(iter(medians))
         for name, s in medians.items():
-            print(f"{name}: {len(texts) / s:.1f} docs/s (x{medians[names[0]] / s:.2f} {names[0]})")
+            print(f"{name}: {len(texts) / s:.1f} docs/s (x{medians[first] / s:.2f} {first})")
+        print(f"load average (1 min): {load:.2f} before, {os.getloadavg()[0]:.2f} after")
         print(json.dumps(medians))
         return
     results: dict[str, dict[str, float]] = {}
