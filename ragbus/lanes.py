@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats.errors
 from faststream.nats import NatsBroker
 
 from deploy.jetstream import ConsumerSpec
@@ -110,6 +111,33 @@ class Turns:
 class _Lane:
     subscribers: list[Any]
     last_busy: float = field(default_factory=time.monotonic)
+
+
+def _tolerate_fetch_timeouts(subscriber: Any) -> None:
+    """Make the subscriber's pull loop see every fetch timeout as one.
+
+    nats-py 2.16's ``fetch`` can raise the builtin ``TimeoutError`` when its
+    deadline runs out between the no-wait probe and the waiting request, while
+    FastStream 0.7's batch pull loop only catches ``nats.errors.TimeoutError``. The
+    escaped error restarts the loop's task and strands the messages of a partly
+    filled pull, un-acked, until ``ack_wait`` redelivers them (60 s in embed_svc).
+    Idle pullers fetch with short deadlines all the time, so it happened within
+    minutes in the lane tests.
+    """
+    subscription = getattr(subscriber, "subscription", None)
+    if subscription is None:
+        return
+    fetch = subscription.fetch
+
+    async def fetch_or_nats_timeout(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fetch(*args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:  # the builtin one, in fetch's own deadline check
+            raise nats.errors.TimeoutError from exc
+
+    subscription.fetch = fetch_or_nats_timeout
 
 
 class TenantLanes:
@@ -198,6 +226,7 @@ class TenantLanes:
                 subscriber(self._handler)
                 await subscriber.start()
                 subscribers.append(subscriber)
+                _tolerate_fetch_timeouts(subscriber)
         except Exception:
             for started in subscribers:
                 await started.stop()

@@ -44,6 +44,7 @@ class SlowCommits:
     embeds: list[tuple[float, float, list[int]]] = field(default_factory=list)
     commits: dict[int, tuple[float, float]] = field(default_factory=dict)
     acked_early: list[int] = field(default_factory=list)
+    started: int = 0  # model calls begun
 
     async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
         return [True] * len(batches)
@@ -52,6 +53,7 @@ class SlowCommits:
         self, batches: list[ChunksReady], trace_parent: object = None, wanted: object = None
     ) -> list[Vectors]:
         started = time.monotonic()
+        self.started += 1
         await asyncio.sleep(EMBED_S)
         self.embeds.append((started, time.monotonic(), [b.batch_index for b in batches]))
         return [np.zeros((len(b.chunks), 4), dtype=np.float32) for b in batches]
@@ -92,10 +94,10 @@ async def stream(nats_url: str, unique_name: str) -> AsyncIterator[tuple[JetStre
     await nc.close()
 
 
-async def run_lane(nats_url: str, js: JetStreamContext, stream: str, pullers: int) -> SlowCommits:
+async def publish_batches(js: JetStreamContext, stream: str, service: SlowCommits) -> str:
+    """Publish ``MESSAGES`` one-chunk batches of one document; returns the family."""
     info = await js.stream_info(stream)
     family = info.config.subjects[0].removesuffix(".>")  # type: ignore[index]
-    service = SlowCommits(js, stream)
     document = uuid.uuid4()
     for i in range(MESSAGES):
         text = f"chunk {i}"
@@ -112,6 +114,12 @@ async def run_lane(nats_url: str, js: JetStreamContext, stream: str, pullers: in
         )
         ack = await js.publish(f"{family}.acme", event.model_dump_json().encode())
         service.seq[i] = ack.seq
+    return family
+
+
+async def open_lanes(
+    nats_url: str, stream: str, family: str, service: SlowCommits, pullers: int
+) -> tuple[NatsBroker, TenantLanes]:
     spec = LaneSpec(
         stream=stream,
         family=family,
@@ -124,10 +132,17 @@ async def run_lane(nats_url: str, js: JetStreamContext, stream: str, pullers: in
         pullers=pullers,
     )
     settings = EmbedSettings(heartbeat_s=1.0, max_deliver=3)
-    broker = NatsBroker(nats_url)
+    broker = NatsBroker(nats_url, graceful_timeout=10.0)  # as ragbus.runtime's brokers
     await broker.start()
     lanes = TenantLanes(spec, embed_handler(service, Turns(), settings))  # type: ignore[arg-type]
     await lanes.start(broker)
+    return broker, lanes
+
+
+async def run_lane(nats_url: str, js: JetStreamContext, stream: str, pullers: int) -> SlowCommits:
+    service = SlowCommits(js, stream)
+    family = await publish_batches(js, stream, service)
+    broker, lanes = await open_lanes(nats_url, stream, family, service, pullers)
     try:
         deadline = time.monotonic() + 30
         while (await js.stream_info(stream)).state.messages:  # each ack deletes one
@@ -167,3 +182,27 @@ async def test_one_puller_commits_before_it_pulls_again(
 ) -> None:
     service = await run_lane(nats_url, *stream, pullers=1)
     assert not overlapped(service), (service.embeds, service.commits)
+
+
+async def test_stop_finishes_what_was_embedded_and_leaves_the_rest_queued(
+    nats_url: str, stream: tuple[JetStreamContext, str]
+) -> None:
+    js, name = stream
+    service = SlowCommits(js, name)
+    family = await publish_batches(js, name, service)
+    broker, lanes = await open_lanes(nats_url, name, family, service, pullers=2)
+    try:
+        deadline = time.monotonic() + 30
+        while not service.started:  # the first pull is in the model
+            assert time.monotonic() < deadline, "nothing was embedded"
+            await asyncio.sleep(0.01)
+        await lanes.stop()
+        await broker.connection.flush()  # the acks sent, not only queued
+        left = (await js.stream_info(name)).state.messages
+    finally:
+        await broker.stop()
+    embedded = sorted(i for _, _, indexes in service.embeds for i in indexes)
+    assert len(embedded) >= PULL  # the pull in the model when stop() began
+    assert sorted(service.commits) == embedded  # whatever was embedded was committed...
+    assert left == MESSAGES - len(embedded)  # ...and acked; the rest is still queued
+    assert service.acked_early == []
