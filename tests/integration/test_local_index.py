@@ -5,61 +5,23 @@ three tenants, deletes, re-upserts and versions; every search through the store
 (the index) is compared with ``query_points`` on the same local client (Qdrant).
 """
 
-import json
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient
 
 from ragbus.sparse import Bm25Encoder
-from ragbus.stores.vectors.base import ChunkRecord, Fusion, ScoredChunk, SearchMode
+from ragbus.stores.vectors.base import Fusion, SearchMode
 from ragbus.stores.vectors.qdrant import QdrantVectorStore
 from ragbus.stores.vectors.qdrant_query import query_arguments, tenant_filter
+from tests.integration import scifact_sample as sample
 
 pytestmark = pytest.mark.integration
 
-SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "scifact"
 DIM = 16
 MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
 FUSION = Fusion(k=5, sparse_weight=0.75, candidates=40)
-
-
-def _abstracts(n: int) -> list[str]:
-    rows = []
-    with (SCIFACT / "corpus.jsonl").open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            rows.append(f"{row['title']} {row['text']}")
-            if len(rows) == n:
-                return rows
-    return rows
-
-
-def _questions(n: int) -> list[str]:
-    lines = (SCIFACT / "queries_train.jsonl").read_text().splitlines()[:n]
-    return [json.loads(line)["text"] for line in lines]
-
-
-def _chunks(tenant: str, texts: list[str], docs: int, version: int = 1) -> list[ChunkRecord]:
-    documents = [uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{d}") for d in range(docs)]
-    return [
-        ChunkRecord(
-            chunk_id=uuid.uuid5(documents[i % docs], f"{version}/{i}"),
-            tenant_id=tenant,
-            document_id=documents[i % docs],
-            version=version,
-            chunk_index=i,
-            text=text,
-            filename=f"{i % docs}.txt",
-            title=None,
-            page=None,
-            heading=None,
-            token_count=len(text.split()),
-        )
-        for i, text in enumerate(texts)
-    ]
 
 
 async def _qdrant(
@@ -85,20 +47,6 @@ async def _qdrant(
     return [(uuid.UUID(str(p.id)), p.score) for p in response.points]
 
 
-def _same(ours: list[ScoredChunk], theirs: list[tuple[uuid.UUID, float]]) -> None:
-    """Same scores in order; the same chunks wherever a score is not tied at the cut."""
-    assert len(ours) == len(theirs)
-    np.testing.assert_allclose([h.score for h in ours], [s for _, s in theirs], rtol=1e-4)
-    if not ours:
-        return
-    cut = theirs[-1][1]
-    theirs_by_id = dict(theirs)
-    for hit in ours:
-        if hit.score > cut + 1e-4:
-            assert hit.chunk.chunk_id in theirs_by_id
-            assert theirs_by_id[hit.chunk.chunk_id] == pytest.approx(hit.score, rel=1e-4)
-
-
 async def _compare(client, store, collection, rng, questions, tenants, documents=None) -> int:
     compared = 0
     for question in questions:
@@ -115,22 +63,22 @@ async def _compare(client, store, collection, rng, questions, tenants, documents
                 }
                 ours = await store.search(**query, fusion=FUSION)
                 theirs = await _qdrant(client, store, collection, **query)
-                _same(ours, theirs)
+                sample.assert_same_hits(ours, theirs, rtol=1e-4)
                 compared += bool(ours)
     return compared
 
 
 async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_reload(tmp_path):
     rng = np.random.default_rng(7)
-    texts = _abstracts(1500)
-    questions = _questions(6)
+    texts = sample.abstracts(1500)
+    questions = sample.questions(6)
     collection = "parity"
     client = AsyncQdrantClient(path=str(tmp_path / "q"))
     store = QdrantVectorStore(client, collection)
     await store.open(model_id="test/random-16", dim=DIM)
-    big = _chunks("big", texts[:1200], docs=30)
-    small = _chunks("small", texts[1200:1400], docs=40)
-    other = _chunks("other", texts[1400:], docs=10)
+    big = sample.chunks("big", texts[:1200], docs=30)
+    small = sample.chunks("small", texts[1200:1400], docs=40)
+    other = sample.chunks("other", texts[1400:], docs=10)
     for chunks in (big, small, other):
         for start in range(0, len(chunks), 300):  # several writes: tail merges happen
             part = chunks[start : start + 300]
@@ -143,7 +91,7 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
     await store.delete_chunks(tenant_id="small", chunk_ids=[c.chunk_id for c in small[5:9]])
     again = small[20:60]
     await store.upsert(again, rng.standard_normal((len(again), DIM)).astype(np.float32))
-    newer = _chunks("other", texts[:30], docs=10, version=2)
+    newer = sample.chunks("other", texts[:30], docs=10, version=2)
     await store.upsert(newer, rng.standard_normal((len(newer), DIM)).astype(np.float32))
     await store.delete_document(tenant_id="other", document_id=newer[0].document_id, keep_version=2)
     for document in sorted({c.document_id for c in big})[:27]:  # 1,080 of 1,200 points
@@ -170,7 +118,7 @@ async def test_stores_on_one_client_share_the_index(tmp_path):
     writer, reader = QdrantVectorStore(client, "c"), QdrantVectorStore(client, "c")
     await writer.open(model_id="test/random-16", dim=DIM)
     await reader.open(model_id="test/random-16", dim=DIM)
-    chunks = _chunks("t", _abstracts(5), docs=5)
+    chunks = sample.chunks("t", sample.abstracts(5), docs=5)
     vectors = np.eye(5, DIM, dtype=np.float32)
     await writer.upsert(chunks, vectors)
     hits = await reader.search(tenant_id="t", vector=vectors[3], top_k=1, mode="dense")

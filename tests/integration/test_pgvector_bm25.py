@@ -8,72 +8,20 @@ pgvector also holds another tenant, whose words must not change the scores.
 """
 
 import dataclasses
-import json
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient
 
-from ragbus.stores.vectors.base import ChunkRecord, ScoredChunk
 from ragbus.stores.vectors.pgvector import PgVectorStore
 from ragbus.stores.vectors.qdrant import QdrantVectorStore
+from tests.integration import scifact_sample as sample
 
 pytestmark = pytest.mark.integration
 
-SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "scifact"
 DIM = 16
 MODEL = "test/random-16"
-
-
-def _abstracts(n: int) -> list[str]:
-    rows = []
-    with (SCIFACT / "corpus.jsonl").open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            rows.append(f"{row['title']} {row['text']}")
-            if len(rows) == n:
-                break
-    return rows
-
-
-def _questions(n: int) -> list[str]:
-    lines = (SCIFACT / "queries_train.jsonl").read_text().splitlines()[:n]
-    return [json.loads(line)["text"] for line in lines]
-
-
-def _chunks(tenant: str, texts: list[str], docs: int) -> list[ChunkRecord]:
-    documents = [uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{d}") for d in range(docs)]
-    return [
-        ChunkRecord(
-            chunk_id=uuid.uuid5(documents[i % docs], str(i)),
-            tenant_id=tenant,
-            document_id=documents[i % docs],
-            version=1,
-            chunk_index=i,
-            text=text,
-            filename=f"{i % docs}.txt",
-            title=None,
-            page=None,
-            heading=None,
-            token_count=len(text.split()),
-        )
-        for i, text in enumerate(texts)
-    ]
-
-
-def _same(ours: list[ScoredChunk], theirs: list[ScoredChunk]) -> None:
-    """Same scores in order; the same chunks wherever a score is not tied at the cut."""
-    assert len(ours) == len(theirs)
-    np.testing.assert_allclose([h.score for h in ours], [h.score for h in theirs], rtol=1e-5)
-    if not ours:
-        return
-    cut = theirs[-1].score
-    theirs_by_id = {h.chunk.chunk_id: h.score for h in theirs}
-    for hit in ours:
-        if hit.score > cut * (1 + 1e-5):
-            assert theirs_by_id[hit.chunk.chunk_id] == pytest.approx(hit.score, rel=1e-5)
 
 
 @pytest.fixture
@@ -96,7 +44,7 @@ async def _compare(qdrant, pgvector, questions, documents=None) -> int:
         query = {"tenant_id": "t", "vector": None, "text": question, "top_k": 20}
         ours = await pgvector.search(**query, mode="sparse", document_ids=documents)
         theirs = await qdrant.search(**query, mode="sparse", document_ids=documents)
-        _same(ours, theirs)
+        sample.assert_same_hits(ours, [(h.chunk.chunk_id, h.score) for h in theirs])
         found += bool(ours)
     return found
 
@@ -104,14 +52,14 @@ async def _compare(qdrant, pgvector, questions, documents=None) -> int:
 async def test_sparse_scores_match_the_qdrant_store_through_writes_and_deletes(stores):
     qdrant, pgvector = stores
     rng = np.random.default_rng(11)
-    texts = _abstracts(700)
-    chunks = _chunks("t", texts[:500], docs=50)
+    texts = sample.abstracts(700)
+    chunks = sample.chunks("t", texts[:500], docs=50)
     vectors = rng.standard_normal((len(chunks), DIM)).astype(np.float32)
     for store in (qdrant, pgvector):
         await store.upsert(chunks, vectors)
-    noise = _chunks("other", texts[500:], docs=10)  # pgvector only: per-tenant IDF
+    noise = sample.chunks("other", texts[500:], docs=10)  # pgvector only: per-tenant IDF
     await pgvector.upsert(noise, rng.standard_normal((len(noise), DIM)).astype(np.float32))
-    questions = _questions(8)
+    questions = sample.questions(8)
     assert await _compare(qdrant, pgvector, questions) == len(questions)
 
     picked = [chunks[3].document_id, chunks[4].document_id, uuid.uuid4()]
@@ -132,7 +80,7 @@ async def test_sparse_scores_match_the_qdrant_store_through_writes_and_deletes(s
 async def test_terms_follow_their_chunks_and_older_rows_are_backfilled(stores, pgvector_pool):
     _, pgvector = stores
     table = pgvector._table
-    chunks = _chunks("t", _abstracts(60), docs=6)
+    chunks = sample.chunks("t", sample.abstracts(60), docs=6)
     vectors = np.random.default_rng(3).standard_normal((len(chunks), DIM)).astype(np.float32)
     await pgvector.upsert(chunks, vectors)
     terms = f"SELECT count(*) FROM {table}_terms WHERE tenant_id = 't'"
@@ -150,7 +98,7 @@ async def test_terms_follow_their_chunks_and_older_rows_are_backfilled(stores, p
 
     # A table written before BM25 (rows without terms) gains them when opened.
     await pgvector.upsert(chunks, vectors)
-    question = _questions(1)[0]
+    question = sample.questions(1)[0]
     expected = await pgvector.search(
         tenant_id="t", vector=None, top_k=10, text=question, mode="sparse"
     )

@@ -46,8 +46,8 @@ class ChunkRecord:
 class ScoredChunk:
     """A search hit, higher is closer.
 
-    ``score`` is cosine similarity in [-1, 1] for ``dense`` search, the BM25 (or
-    Postgres ``ts_rank_cd``) score for ``sparse``, and the fused RRF score for
+    ``score`` is cosine similarity in [-1, 1] for ``dense`` search, the BM25 score
+    (IDF as Qdrant's ``Modifier.IDF``) for ``sparse``, and the fused RRF score for
     ``hybrid`` (see :func:`rrf_fuse`). ``vector`` is the chunk's embedding,
     ``(dim,)``, when the search asked for it (``with_vectors=True``).
     """
