@@ -15,6 +15,7 @@ Usage::
 
     python scripts/bench_int8.py --queries 300 --docs 1500 [--variant NAME ...]
     python scripts/bench_int8.py --docs 120 --speed-rounds 5 [--threads 0 1] --variant fp32 ...
+    python scripts/bench_int8.py --profile 16 --variant fp32 --variant int8
 """
 
 import argparse
@@ -132,6 +133,38 @@ def interleaved_speed(
     return {name: float(np.median(s)) for name, s in seconds.items()}
 
 
+def profile(model_dir: Path, texts: list[str], runs: int = 3) -> dict[str, float]:
+    """Share of onnxruntime kernel time per operator type (after its graph fusions).
+
+    One intra-op thread and one padded batch of ``texts`` (truncated at 256 tokens),
+    run ``runs`` times, so the shares do not depend on thread scheduling.
+    """
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    tokenizer.enable_padding()
+    encodings = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in encodings])}
+    feed["token_type_ids"] = np.zeros_like(ids)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.enable_profiling = 1, True
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "ragbus-bench-int8-profile")
+    session = ort.InferenceSession(str(model_dir / "model.onnx"), options)
+    for _ in range(runs):
+        session.run(None, feed)
+    trace = Path(session.end_profiling())
+    per_op: dict[str, float] = {}
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1000 / runs
+    trace.unlink()
+    return dict(sorted(per_op.items(), key=lambda item: -item[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=SCIFACT)
@@ -151,12 +184,23 @@ def main() -> None:
         default=[0],
         help="with --speed-rounds: onnxruntime threads to try per variant (0: its default)",
     )
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="only profile: one batch of N documents"
+    )
     args = parser.parse_args()
     queries, qrels, docs = sample(args.dataset, args.queries, args.docs)
     print(f"sample: {len(queries)} queries, {len(docs)} documents", flush=True)
     fp32_dir = resolve_model(InfraSettings()).path
     assert fp32_dir is not None, "needs a local export (ragbus model prepare)"
     names = args.variant or list(VARIANTS)
+    if args.profile:
+        texts = list(docs.values())[: args.profile]
+        for name in names:
+            per_op = profile(variant_path(fp32_dir, VARIANTS[name]), texts)
+            total = sum(per_op.values())
+            top = ", ".join(f"{op} {100 * ms / total:.0f}%" for op, ms in list(per_op.items())[:6])
+            print(f"{name}: {total:.0f} ms per batch; {top}", flush=True)
+        return
     if args.speed_rounds:
         dirs = {n: variant_path(fp32_dir, VARIANTS[n]) for n in names}
         texts = list(docs.values())[: args.docs]
