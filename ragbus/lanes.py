@@ -116,13 +116,9 @@ class _Lane:
 def _tolerate_fetch_timeouts(subscriber: Any) -> None:
     """Make the subscriber's pull loop see every fetch timeout as one.
 
-    nats-py 2.16's ``fetch`` can raise the builtin ``TimeoutError`` when its
-    deadline runs out between the no-wait probe and the waiting request, while
-    FastStream 0.7's batch pull loop only catches ``nats.errors.TimeoutError``. The
-    escaped error restarts the loop's task and strands the messages of a partly
-    filled pull, un-acked, until ``ack_wait`` redelivers them (60 s in embed_svc).
-    Idle pullers fetch with short deadlines all the time, so it happened within
-    minutes in the lane tests.
+    nats-py 2.16's ``fetch`` may raise the builtin ``TimeoutError``; FastStream 0.7's
+    batch pull loop catches only ``nats.errors.TimeoutError``, so the loop restarted
+    and stranded a partly filled pull, un-acked, until ``ack_wait`` (seen in tests).
     """
     subscription = getattr(subscriber, "subscription", None)
     if subscription is None:
@@ -155,6 +151,7 @@ class TenantLanes:
         self._lanes: dict[str, _Lane] = {}
         self._broker: NatsBroker | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def subjects(self) -> list[str]:
@@ -164,15 +161,20 @@ class TenantLanes:
     async def start(self, broker: NatsBroker) -> None:
         """Open lanes for the pending work, then keep discovering in the background."""
         self._broker = broker
+        self._stopping.clear()
         await self.refresh()
         self._task = asyncio.create_task(self._discover_forever())
 
     async def stop(self) -> None:
-        """Stop discovering and close every lane (in-flight handlers finish first)."""
+        """Stop discovering and close every lane (in-flight handlers finish first).
+
+        Discovery is told to stop and awaited rather than cancelled: cancelling it
+        halfway through opening or closing a lane could leave a subscriber running
+        that no lane refers to any more.
+        """
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         for subject in list(self._lanes):
             await self._close(subject)
@@ -244,7 +246,10 @@ class TenantLanes:
 
     async def _discover_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.spec.discover_every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.spec.discover_every_s)
+            if self._stopping.is_set():
+                return
             try:
                 await self.refresh()
             except Exception:  # NATS reconnecting: try again next round
