@@ -151,7 +151,7 @@ def drop_nan_guards(model: "onnx.ModelProto") -> int:
     """
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, int] = {}
+    consumers: dict[str, int] = {out.name: 1 for out in graph.output}  # outputs count as used
     for node in graph.node:
         for name in node.input:
             consumers[name] = consumers.get(name, 0) + 1
@@ -176,7 +176,7 @@ def drop_nan_guards(model: "onnx.ModelProto") -> int:
         if fill is not None and fill.op_type == "Constant" and consumers[node.input[1]] == 1:
             dropped.append(fill)
     if any(out.name in bypass for out in graph.output):
-        return 0  # the guarded tensor is itself an output; leave the graph alone
+        return 0  # a guarded tensor is itself an output; leave the graph alone
     for node in graph.node:
         for i, name in enumerate(node.input):
             if name in bypass:
