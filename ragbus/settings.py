@@ -34,8 +34,9 @@ class InfraSettings(BaseSettings):
         model_cache_dir: Where the resolved ONNX export is cached.
         embed_max_tokens: Longest embedded input in tokens (model's trained maximum).
         embed_threads: onnxruntime intra-op threads; ``None`` lets it decide.
-        embed_precision: ``fp32`` (the export as it is) or ``int8`` (optimised graph,
-            weights quantised; see :mod:`ragbus.embedding.quantize`).
+        embed_precision: ``fp32`` (the export as it is) or ``int8`` (MatMul weights
+            quantised per channel, dynamically, after removing the export's no-op
+            NaN guards; see :mod:`ragbus.embedding.quantize`).
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
