@@ -91,7 +91,7 @@ class RunningStack:
 async def running_stack(
     infra: InfraSettings,
     *,
-    builders: Sequence[ServiceBuilder] = tuple(SERVICE_BUILDERS.values()),
+    builders: Sequence[ServiceBuilder] | None = None,
     gateway: GatewaySettings | None = None,
     name: str = "ragbus-test",
 ) -> AsyncIterator[RunningStack]:
@@ -106,7 +106,9 @@ async def running_stack(
         name: The broker's client name.
     """
     resources = Resources(infra)
-    bus = await start_bus(infra, resources, list(builders), name=name)
+    # Read at call time, so a test that swaps an entry of SERVICE_BUILDERS gets it.
+    chosen = list(SERVICE_BUILDERS.values()) if builders is None else list(builders)
+    bus = await start_bus(infra, resources, chosen, name=name)
     port = free_port()
     settings = (gateway or GatewaySettings()).model_copy(update={"port": port})
     app = create_app(infra, settings, resources=resources)
