@@ -155,16 +155,19 @@ async def test_two_replicas_of_ingest_and_embed_share_the_work_without_duplicate
 ) -> None:
     procs, database_url = cluster
     tenant = f"rep-{uuid.uuid4().hex[:8]}"
+    # 32 uploads: with 16, a replica that parsed fast took all of them once in a
+    # loaded run (each holds 4 at a time and pulls again as soon as one is done).
+    documents = 32
     async with RagbusClient(procs.url, tenant) as client:
-        ids = await upload_all(client, range(16))
+        ids = await upload_all(client, range(documents))
         docs = await wait_final(client, ids, 300)
     chunks = await assert_indexed_once(database_url, tenant, docs)
     ingest = [await procs.acked(f"ingest_svc#{r}", lambda c: c == "ingest-svc") for r in (0, 1)]
     embed = [await procs.acked(f"embed_svc#{r}", is_embed_lane) for r in (0, 1)]
-    print(f"\n16 documents, {chunks} chunks; ingest acks per replica {ingest}, embed {embed}")
+    print(f"\n{documents} documents, {chunks} chunks; ingest acks {ingest}, embed {embed}")
     assert min(ingest) > 0 and min(embed) > 0, (ingest, embed)
-    assert sum(ingest) == 16  # each upload handled once
-    assert sum(embed) == 16  # one chunks.ready batch per short document, each once
+    assert sum(ingest) == documents  # each upload handled once
+    assert sum(embed) == documents  # one chunks.ready batch per short document, each once
 
 
 async def dead_letters(nats_url: str, subject: str) -> list[StoredDeadLetter]:
