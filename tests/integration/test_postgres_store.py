@@ -265,3 +265,19 @@ async def test_database_errors_on_a_closed_pool_are_retryable(database_url, tena
     await closed.close()
     with pytest.raises(RetryableError):
         await DocumentRepository(closed).get(tenant, uuid.uuid4())
+
+
+async def test_a_released_connection_keeps_no_transaction_or_local_setting(database_url):
+    """The pool skips asyncpg's reset query, yet nothing leaks to the next user."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+            await conn.execute("BEGIN")  # left open, as a failed handler might
+            await conn.execute("SET LOCAL statement_timeout = '1234ms'")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pid  # the same one
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SHOW statement_timeout") != "1234ms"
+    finally:
+        await pool.close()
