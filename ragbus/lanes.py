@@ -7,7 +7,9 @@ a tenant's 5,000-document batch would delay every other tenant's single upload b
 the whole backlog. Instead, each tenant with pending work gets its own durable
 pull consumer (a *lane*) running the same handler, and the handler takes turns
 through :class:`Turns`, so with N busy tenants a batch waits for at most N-1
-others (weighted fair queueing with equal weights, one batch per turn).
+other turns (weighted fair queueing with equal weights, one batch per turn); with
+``pullers`` per lane a tenant holds up to that many places in the queue, so the
+bound is ``pullers x (N-1)`` batches.
 
 Lanes are discovered from the stream's per-subject message counts (the stream is a
 work queue, so acked messages are gone and the counts are the pending work), and
