@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -40,12 +41,18 @@ def up(
         Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where local state lives.")
     ] = Path(".ragbus"),
 ) -> None:
-    """Start nats-server, Postgres, every service and the gateway in one process."""
+    """Start nats-server, Postgres, every service and the gateway in one process.
+
+    The model gets one core fewer than the process may use, unless
+    RAGBUS_EMBED_THREADS says otherwise (see ``default_all_in_one_threads``).
+    """
     from gateway.settings import GatewaySettings
-    from ragbus.settings import InfraSettings
+    from ragbus.settings import InfraSettings, set_all_in_one_threads
     from ragbus.stack import run_stack
 
     _logging()
+    threads = set_all_in_one_threads()
+    logging.getLogger(__name__).info("embedding model threads", extra={"threads": threads})
     infra = InfraSettings(data_dir=data_dir)
     asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port)))
 

@@ -5,6 +5,7 @@ The standard variable names (``NATS_URL``, ``DATABASE_URL``, ``QDRANT_URL``,
 ``RAGBUS_``. Each service's own ``<Svc>Settings`` extends :class:`InfraSettings`.
 """
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -72,3 +73,33 @@ class InfraSettings(BaseSettings):
     embed_max_tokens: int = Field(256, ge=8, le=8192)
     embed_threads: int | None = Field(None, ge=1)
     embed_precision: Literal["fp32", "int8"] = "fp32"
+
+
+EMBED_THREADS_ENV = "RAGBUS_EMBED_THREADS"
+
+
+def default_all_in_one_threads() -> int:
+    """onnxruntime threads for the model when every service shares one process.
+
+    One core fewer than this process may use, and at least 1: while ingesting, the
+    services' own work (upload, parse, chunk, Postgres, NATS; about 0.8 of a core in
+    a py-spy profile) would otherwise preempt the model's threads, which wait for
+    each other. Measured on 2 cores (docs/benchmarks.md, 800 SciFact documents):
+    38.7 chunks/s with 1 thread against 40.1 with 2, so ingest loses nothing and a
+    core stays free for queries.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def set_all_in_one_threads() -> int:
+    """Set ``RAGBUS_EMBED_THREADS`` to :func:`default_all_in_one_threads` unless it is set.
+
+    Returns:
+        The value now in the environment (an operator's own setting wins).
+    """
+    os.environ.setdefault(EMBED_THREADS_ENV, str(default_all_in_one_threads()))
+    return int(os.environ[EMBED_THREADS_ENV])

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ragbus.settings import default_all_in_one_threads
+
 app = typer.Typer(help="Reproducible throughput and latency benchmarks.", no_args_is_help=True)
 
 UrlOpt = Annotated[
@@ -68,6 +70,10 @@ def ingest(
         )
     if precision not in (None, "fp32", "int8"):
         raise typer.BadParameter(f"--precision must be fp32 or int8, not {precision}")
+    if threads is None and url is None and "RAGBUS_EMBED_THREADS" not in os.environ:
+        # What `ragbus up` gives its model by default, for the raw run too: the
+        # ratio compares the pipeline with raw fastembed at the same settings.
+        threads = default_all_in_one_threads()
     model = _env(embed_threads=threads, embed_precision=precision)
     os.environ.update(model)  # the raw run in this process reads the same settings
     options = bench_ingest.IngestOptions(
