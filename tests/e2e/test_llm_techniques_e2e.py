@@ -6,28 +6,22 @@ model; documents go through the real ingest pipeline. The LLM is the local fake
 of ``tests/integration/fake_llm.py``; generate_svc answers offline.
 """
 
-import asyncio
 import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from embed_svc.app import build as build_embed
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from generate_svc.app import build as build_generate
 from generate_svc.settings import GenerateSettings
 from ingest_svc.app import build as build_ingest
-from ragbus.resources import Resources
-from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
 from retrieve_svc.settings import RetrieveSettings
-from tests.e2e.stack import free_port, index_texts, wait_ready
+from tests.e2e.stack import index_texts, running_stack
 from tests.integration.fake_llm import FakeLLM, serve_fake_llm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -61,21 +55,10 @@ async def stack_url(nats_server_factory, database_url, tmp_path_factory, llm) ->
         functools.partial(build_retrieve, settings=retrieve_settings),
         functools.partial(build_generate, settings=GenerateSettings(llm_model=None)),
     ]
-    resources = Resources(infra)
-    bus = await start_bus(infra, resources, builders, name="ragbus-llm-techniques-test")
-    port = free_port()
-    app = create_app(infra, GatewaySettings(port=port), resources=resources)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
     try:
-        await wait_ready(url)
-        yield url
+        async with running_stack(infra, builders=builders, name="ragbus-llm-techniques-test") as s:
+            yield s.url
     finally:
-        server.should_exit = True
-        await task
-        await bus.stop()
-        await resources.close()
         nats.stop()
 
 

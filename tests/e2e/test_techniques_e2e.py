@@ -6,23 +6,17 @@ over NATS (the ``passages.retrieve`` reply or ``answer.failed``); the gateway on
 turns its code into the status.
 """
 
-import asyncio
 import functools
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
-from ragbus.resources import Resources
-from ragbus.runtime import start_bus
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
 from retrieve_svc.settings import RetrieveSettings
-from tests.e2e.stack import free_port, wait_ready
+from tests.e2e.stack import running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -35,22 +29,9 @@ async def gateway_url(nats_url, database_url, tmp_path_factory) -> AsyncIterator
         nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("tech")
     )
     offline = RetrieveSettings(llm_model=None, rerank_model=None, rerank_model_path=None)
-    resources = Resources(infra)
     retrieve = functools.partial(build_retrieve, settings=offline)
-    bus = await start_bus(infra, resources, [retrieve], name="ragbus-techniques-test")
-    port = free_port()
-    app = create_app(infra, GatewaySettings(port=port), resources=resources)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(url)
-        yield url
-    finally:
-        server.should_exit = True
-        await task
-        await bus.stop()
-        await resources.close()
+    async with running_stack(infra, builders=[retrieve], name="ragbus-techniques-test") as stack:
+        yield stack.url
 
 
 @pytest.fixture
