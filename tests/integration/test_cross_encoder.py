@@ -5,16 +5,14 @@ import uuid
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from retrieve_svc.cross_encoder import CrossEncoderReranker
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from retrieve_svc.settings import RetrieveSettings
 from schemas.queries import RetrievalOptions
 from tests.integration.cross_encoder_model import export_test_cross_encoder, onnx_logits
-from tests.integration.retrieval_world import index_document
+from tests.integration.retrieval_world import index_document, open_local_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # exports a model with torch
 
@@ -61,11 +59,7 @@ async def test_the_service_reranks_hits_with_the_cross_encoder(
     pool, tmp_path, reranker, cross_encoder_dir
 ):
     embedder = FakeEmbedder(dim=32)
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection="ce"
-    )
-    vectors = await open_vector_store(settings)
-    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    vectors = await open_local_store(tmp_path, "ce", embedder)
     docs = DocumentRepository(pool)
     tenant = f"ce-{uuid.uuid4().hex[:8]}"
     for text in PASSAGES:

@@ -6,41 +6,25 @@ must still guarantee (announcements, idempotent redelivery, clean-up after a
 delete or reprocess that lands between the model call and the commit).
 """
 
-import re
 import uuid
-from typing import Any
 
 import pytest
 
 from embed_svc.service import EmbedService
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.settings import InfraSettings
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
 from schemas import subjects as s
+from tests.integration.retrieval_world import RecordingPublisher, open_local_store
 
 pytestmark = pytest.mark.integration
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any, str | None]] = []
-
-    async def publish(self, event: Any, subject: str, *, msg_id: str | None = None) -> None:
-        self.sent.append((subject, event, msg_id))
 
 
 @pytest.fixture
 async def world(pool, tmp_path, unique_name):
     """Repository, Qdrant local store, embed service, recording publisher, tenant."""
     embedder = FakeEmbedder(dim=32)
-    collection = re.sub(r"[^a-z0-9_]", "_", f"c_{unique_name}".lower())[:40]
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection=collection
-    )
-    vectors = await open_vector_store(settings)
-    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    vectors = await open_local_store(tmp_path, f"c_{unique_name}", embedder)
     docs = DocumentRepository(pool)
     publisher = RecordingPublisher()
     embed = EmbedService(docs, vectors, embedder, publisher)  # type: ignore[arg-type]

@@ -15,15 +15,13 @@ import pytest
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
 from ragbus.llm_calls import RetryPolicy
-from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from retrieve_svc.expansion import LitellmQueryExpander
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
 from tests.integration.fake_llm import DRAFT, FakeLLM, serve_fake_llm
-from tests.integration.retrieval_world import index_document
+from tests.integration.retrieval_world import index_document, open_local_store
 
 pytestmark = pytest.mark.integration
 
@@ -61,11 +59,7 @@ class RecordingStore:
 async def world(pool, tmp_path, llm):
     """A tenant holding :data:`TEXTS`, and services with and without the LLM."""
     embedder = FakeEmbedder(dim=64)
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection="tq"
-    )
-    store = await open_vector_store(settings)
-    await store.open(model_id=embedder.model_id, dim=embedder.dim)
+    store = await open_local_store(tmp_path, "tq", embedder)
     docs = DocumentRepository(pool)
     tenant = f"tq-{uuid.uuid4().hex[:8]}"
     ids = {k: await index_document(docs, store, embedder, tenant, [t]) for k, t in TEXTS.items()}

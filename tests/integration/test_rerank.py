@@ -9,14 +9,12 @@ from typing import ClassVar
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from retrieve_svc.rerank import LitellmReranker, RerankUnavailableError
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
-from tests.integration.retrieval_world import index_document
+from tests.integration.retrieval_world import index_document, open_local_store
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +70,7 @@ async def test_the_service_reranks_the_candidates_and_refuses_without_a_reranker
     pool, tmp_path, rerank_url
 ):
     embedder = FakeEmbedder(dim=32)
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection="rr"
-    )
-    vectors = await open_vector_store(settings)
-    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    vectors = await open_local_store(tmp_path, "rr", embedder)
     docs = DocumentRepository(pool)
     tenant = f"rr-{uuid.uuid4().hex[:8]}"
     question = "where do cold birds live"

@@ -1,19 +1,16 @@
 """RetrieveService against real Postgres and Qdrant local: filters, modes, MMR, cache."""
 
-import re
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalFilters, RetrievalOptions
-from tests.integration.retrieval_world import index_document
+from tests.integration.retrieval_world import index_document, open_local_store
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +20,7 @@ QUESTION = "cafeteria opening hours"
 @pytest.fixture
 async def world(pool, tmp_path, unique_name):
     embedder = FakeEmbedder(dim=64)
-    collection = re.sub(r"[^a-z0-9_]", "_", f"f_{unique_name}".lower())[:40]
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection=collection
-    )
-    vectors = await open_vector_store(settings)
-    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    vectors = await open_local_store(tmp_path, f"f_{unique_name}", embedder)
     docs = DocumentRepository(pool)
     service = RetrieveService(docs, vectors, embedder, DocumentFilters(pool), RetrieveConfig())
     tenant = f"t-{uuid.uuid4().hex[:8]}"

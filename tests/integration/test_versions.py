@@ -4,7 +4,6 @@ Retrieval shows a document's chunks only at its searchable version; indexing a n
 version switches that in one row update, and only then are the old vectors removed.
 """
 
-import re
 import uuid
 from typing import Any
 
@@ -13,13 +12,12 @@ import pytest
 from embed_svc.service import EmbedService
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
-from ragbus.settings import InfraSettings
 from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.factory import open_vector_store
 from ragbus.stores.vectors.base import ChunkRecord
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
+from tests.integration.retrieval_world import RecordingPublisher, open_local_store
 
 pytestmark = pytest.mark.integration
 
@@ -27,24 +25,11 @@ QUESTION = "when does the cafeteria open"
 TEXTS = {1: "The cafeteria opens at 8am", 2: "The cafeteria opens at 10am"}
 
 
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
-
-    async def publish(self, event: Any, subject: str, *, msg_id: str | None = None) -> None:
-        self.sent.append((subject, event))
-
-
 @pytest.fixture
 async def world(pool, tmp_path, unique_name):
     """Repository, Qdrant local store, embed and retrieve services, and a tenant."""
     embedder = FakeEmbedder(dim=64)
-    collection = re.sub(r"[^a-z0-9_]", "_", f"v_{unique_name}".lower())[:40]
-    settings = InfraSettings(
-        data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection=collection
-    )
-    vectors = await open_vector_store(settings)
-    await vectors.open(model_id=embedder.model_id, dim=embedder.dim)
+    vectors = await open_local_store(tmp_path, f"v_{unique_name}", embedder)
     docs = DocumentRepository(pool)
     publisher = RecordingPublisher()
     embed = EmbedService(docs, vectors, embedder, publisher)  # type: ignore[arg-type]
@@ -118,7 +103,7 @@ async def test_only_the_searchable_version_is_ever_returned(world):
     assert (row.status, row.version, row.searchable_version) == (DocumentStatus.INDEXED, 2, 2)
     assert await _versions_seen(retrieve, tenant, doc.id) == {TEXTS[2]}
     assert await vectors.count(tenant_id=tenant, document_id=doc.id) == 2  # v1 removed
-    indexed = [e.version for subject, e in publisher.sent if subject == "document.indexed"]
+    indexed = [e.version for subject, e, _ in publisher.sent if subject == "document.indexed"]
     assert indexed == [1, 2]
 
 
@@ -187,7 +172,7 @@ async def test_a_failure_of_superseded_work_does_not_fail_the_new_version(world)
     await embed.fail(stale, PermanentError("model crashed on v1", code="embed_failed"))
     row = await docs.get(tenant, doc.id)
     assert (row.status, row.version, row.error) == (DocumentStatus.UPLOADED, 2, None)
-    assert [s for s, _ in publisher.sent if s == "document.failed"] == []
+    assert [s for s, _, _ in publisher.sent if s == "document.failed"] == []
 
     current = _batch(tenant, doc.id, 2, 0, 1)
     await embed.fail(current, PermanentError("model crashed on v2", code="embed_failed"))
@@ -195,7 +180,7 @@ async def test_a_failure_of_superseded_work_does_not_fail_the_new_version(world)
     row = await docs.get(tenant, doc.id)
     assert (row.status, row.error_code) == (DocumentStatus.FAILED, "embed_failed")
     # The redelivered failure announces again rather than risk a lost announcement.
-    assert [s for s, _ in publisher.sent if s == "document.failed"] == ["document.failed"] * 2
+    assert [s for s, _, _ in publisher.sent if s == "document.failed"] == ["document.failed"] * 2
 
 
 async def test_batches_of_deleted_or_superseded_documents_are_not_embedded(world):
