@@ -2,13 +2,13 @@
 
 import asyncio
 
-from embed_svc.embeddings_api import EmbeddingsApi
-from embed_svc.embeddings_handler import build_embeddings_router
 from embed_svc.handlers import build_router
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
+from embed_svc.tenant_lanes import Turns
+from embed_svc.texts_embedding import EmbeddingsApi
+from embed_svc.texts_embedding_handler import build_embeddings_router
 from ragbus.bus import EventPublisher
-from ragbus.lanes import Turns
 from ragbus.resources import Resources
 from ragbus.runtime import ServiceParts, run_services
 
@@ -19,7 +19,7 @@ async def build(
     """Open what embed_svc needs (model, vector store); return its router and lanes.
 
     The tenant lanes and ``texts.embed`` requests share one model, so they share
-    one :class:`~ragbus.lanes.Turns` and take turns on it.
+    one :class:`~embed_svc.tenant_lanes.Turns` and take turns on it.
     """
     service = EmbedService(
         await resources.documents(),

@@ -7,12 +7,12 @@ from faststream.nats import NatsMessage, NatsRouter
 from deploy.jetstream import consumer, stream_for
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
+from ragbus.ack_policy import RETRY_IN_PLACE_S
 from ragbus.bus import heartbeat, jetstream_subscriber, raw_messages, record_nothing, settle
 from ragbus.embedding import Vectors
 from ragbus.errors import PermanentError
-from ragbus.lanes import LaneSpec, TenantLanes, Turns
 from ragbus.runtime import ServiceParts
-from ragbus.settling import RETRY_IN_PLACE_S
 from schemas import ChunksReady, DeleteDocument
 from schemas import subjects as s
 
@@ -25,7 +25,7 @@ def build_router(
     """Subscribe embed_svc to its tenants' ``chunks.ready.<tenant>`` lanes and ``document.delete``.
 
     Tenant fairness: every tenant with pending batches gets a lane (its own durable
-    pull consumer, see ``ragbus.lanes``) and the lanes take turns on the model, so
+    pull consumer, see ``embed_svc.tenant_lanes``) and the lanes take turns on the model, so
     one tenant's backlog delays another tenant's upload by a few pull batches per
     busy tenant, not by the whole backlog.
 

@@ -12,11 +12,11 @@ from uuid import UUID
 import numpy as np
 from nats.aio.msg import Msg
 
-from embed_svc.records import chunk_records
+from embed_svc.chunk_records import chunk_records
 from ragbus.bus import Publisher
+from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import PermanentError
-from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import VectorStore
 from ragbus.telemetry import stage

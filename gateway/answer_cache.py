@@ -3,7 +3,7 @@
 The key is the sha256 of the tenant-independent request (the normalised question,
 ``top_k``, every retrieval option and the answering model); the entry is stored
 per tenant with the tenant's index version, which every indexed or deleted
-document bumps (``ragbus.stores.answer_cache``). A lookup is one Postgres round
+document bumps (``gateway.answer_cache_store``). A lookup is one Postgres round
 trip. Answers are stored when ``answer.ready`` arrives with ``found`` true, never
 for failures or "not found" (a later ingest may find it; the version would
 invalidate it anyway, but a miss costs little there).
@@ -27,8 +27,8 @@ from faststream.nats import NatsRouter
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.answer_cache_store import AnswerCacheRepository
 from ragbus.errors import RetryableError
-from ragbus.stores.answer_cache import AnswerCacheRepository
 from schemas import AnswerFailed, AnswerReady, QueryRequested
 from schemas import subjects as s
 from schemas.queries import RetrievalOptions

@@ -6,7 +6,7 @@ Events: ``query`` (``{"query_id"}``, only when the stream starts the query),
 
 Resuming after seq ``k`` (``Last-Event-ID: k``) sends deltas ``k+1...`` and the
 end. The sources, in order: this replica's memory of the stream
-(:class:`~gateway.answers.AnswerHub`), the live events, and Postgres
+(:class:`~gateway.answer_hub.AnswerHub`), the live events, and Postgres
 (``queries.deltas``, written with the answer before ``answer.ready`` is published),
 which fills any delta this replica missed and serves finished answers for as long
 as the query row is kept.
@@ -21,9 +21,9 @@ from uuid import UUID
 
 from sse_starlette import ServerSentEvent
 
-from gateway.answers import AnswerHub
+from gateway.answer_hub import AnswerHub
+from gateway.conversation_turns import publish_query
 from gateway.state import GatewayState
-from gateway.turns import publish_query
 from ragbus.stores.queries import QueryRecord, QueryRepository
 from schemas import AnswerDelta, AnswerFailed, AnswerReady, QueryRequested
 

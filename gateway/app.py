@@ -12,29 +12,30 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import (
-    routes_conversations,
-    routes_documents,
-    routes_embeddings,
-    routes_events,
-    routes_history,
-    routes_openai,
-    routes_queries,
-    routes_settings,
-)
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings
-from gateway.answers import AnswerHub
-from gateway.health import LOCAL_QDRANT, readiness
+from gateway.answer_cache_store import AnswerCacheRepository
+from gateway.answer_hub import AnswerHub
+from gateway.document_status_hub import StatusHub
+from gateway.readiness import LOCAL_QDRANT, readiness
+from gateway.routes import (
+    conversations,
+    document_events,
+    documents,
+    embeddings,
+    openai_chat,
+    queries,
+    query_history,
+    tenant_settings,
+)
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState, StateDep
-from gateway.status_hub import StatusHub
+from gateway.tenant_settings_store import TenantSettingsRepository
 from ragbus.bus import EventPublisher
 from ragbus.logs import configure_logging
 from ragbus.metrics import refresh_jetstream_gauges
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
-from ragbus.stores.tenants import TenantSettingsRepository
 from ragbus.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def create_app(
         )
         broker.include_router(hub.router())
         broker.include_router(statuses.router())
-        cache = AnswerCache(await res.answer_cache(), cache_settings)
+        cache = AnswerCache(AnswerCacheRepository(await res.pool()), cache_settings)
         broker.include_router(cache.router())
         await declare_topology(infra.nats_url)
         await broker.start()
@@ -100,14 +101,14 @@ def create_app(
                 await res.close()
 
     app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan)
-    app.include_router(routes_documents.router)
-    app.include_router(routes_queries.router)
-    app.include_router(routes_events.router)
-    app.include_router(routes_settings.router)
-    app.include_router(routes_conversations.router)
-    app.include_router(routes_history.router)
-    app.include_router(routes_openai.router)
-    app.include_router(routes_embeddings.router)
+    app.include_router(documents.router)
+    app.include_router(queries.router)
+    app.include_router(document_events.router)
+    app.include_router(tenant_settings.router)
+    app.include_router(conversations.router)
+    app.include_router(query_history.router)
+    app.include_router(openai_chat.router)
+    app.include_router(embeddings.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

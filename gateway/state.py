@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.answer_cache import AnswerCache
-from gateway.answers import AnswerHub
+from gateway.answer_hub import AnswerHub
+from gateway.document_status_hub import StatusHub
 from gateway.settings import GatewaySettings
-from gateway.status_hub import StatusHub
+from gateway.tenant_settings_store import TenantSettingsRepository
 from ragbus.bus import EventPublisher
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
-from ragbus.stores.tenants import TenantSettingsRepository
 
 
 @dataclass

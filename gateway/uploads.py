@@ -12,7 +12,7 @@ next version, and the previous version stays searchable until the new one is
 indexed. A key nobody holds creates a new document, even if other documents
 have the same bytes, so the key keeps naming one document.
 
-Checking the request itself (names, sizes, raw text) is :mod:`gateway.upload_parsing`.
+Checking the request itself (names, sizes, raw text) is :mod:`gateway.upload_checks`.
 """
 
 import hashlib
@@ -23,8 +23,8 @@ from typing import Any
 from fastapi import HTTPException
 
 from gateway.state import GatewayState
-from gateway.upload_parsing import Upload
-from ragbus.lifecycle import upload_event
+from gateway.upload_checks import Upload
+from ragbus.document_lifecycle import upload_event
 from ragbus.stores.blobs import blob_key
 from ragbus.stores.documents import DocumentRecord
 from schemas import ChunkingStrategy, DocumentStatus

@@ -5,10 +5,10 @@ from typing import Protocol
 
 from generate_svc.citations import build_citations
 from generate_svc.extractive import ExtractiveAnswerer
-from generate_svc.llm_calls import GenerationStats, RetryPolicy
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.settings import GenerateSettings
 from ragbus.embedding.base import Embedder
+from ragbus.llm.calls import GenerationStats, RetryPolicy
 from schemas.queries import Passage
 
 __all__ = [
@@ -70,7 +70,7 @@ def build_answerer(settings: GenerateSettings, embedder: Embedder) -> Answerer:
         A ready answerer; building it makes no network call.
     """
     if settings.llm_model:
-        from generate_svc.llm import LiteLLMAnswerer  # importing litellm takes seconds
+        from generate_svc.llm_answerer import LiteLLMAnswerer  # importing litellm takes seconds
 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return LiteLLMAnswerer(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generate_svc.llm_calls import GenerationStats
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.sentences import MIN_WORDS, split_sentences
 from ragbus.embedding.base import Embedder
+from ragbus.llm.calls import GenerationStats
 from schemas.queries import Passage
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from uuid import UUID
 
 from generate_svc.answerers import Answerer
 from generate_svc.citations import build_citations, confidence
-from generate_svc.llm_calls import GenerationStats
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
+from ragbus.llm.calls import GenerationStats
 from ragbus.stores.queries import QueryRepository
 from schemas import AnswerDelta, AnswerFailed, AnswerReady, ContextRetrieved, Timings
 from schemas import subjects as s
@@ -37,7 +37,7 @@ class GenerateService:
             RetryableError: Postgres or NATS is unavailable (the bus redelivers).
             PermanentError: no LLM answered within its retries, fallbacks and
                 deadline, or the provider refused the request (see
-                :func:`generate_svc.llm_calls.with_fallback`).
+                :func:`ragbus.llm.calls.with_fallback`).
         """
         started = time.perf_counter()
         parts: list[str] = []

@@ -37,8 +37,8 @@ ones with ``TextSplitter`` (Markdown sections keep their heading on the same
 paragraph as the text after it) leaves 1 such chunk of 5681.
 
 Oversized sections reach the splitter in windows of at most 100 000 characters
-(:func:`~ingest_svc.parse_fit.windows`, which says why), and every chunk passes
-through :func:`~ingest_svc.parse_fit.fit`, which enforces both caps whatever
+(:func:`~ingest_svc.chunk_limits.windows`, which says why), and every chunk passes
+through :func:`~ingest_svc.chunk_limits.fit`, which enforces both caps whatever
 the splitter did.
 """
 
@@ -51,9 +51,9 @@ from semantic_text_splitter import TextSplitter
 from tokenizers import Tokenizer
 
 from ingest_svc import chunking_strategies as strategies
+from ingest_svc.chunk_limits import count_tokens, fit, windows
 from ingest_svc.chunking_strategies import SEPARATOR, Piece
-from ingest_svc.parse_fit import count_tokens, fit, windows
-from ingest_svc.parse_types import ParsedDocument, Section
+from ingest_svc.parsers.parsed import ParsedDocument, Section
 from schemas.documents import ChunkingStrategy
 
 

@@ -21,8 +21,8 @@ import pysbd
 from semantic_text_splitter import TextSplitter
 from tokenizers import Tokenizer
 
-from ingest_svc.parse_fit import count_tokens, windows
-from ingest_svc.parse_types import Section
+from ingest_svc.chunk_limits import count_tokens, windows
+from ingest_svc.parsers.parsed import Section
 
 SEPARATOR = "\n\n"
 

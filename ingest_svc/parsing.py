@@ -26,13 +26,13 @@ import zipfile
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from ingest_svc.parse_csv import parse_csv
-from ingest_svc.parse_docx import parse_docx
-from ingest_svc.parse_html import parse_html
-from ingest_svc.parse_markdown import parse_markdown
-from ingest_svc.parse_pdf import parse_pdf
-from ingest_svc.parse_text import looks_like_text, parse_text
-from ingest_svc.parse_types import ParsedDocument, Section
+from ingest_svc.parsers.csv import parse_csv
+from ingest_svc.parsers.docx import parse_docx
+from ingest_svc.parsers.html import parse_html
+from ingest_svc.parsers.markdown import parse_markdown
+from ingest_svc.parsers.parsed import ParsedDocument, Section
+from ingest_svc.parsers.pdf import parse_pdf
+from ingest_svc.parsers.text import looks_like_text, parse_text
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, UnsupportedDocumentError
 
 __all__ = ["ParsedDocument", "Section", "detect_format", "parse_document"]

@@ -10,9 +10,9 @@ from uuid import UUID
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest_svc.parsing import parse_document
 from ragbus.bus import Publisher
+from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentError
-from ragbus.lifecycle import DocumentLifecycle
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
 from ragbus.telemetry import stage

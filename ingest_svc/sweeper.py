@@ -36,8 +36,8 @@ import asyncpg
 
 from ingest_svc.backlog import Backlog
 from ragbus.bus import Publisher
+from ragbus.document_lifecycle import DocumentLifecycle, upload_event
 from ragbus.errors import PermanentError
-from ragbus.lifecycle import DocumentLifecycle, upload_event
 from ragbus.stores.documents import DocumentRecord, DocumentRepository
 from schemas import subjects as s
 

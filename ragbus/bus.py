@@ -1,7 +1,7 @@
 """Publishing events and subscribing to JetStream with a declared ack policy.
 
 Every JetStream subscriber in ragbus uses FastStream's ``AckPolicy.MANUAL`` and
-settles its message through :func:`ragbus.settling.settle` (re-exported here):
+settles its message through :func:`ragbus.ack_policy.settle` (re-exported here):
 ack after commit, retry transient errors, dead-letter and term permanent ones.
 """
 
@@ -26,8 +26,7 @@ from tenacity import (
 )
 
 from deploy.jetstream import ConsumerSpec, stream_for
-from ragbus.errors import PermanentError
-from ragbus.settling import (
+from ragbus.ack_policy import (
     NAK_BASE_DELAY_S,
     NAK_MAX_DELAY_S,
     consumer_name,
@@ -35,6 +34,7 @@ from ragbus.settling import (
     nak_delay_s,
     settle,
 )
+from ragbus.errors import PermanentError
 
 __all__ = [
     "NAK_BASE_DELAY_S",
@@ -167,7 +167,7 @@ def jetstream_subscriber(
         timeout_s: Longest wait for a pull to fill, in seconds.
         batch: Hand the handler a list of events instead of one.
         persistent: ``False`` for a subscriber added to a running broker and
-            stopped by its owner (``ragbus.lanes``), which the broker must not keep.
+            stopped by its owner (``embed_svc.tenant_lanes``), which the broker must not keep.
         max_workers: Messages handled concurrently (not with ``batch``); each is
             still acked, nakked or termed on its own.
 

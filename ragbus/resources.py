@@ -12,7 +12,6 @@ import asyncpg
 
 from ragbus.embedding import Embedder, get_embedder
 from ragbus.settings import InfraSettings
-from ragbus.stores.answer_cache import AnswerCacheRepository
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_blob_store, open_vector_store
@@ -62,10 +61,6 @@ class Resources:
     async def queries(self) -> QueryRepository:
         """The query repository."""
         return QueryRepository(await self.pool())
-
-    async def answer_cache(self) -> AnswerCacheRepository:
-        """The answer cache repository."""
-        return AnswerCacheRepository(await self.pool())
 
     async def embedder(self) -> Embedder:
         """The embedding model, loaded (in a worker thread) on first use."""

@@ -18,7 +18,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
-from ragbus.dlq_advisories import advisory_router
+from ragbus.dead_letter_advisories import advisory_router
 from ragbus.logs import configure_logging
 from ragbus.metrics import serve_metrics
 from ragbus.resources import Resources

@@ -5,7 +5,7 @@ FastStream's NATS telemetry middleware, and HTTP requests get spans from FastAPI
 instrumentation, so an upload or a query is one trace across the services.
 A batch subscriber (embed_svc pulls several messages at once) gets a new trace
 from FastStream, *linked* to each message's trace; :func:`message_context` lets
-per-message work rejoin its message's own trace (``ragbus.settling.settle`` does).
+per-message work rejoin its message's own trace (``ragbus.ack_policy.settle`` does).
 
 Nothing is exported unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, and ``OTEL_TRACES_EXPORTER=none``

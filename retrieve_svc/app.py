@@ -7,7 +7,7 @@ from faststream.nats import NatsRouter
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
-from ragbus.stores.document_filters import DocumentFilters
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.handlers import build_router
 from retrieve_svc.service import RetrieveService
 from retrieve_svc.settings import RetrieveSettings

@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ragbus.llm_calls import RetryPolicy
+from ragbus.llm.calls import RetryPolicy
 from ragbus.stores.vectors.base import Fusion
 from retrieve_svc.cross_encoder import CrossEncoderReranker
-from retrieve_svc.expansion import LitellmQueryExpander, QueryExpander
+from retrieve_svc.query_expansion import LitellmQueryExpander, QueryExpander
 from retrieve_svc.rerank import LitellmReranker, Reranker
 from retrieve_svc.service import RetrieveConfig
 

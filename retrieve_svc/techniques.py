@@ -3,7 +3,7 @@
 A technique is a search plan: the search mode, whether to rerank, and how the
 question is expanded before searching. ``dense``, ``sparse`` and ``hybrid`` are the
 plain modes; ``hybrid_rerank`` adds the configured reranker; ``multi_query`` and
-``hyde`` ask the LLM first (see :mod:`retrieve_svc.expansion`).
+``hyde`` ask the LLM first (see :mod:`retrieve_svc.query_expansion`).
 
 How a technique combines with the other options:
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ragbus.infra import (
+from ragbus_tools.servers import (
     NatsServer,
     S3Server,
     drop_database,

@@ -8,7 +8,7 @@ staging and file lock as the export itself. ``RAGBUS_EMBED_PRECISION`` picks one
   dynamic int8 quantisation of every weight MatMul, with one scale per output
   channel; the embedding tables (``Gather``) stay fp32 (see :data:`INT8`).
 
-How each choice was measured is in docs/benchmarks.md (``scripts/bench_int8.py``).
+How each choice was measured is in docs/benchmarks.md (``ragbus_tools/bench/int8.py``).
 """
 
 import logging
@@ -63,7 +63,7 @@ class Variant:
 INT8 = Variant("int8-pc-noguard", drop_guards=True, optimize=False)
 """The variant ``RAGBUS_EMBED_PRECISION=int8`` selects.
 
-On a SciFact sample (``scripts/bench_int8.py``, table in docs/benchmarks.md) it
+On a SciFact sample (``ragbus_tools/bench/int8.py``, table in docs/benchmarks.md) it
 loses 0.0009 nDCG@10 against fp32, where per-tensor scales lose 0.0052 and
 onnxruntime's defaults (embedding tables quantised too) lost 0.0097. Dropping the NaN
 guards changes no output but saves a fifth of the int8 model's time at 256 tokens.

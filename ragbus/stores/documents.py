@@ -21,9 +21,9 @@ from uuid import UUID
 import asyncpg
 
 from ragbus.errors import RetryableError
-from ragbus.stores.answer_cache import bump_index_version_sql
 from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
 from ragbus.stores.document_versions import DocumentVersions
+from ragbus.stores.index_versions import bump_index_version_sql
 from ragbus.stores.postgres import pg_errors
 from schemas.documents import DocumentStatus, Progress
 
@@ -251,7 +251,7 @@ class DocumentRepository(DocumentVersions):
             publishes ``document.indexed``.
         """
         # The tenant's index version moves in the same statement, so no cached
-        # answer (ragbus.stores.answer_cache) outlives the switch.
+        # answer (the gateway's answer cache) outlives the switch.
         return await self._pool.fetchval(
             f"""WITH done AS (
                    UPDATE documents SET status = 'indexed', indexed_at = now(),

@@ -5,8 +5,8 @@ import uuid
 import httpx
 import pytest
 
-from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import running_stack
 
 

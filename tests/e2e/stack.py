@@ -10,11 +10,11 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from ragbus.client import RagbusClient
 from ragbus.resources import Resources
 from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
-from ragbus.stack import SERVICE_BUILDERS
+from ragbus_tools.client import RagbusClient
+from ragbus_tools.stack import SERVICE_BUILDERS
 from tests.servers import free_port
 
 

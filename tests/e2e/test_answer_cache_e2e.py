@@ -17,7 +17,7 @@ import nats
 import pytest
 from httpx_sse import aconnect_sse
 
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 from schemas import subjects as s
 from tests.e2e.stack import RunningStack, wait_final
 

@@ -19,8 +19,8 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from gateway.settings import GatewaySettings
-from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -21,7 +21,7 @@ def test_bench_ingest_json_reports_positive_rates(tmp_path: Path) -> None:
             f"A short note about {topic}. Number {n} in a set of ten; it says little else."
         )
     run = subprocess.run(
-        [sys.executable, "-c", "from ragbus.cli import main; main()", "bench", "ingest",
+        [sys.executable, "-c", "from ragbus_tools.cli import main; main()", "bench", "ingest",
          str(corpus), "--json", "--timeout", "240"],
         capture_output=True, text=True, timeout=290,
     )  # fmt: skip

@@ -20,9 +20,9 @@ import pytest
 
 from embed_svc.app import build as build_embed
 from embed_svc.settings import EmbedSettings
-from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
-from ragbus.stack import SERVICE_BUILDERS
+from ragbus_tools.client import RagbusClient
+from ragbus_tools.stack import SERVICE_BUILDERS
 from tests.e2e.stack import RunningStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

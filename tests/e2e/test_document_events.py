@@ -16,9 +16,9 @@ import pytest
 from rich.console import Console
 
 from deploy.jetstream import stream_for
-from gateway.routes_events import ProgressGate
-from ragbus.client import RagbusClient
-from ragbus.console import run_ingest
+from gateway.routes.document_events import ProgressGate
+from ragbus_tools.client import RagbusClient
+from ragbus_tools.console import run_ingest
 from schemas import (
     AnswerFailed,
     AnswerReady,

@@ -22,10 +22,10 @@ import nats
 import pytest
 
 from deploy.jetstream import CHUNKS_STREAM, DOCUMENTS_STREAM
-from ragbus.client import RagbusClient
-from ragbus.dlq import DeadLetterQueue, StoredDeadLetter
-from ragbus.infra import NatsServer, PostgresServer, ensure_database, start_postgres
-from ragbus.lanes import lane_durable
+from embed_svc.tenant_lanes import lane_durable
+from ragbus.dead_letters import DeadLetterQueue, StoredDeadLetter
+from ragbus_tools.client import RagbusClient
+from ragbus_tools.servers import NatsServer, PostgresServer, ensure_database, start_postgres
 from schemas import subjects as s
 from schemas.dead_letters import DeadLetterReason
 from tests.e2e.cluster import Cluster, cluster_env

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import RunningStack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from faststream.nats import NatsBroker
 
-from gateway.health import LOCAL_QDRANT, readiness
+from gateway.readiness import LOCAL_QDRANT, readiness
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 

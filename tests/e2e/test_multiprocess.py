@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import free_port, wait_final, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]

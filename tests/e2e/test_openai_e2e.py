@@ -8,7 +8,7 @@ import uuid
 import openai
 import pytest
 
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import RunningStack, index_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -21,7 +21,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from deploy.jetstream import CHUNKS_STREAM, DOCUMENTS_STREAM, QUERIES_STREAM
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 from schemas import subjects as s
 from schemas.dead_letters import TenantOnly
 from tests.e2e.stack import wait_final

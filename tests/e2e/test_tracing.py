@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragbus.client import RagbusClient
 from ragbus.settings import InfraSettings
+from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ragbus.client import RagbusClient
+from ragbus_tools.client import RagbusClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -18,9 +18,9 @@ import nats
 import pytest
 
 from deploy.jetstream import CHUNKS_STREAM
-from ragbus.client import RagbusClient
-from ragbus.infra import NatsServer
-from ragbus.lanes import lane_durable
+from embed_svc.tenant_lanes import lane_durable
+from ragbus_tools.client import RagbusClient
+from ragbus_tools.servers import NatsServer
 from schemas import subjects as s
 from tests.e2e.cluster import Cluster, cluster_env
 from tests.e2e.stack import free_port, wait_ready

@@ -12,7 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from deploy.jetstream import ensure_streams
 from ragbus.bus import settle
-from ragbus.dlq import DeadLetterQueue
+from ragbus.dead_letters import DeadLetterQueue
 from ragbus.errors import PermanentError
 from schemas.dead_letters import DeadLettered, DeadLetterReason
 

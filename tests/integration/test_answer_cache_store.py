@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from ragbus.stores.answer_cache import AnswerCacheRepository
+from gateway.answer_cache_store import AnswerCacheRepository
 from ragbus.stores.documents import DocumentRepository
 
 pytestmark = pytest.mark.integration

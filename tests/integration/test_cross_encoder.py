@@ -5,9 +5,9 @@ import uuid
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from retrieve_svc.cross_encoder import CrossEncoderReranker
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from retrieve_svc.settings import RetrieveSettings
 from schemas.queries import RetrievalOptions

@@ -15,10 +15,10 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from typer.testing import CliRunner
 
 from deploy.jetstream import DOCUMENTS_STREAM, ensure_streams
-from ragbus.cli import app
-from ragbus.dlq import DeadLetterQueue, dead_letter
-from ragbus.dlq_advisories import advisory_router
-from ragbus.infra import NatsServer
+from ragbus.dead_letter_advisories import advisory_router
+from ragbus.dead_letters import DeadLetterQueue, dead_letter
+from ragbus_tools.cli import app
+from ragbus_tools.servers import NatsServer
 from schemas import subjects as s
 from schemas.dead_letters import DeadLetterReason
 

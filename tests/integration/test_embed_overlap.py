@@ -21,8 +21,8 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from embed_svc.handlers import embed_handler
 from embed_svc.settings import EmbedSettings
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
 from ragbus.embedding import Vectors
-from ragbus.lanes import LaneSpec, TenantLanes, Turns
 from schemas import ChunksReady
 from schemas.documents import ChunkPayload
 

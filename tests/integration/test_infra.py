@@ -14,8 +14,8 @@ import nats
 import pytest
 from nats.js.api import StorageType
 
-from ragbus.infra import NatsServer, S3Server
-from ragbus.infra.postgres_server import drop_database, ensure_database, has_pgvector
+from ragbus_tools.servers import NatsServer, S3Server
+from ragbus_tools.servers.postgres_server import drop_database, ensure_database, has_pgvector
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
     """A SIGKILLed parent (a crashed test run) must not leave nats-server behind."""
     script = (
         "import sys, time; from pathlib import Path; "
-        "from ragbus.infra import start_nats_server; "
+        "from ragbus_tools.servers import start_nats_server; "
         "print(start_nats_server(Path(sys.argv[1])).pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen(

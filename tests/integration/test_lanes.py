@@ -1,4 +1,4 @@
-"""Tenant lanes (``ragbus.lanes``) against a real JetStream work-queue stream.
+"""Tenant lanes (``embed_svc.tenant_lanes``) against a real JetStream work-queue stream.
 
 Each test declares its own stream and subject family, so nothing it publishes
 reaches ragbus's own consumers on the shared server.
@@ -14,8 +14,8 @@ import pytest
 from faststream.nats import NatsBroker, NatsMessage
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
 from ragbus.bus import raw_messages
-from ragbus.lanes import LaneSpec, TenantLanes, Turns
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import SecretStr
 
 from generate_svc.answerers import GenerateSettings, build_answerer
-from generate_svc.llm import LiteLLMAnswerer, litellm
-from generate_svc.llm_calls import RetryPolicy
-from generate_svc.llm_errors import classify_error
+from generate_svc.llm_answerer import LiteLLMAnswerer, litellm
 from generate_svc.prompts import NOT_FOUND_ANSWER
 from ragbus.embedding import FakeEmbedder
 from ragbus.errors import PermanentError, RetryableError
+from ragbus.llm.calls import RetryPolicy
+from ragbus.llm.errors import classify_error
 from schemas.queries import Passage
 from tests.servers import serving
 

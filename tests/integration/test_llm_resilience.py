@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from generate_svc.llm import LiteLLMAnswerer, litellm
-from generate_svc.llm_calls import GenerationStats, RetryPolicy
+from generate_svc.llm_answerer import LiteLLMAnswerer, litellm
 from ragbus.errors import PermanentError
+from ragbus.llm.calls import GenerationStats, RetryPolicy
 from schemas.queries import Passage
 from tests.servers import serving
 

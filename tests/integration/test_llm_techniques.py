@@ -14,10 +14,10 @@ import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
-from ragbus.llm_calls import RetryPolicy
-from ragbus.stores.document_filters import DocumentFilters
+from ragbus.llm.calls import RetryPolicy
 from ragbus.stores.documents import DocumentRepository
-from retrieve_svc.expansion import LitellmQueryExpander
+from retrieve_svc.document_filters import DocumentFilters
+from retrieve_svc.query_expansion import LitellmQueryExpander
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
 from tests.integration.fake_llm import DRAFT, FakeLLM, serve_fake_llm

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient
 
-from ragbus.sparse import Bm25Encoder
+from ragbus.embedding.sparse import Bm25Encoder
 from ragbus.stores.vectors.base import Fusion, SearchMode
 from ragbus.stores.vectors.qdrant import QdrantVectorStore
 from ragbus.stores.vectors.qdrant_query import query_arguments, tenant_filter

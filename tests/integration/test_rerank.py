@@ -9,8 +9,8 @@ from typing import ClassVar
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.rerank import LitellmReranker, RerankUnavailableError
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions

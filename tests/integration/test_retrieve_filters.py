@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalFilters, RetrievalOptions
 from tests.integration.retrieval_world import index_document, open_local_store

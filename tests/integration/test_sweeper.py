@@ -22,12 +22,12 @@ from deploy.jetstream import stream_for
 from ingest_svc.backlog import INGEST_DURABLE, JetStreamBacklog
 from ingest_svc.sweeper import SWEEP_LOCK_KEY, Sweeper
 from ragbus.bus import EventPublisher
-from ragbus.infra import NatsServer, drop_database, ensure_database
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
 from ragbus.stores.blobs import blob_key
 from ragbus.stores.documents import DocumentRepository
+from ragbus_tools.servers import NatsServer, drop_database, ensure_database
 from schemas import ChunkingStrategy, DocumentFailed, DocumentStatus, DocumentUploaded
 from schemas import subjects as s
 

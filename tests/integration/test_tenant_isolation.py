@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.settings import InfraSettings
-from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.factory import open_vector_store
 from ragbus.stores.vectors.pgvector import PgVectorStore
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalFilters, RetrievalOptions
 from tests.integration.retrieval_world import index_document

@@ -12,9 +12,9 @@ import pytest
 from embed_svc.service import EmbedService
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
-from ragbus.stores.document_filters import DocumentFilters
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import ChunkRecord
+from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas import ChunkPayload, ChunksReady, DocumentStatus, chunk_id
 from tests.integration.retrieval_world import RecordingPublisher, open_local_store

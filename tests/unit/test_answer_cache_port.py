@@ -4,8 +4,8 @@ import asyncio
 import uuid
 
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings, CachedAnswer
+from gateway.answer_cache_store import CacheLookup
 from ragbus.errors import RetryableError
-from ragbus.stores.answer_cache import CacheLookup
 from schemas import AnswerFailed, AnswerReady, QueryRequested
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbus.beir import BeirFormatError, is_beir_corpus, parse_line, read_corpus
+from ragbus_tools.beir import BeirFormatError, is_beir_corpus, parse_line, read_corpus
 
 pytestmark = pytest.mark.unit
 

@@ -9,15 +9,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ragbus.bench import query as bench_query
-from ragbus.bench.corpus import BenchDocument, load_documents
-from ragbus.bench.ingest import summarize
-from ragbus.bench.raw import RawRate
-from ragbus.bench.report import emit, ingest_tables, query_tables
-from ragbus.bench.stats import latency_summary, percentile, rate, ratio, stage_summary
-from ragbus.bench.target import RssSampler, Target
-from ragbus.bench.uploads import Upload
-from ragbus.cli import app
+from ragbus_tools.bench import query as bench_query
+from ragbus_tools.bench.corpus import BenchDocument, load_documents
+from ragbus_tools.bench.ingest import summarize
+from ragbus_tools.bench.raw import RawRate
+from ragbus_tools.bench.report import emit, ingest_tables, query_tables
+from ragbus_tools.bench.stats import latency_summary, percentile, rate, ratio, stage_summary
+from ragbus_tools.bench.target import RssSampler, Target
+from ragbus_tools.bench.uploads import Upload
+from ragbus_tools.cli import app
 
 pytestmark = pytest.mark.unit
 

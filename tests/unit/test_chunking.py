@@ -8,9 +8,9 @@ import pytest
 from tokenizers import Tokenizer
 
 from ingest_svc import chunking
+from ingest_svc.chunk_limits import WINDOW_CHARS, fit, windows
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest_svc.chunking_strategies import SENTENCE_WINDOW_CHARS
-from ingest_svc.parse_fit import WINDOW_CHARS, fit, windows
 from ingest_svc.parsing import ParsedDocument, Section, parse_document
 from schemas import ChunkingStrategy
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ragbus.client import collect_files
-from ragbus.follow import DocumentOutcome
+from ragbus_tools.client import collect_files
+from ragbus_tools.follow import DocumentOutcome
 
 pytestmark = pytest.mark.unit
 

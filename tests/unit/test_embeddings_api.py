@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from embed_svc.embeddings_api import EmbeddingsApi, encode_vectors, max_inputs
+from embed_svc.tenant_lanes import Turns
+from embed_svc.texts_embedding import EmbeddingsApi, encode_vectors, max_inputs
 from ragbus.embedding import FakeEmbedder
-from ragbus.lanes import Turns
 from schemas import MAX_EMBED_INPUTS, MAX_EMBED_REQUEST_BYTES, EmbedTexts, TextsEmbedded
 
 pytestmark = pytest.mark.unit

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 
-from embed_svc.embeddings_api import EmbeddingsApi
-from embed_svc.embeddings_handler import build_embeddings_router
+from embed_svc.tenant_lanes import Turns
+from embed_svc.texts_embedding import EmbeddingsApi
+from embed_svc.texts_embedding_handler import build_embeddings_router
 from ragbus.embedding import FakeEmbedder
-from ragbus.lanes import Turns
 from schemas import EmbedTexts, TextsEmbedded
 from schemas import subjects as s
 

@@ -10,14 +10,14 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from embed_svc.embeddings_api import EmbeddingsApi
-from gateway.answers import AnswerHub
+from embed_svc.tenant_lanes import Turns
+from embed_svc.texts_embedding import EmbeddingsApi
+from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
-from gateway.routes_embeddings import UNAVAILABLE
+from gateway.routes.embeddings import UNAVAILABLE
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from ragbus.embedding import FakeEmbedder
-from ragbus.lanes import Turns
 from ragbus.settings import InfraSettings
 from schemas import MAX_EMBED_INPUTS, EmbedTexts
 from schemas import subjects as s

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbus.eval import document_run, load_queries, score
+from ragbus_tools.eval import document_run, load_queries, score
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.answers import AnswerHub
+from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState

@@ -5,7 +5,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from ingest_svc.chunking import chunk_document
-from ingest_svc.parse_csv import parse_csv
+from ingest_svc.parsers.csv import parse_csv
 from ingest_svc.parsing import detect_format, parse_document
 from ragbus.errors import DocumentParseError, EmptyDocumentError
 

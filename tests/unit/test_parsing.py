@@ -169,7 +169,7 @@ def test_html_corpus_main_content_only() -> None:
 
 
 def test_html_fallback_when_no_main_content(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ingest_svc.parse_html.trafilatura.extract", lambda *a, **k: None)
+    monkeypatch.setattr("ingest_svc.parsers.html.trafilatura.extract", lambda *a, **k: None)
     html = b"<html><head><title>T</title></head><body><p>Only a line.</p></body></html>"
     doc = parse_document(html, "page.html")
     assert (doc.parser, doc.title) == ("trafilatura-html2txt", "T")

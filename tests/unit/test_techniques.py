@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrieve_svc.expansion import parse_queries
+from retrieve_svc.query_expansion import parse_queries
 from retrieve_svc.rerank import RerankUnavailableError
 from retrieve_svc.techniques import (
     TECHNIQUES,
@@ -100,7 +100,7 @@ def test_parse_queries_strips_numbering_and_drops_repeats() -> None:
 
 
 def test_the_llm_is_generate_s_unless_retrieve_names_its_own(monkeypatch) -> None:
-    from retrieve_svc.expansion import LitellmQueryExpander
+    from retrieve_svc.query_expansion import LitellmQueryExpander
     from retrieve_svc.settings import RetrieveSettings
 
     for name in ("MODEL", "FALLBACK_MODELS", "API_BASE", "API_KEY", "TIMEOUT_S"):

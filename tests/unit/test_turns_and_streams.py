@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 from fastapi import HTTPException
 
+from gateway.answer_hub import AnswerHub
 from gateway.answer_stream import answer_events
-from gateway.answers import AnswerHub
-from gateway.turns import publish_query
+from gateway.conversation_turns import publish_query
 from generate_svc.citations import confidence
 from generate_svc.condense import (
     MAX_QUESTION_CHARS,

@@ -33,7 +33,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from ragbus.sparse import SparseVector
+from ragbus.embedding.sparse import SparseVector
 from ragbus.stores.vectors.base import ChunkRecord, ScoredChunk
 
 _I64 = npt.NDArray[np.int64]

@@ -4,7 +4,7 @@ The table is created by :meth:`PgVectorStore.open` (its column type needs the
 model's dimension, so it is not a migration). ``vector_store_meta`` records the
 model and dimension each table was built with.
 
-Sparse search is BM25 with the same :class:`~ragbus.sparse.SparseEncoder` as the
+Sparse search is BM25 with the same :class:`~ragbus.embedding.sparse.SparseEncoder` as the
 Qdrant store: each chunk's term weights go into an inverted index table written in
 the chunk's transaction, and the IDF is applied at query time over the tenant's
 chunks (:mod:`ragbus.stores.vectors.pgvector_sparse` says why per tenant). Hybrid
@@ -21,8 +21,8 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
+from ragbus.embedding.sparse import Bm25Encoder, SparseEncoder
 from ragbus.errors import PermanentError
-from ragbus.sparse import Bm25Encoder, SparseEncoder
 from ragbus.stores.postgres import pg_errors
 from ragbus.stores.vectors.base import (
     ChunkRecord,
@@ -55,7 +55,7 @@ class PgVectorStore:
             connections register the ``vector`` codec).
         table: Table name (lower-case identifier); another name is another index.
         owns_pool: Close ``pool`` in :meth:`close`.
-        sparse: Computes the BM25 term weights; :class:`~ragbus.sparse.Bm25Encoder`
+        sparse: Computes the BM25 term weights; :class:`~ragbus.embedding.sparse.Bm25Encoder`
             if omitted (what the Qdrant store uses, so both score alike).
     """
 

@@ -1,7 +1,7 @@
 """BM25 in Postgres for the pgvector store: an inverted index table and its queries.
 
 Chunk table ``t`` has a sibling ``t_terms(tenant_id, chunk_id, term, weight)``: one
-row per distinct stem of a chunk, ``term`` the :class:`~ragbus.sparse.SparseEncoder`'s
+row per distinct stem of a chunk, ``term`` the :class:`~ragbus.embedding.sparse.SparseEncoder`'s
 id (a murmur3 hash < 2**31, so ``integer``) and ``weight`` its BM25 term-frequency
 part (``real``, the float32 Qdrant stores). These are the very vectors the Qdrant
 store upserts, so both stores score a chunk alike.
@@ -27,7 +27,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ragbus.sparse import SparseEncoder, SparseVector
+from ragbus.embedding.sparse import SparseEncoder, SparseVector
 
 BACKFILL_BATCH = 512
 

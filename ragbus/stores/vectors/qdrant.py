@@ -8,7 +8,7 @@ Every tenant shares one collection; each point carries ``tenant_id`` in its
 payload and every read, delete and count filters on it (Qdrant's recommended
 payload-based multitenancy, with an ``is_tenant`` keyword index on a server).
 Each point has a dense vector ``"dense"`` and a sparse BM25 vector ``"bm25"``
-computed here from the chunk text by a :class:`~ragbus.sparse.SparseEncoder`;
+computed here from the chunk text by a :class:`~ragbus.embedding.sparse.SparseEncoder`;
 Qdrant applies the IDF (``Modifier.IDF``). The embedding model and dimension are
 kept in the collection's metadata.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient, models
 
-from ragbus.sparse import Bm25Encoder, SparseEncoder
+from ragbus.embedding.sparse import Bm25Encoder, SparseEncoder
 from ragbus.stores.vectors.base import (
     ChunkRecord,
     Fusion,
@@ -64,7 +64,7 @@ class QdrantVectorStore:
         collection: Collection holding every tenant's chunks.
         on_close: Called by :meth:`close` instead of closing ``client`` (used by the
             factory to reference-count a shared local client).
-        sparse: Computes the BM25 vectors; :class:`~ragbus.sparse.Bm25Encoder` if omitted.
+        sparse: Computes the BM25 vectors; :class:`~ragbus.embedding.sparse.Bm25Encoder` if omitted.
     """
 
     def __init__(

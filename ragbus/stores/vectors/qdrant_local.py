@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient
 
-from ragbus.sparse import SparseVector
+from ragbus.embedding.sparse import SparseVector
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, rrf_fuse
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus.stores.vectors.qdrant_query import DENSE, SPARSE

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from qdrant_client import models
 
-from ragbus.sparse import SparseVector
+from ragbus.embedding.sparse import SparseVector
 from ragbus.stores.vectors.base import Fusion, SearchMode
 
 DENSE = "dense"

