@@ -3,11 +3,11 @@
 import asyncio
 
 from embed_svc.handlers import build_router
+from embed_svc.model_lock import ModelLock
+from embed_svc.pull_batches import PullBatches
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
-from embed_svc.tenant_lanes import Turns
 from embed_svc.texts_embedding import EmbeddingsApi
-from embed_svc.texts_embedding_handler import build_embeddings_router
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import ServiceParts, run_services
@@ -19,18 +19,16 @@ async def build(
     """Open what embed_svc needs (model, vector store); return its router and lanes.
 
     The tenant lanes and ``texts.embed`` requests share one model, so they share
-    one :class:`~embed_svc.tenant_lanes.Turns` and take turns on it.
+    one :class:`~embed_svc.model_lock.ModelLock` and take turns on it.
     """
+    settings = settings or EmbedSettings()
+    embedder = await resources.embedder()
     service = EmbedService(
-        await resources.documents(),
-        await resources.vector_store(),
-        embedder := await resources.embedder(),
-        publisher,
+        await resources.documents(), await resources.vector_store(), embedder, publisher
     )
-    turns = Turns()
-    parts = build_router(service, settings or EmbedSettings(), turns)
-    parts.router.include_router(build_embeddings_router(EmbeddingsApi(embedder, turns)))
-    return parts
+    model_lock = ModelLock()
+    pulls = PullBatches(service, model_lock, settings)
+    return build_router(service, settings, pulls, EmbeddingsApi(embedder, model_lock))
 
 
 def main() -> None:

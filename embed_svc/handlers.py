@@ -1,48 +1,65 @@
-"""embed_svc's NATS handlers: batched across messages, with a declared ack policy."""
+"""embed_svc's NATS handlers: thin and typed; the ack policy is applied around them."""
 
 from collections.abc import Awaitable, Callable
 
 from faststream.nats import NatsMessage, NatsRouter
 
 from deploy.jetstream import consumer, stream_for
+from embed_svc.pull_batches import PullBatches
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
-from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
-from ragbus.ack_policy import RETRY_IN_PLACE_S
-from ragbus.bus import heartbeat, jetstream_subscriber, raw_messages, record_nothing, settle
-from ragbus.embedding import Vectors
-from ragbus.errors import PermanentError
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes
+from embed_svc.texts_embedding import EmbeddingsApi
 from ragbus.runtime import ServiceParts
-from schemas import ChunksReady, DeleteDocument
+from ragbus.subscribers import jetstream_handler, raw_messages
+from schemas import ChunksReady, DeleteDocument, EmbedTexts, TextsEmbedded
 from schemas import subjects as s
 
 EmbedHandler = Callable[[list[ChunksReady], NatsMessage], Awaitable[None]]
 
+EMBEDDINGS_QUEUE = "embed-svc-texts"
+"""Core NATS queue group: one replica answers each ``texts.embed`` request."""
+
 
 def build_router(
-    service: EmbedService, settings: EmbedSettings, turns: Turns | None = None
+    service: EmbedService, settings: EmbedSettings, pulls: PullBatches, api: EmbeddingsApi
 ) -> ServiceParts:
-    """Subscribe embed_svc to its tenants' ``chunks.ready.<tenant>`` lanes and ``document.delete``.
+    """Subscribe embed_svc to its tenants' lanes, ``document.delete`` and ``texts.embed``.
 
-    Tenant fairness: every tenant with pending batches gets a lane (its own durable
-    pull consumer, see ``embed_svc.tenant_lanes``) and the lanes take turns on the model, so
-    one tenant's backlog delays another tenant's upload by a few pull batches per
-    busy tenant, not by the whole backlog.
+    Tenant fairness: every tenant with pending ``chunks.ready.<tenant>`` batches gets
+    a lane (its own durable pull consumer, see :mod:`embed_svc.tenant_lanes`) and the
+    lanes take turns on the model, so one tenant's backlog delays another tenant's
+    upload by a few pulls per busy tenant, not by the whole backlog. Each lane runs
+    ``settings.pulls_in_flight`` pullers, so one pull is committed while the next
+    holds the model.
 
-    Throughput: each lane runs ``settings.pulls_in_flight`` pullers, so while one
-    pull's batches are committed (upsert, progress, announcements) the next pull
-    already holds the model; model calls stay one at a time through ``turns``.
-
-    Ack policy: see :func:`embed_handler`.
-
-    Args:
-        service: The embed logic.
-        settings: Pull sizes, heartbeats, limits.
-        turns: The model's turnstile, shared with anything else that calls the
-            model in this process (``texts.embed``); a new one if omitted.
+    Ack policy: lanes, see :mod:`embed_svc.pull_batches`; ``document.delete``, see
+    :func:`ragbus.subscribers.jetstream_handler`. ``texts.embed`` is core NATS
+    request-reply: nothing is stored, so nothing is acked; the reply carries the
+    result, refusals and model failures included, and a request lost with its
+    replica times out at the caller (the gateway answers 503, which OpenAI clients
+    retry). Each replica answers one request at a time, taking its turn on the
+    model with the lanes, so requests are served like one more tenant lane.
     """
     router = NatsRouter()
-    lanes_spec = LaneSpec(
+    lanes = TenantLanes(lane_spec(settings), embed_handler(pulls))
+    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
+
+    # The row is already a tombstone: retrieval drops its chunks even if this fails.
+    @jetstream_handler(router, deletes)
+    async def delete_document_vectors(command: DeleteDocument) -> None:
+        await service.delete(command)
+
+    @router.subscriber(s.TEXTS_EMBED, queue=EMBEDDINGS_QUEUE)
+    async def embed_texts(request: EmbedTexts, msg: NatsMessage) -> TextsEmbedded:
+        return await api.embed(request, trace_parent=msg.raw_message)
+
+    return ServiceParts(router, on_start=[lanes.start], on_stop=[lanes.stop])
+
+
+def lane_spec(settings: EmbedSettings) -> LaneSpec:
+    """How embed_svc consumes the ``chunks.ready.<tenant>`` lanes."""
+    return LaneSpec(
         stream=stream_for(s.CHUNKS_READY),
         family=s.CHUNKS_READY,
         durable_prefix="embed-svc",
@@ -54,67 +71,12 @@ def build_router(
         idle_close_s=settings.lane_idle_close_s,
         pullers=settings.pulls_in_flight,
     )
-    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
-    handler = embed_handler(service, turns or Turns(), settings)
-    lanes = TenantLanes(lanes_spec, handler)
-
-    @jetstream_subscriber(router, deletes)
-    async def delete_document_vectors(command: DeleteDocument, msg: NatsMessage) -> None:
-        # The document row is already a tombstone, so retrieval drops its chunks even
-        # if removing the vectors fails for good.
-        await settle(
-            msg.raw_message,
-            lambda: service.delete(command),
-            max_deliver=deletes.max_deliver,
-            on_permanent=record_nothing,
-        )
-
-    return ServiceParts(router, on_start=[lanes.start], on_stop=[lanes.stop])
 
 
-def embed_handler(service: EmbedService, turns: Turns, settings: EmbedSettings) -> EmbedHandler:
-    """The lanes' handler: embed a pull's batches in one model turn, then commit each.
-
-    Ack policy (manual, per message of the batch, see ``ragbus.bus.settle``): ack
-    after the vectors are upserted and progress committed; a permanent error fails
-    that message's document and terms it; a transient one is retried in place, then
-    nak'ed with backoff. Heartbeats cover the document checks, the wait for the
-    model's turn, the embedding and the commits. Only the model call holds the
-    turn: the document checks before it and the commits after it run while another
-    pull uses the model.
-    """
+def embed_handler(pulls: PullBatches) -> EmbedHandler:
+    """The lanes' batched handler: one pull's batches to :meth:`PullBatches.handle`."""
 
     async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
-        raws = raw_messages(msg)
-        vectors: list[Vectors] = []
-        failure: Exception | None = None
-        try:
-            async with heartbeat(raws, settings.heartbeat_s):
-                wanted = await service.wanted(batches)
-                async with turns.turn():
-                    vectors = await service.embed(batches, trace_parent=raws[0], wanted=wanted)
-        except Exception as exc:  # settled per message below
-            failure = exc
-        # The model's failure is the whole batch's: retrying it per message in place
-        # would hold the lane for len(batch) x the in-place window, so nak at once.
-        in_place_s = 0.0 if failure is not None else RETRY_IN_PLACE_S
-        async with heartbeat(raws, settings.heartbeat_s):  # later messages wait their turn
-            for i, (batch, raw) in enumerate(zip(batches, raws, strict=True)):
-
-                async def work(batch: ChunksReady = batch, i: int = i) -> None:
-                    if failure is not None:
-                        raise failure
-                    await service.commit(batch, vectors[i])
-
-                async def on_permanent(exc: PermanentError, batch: ChunksReady = batch) -> None:
-                    await service.fail(batch, exc)
-
-                await settle(
-                    raw,
-                    work,
-                    max_deliver=settings.max_deliver,
-                    on_permanent=on_permanent,
-                    retry_in_place_s=in_place_s,
-                )
+        await pulls.handle(batches, raw_messages(msg))
 
     return embed_chunks

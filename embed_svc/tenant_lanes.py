@@ -6,10 +6,10 @@ durable consumer over the whole family hands work out first come, first served:
 a tenant's 5,000-document batch would delay every other tenant's single upload by
 the whole backlog. Instead, each tenant with pending work gets its own durable
 pull consumer (a *lane*) running the same handler, and the handler takes turns
-through :class:`Turns`, so with N busy tenants a batch waits for at most N-1
-other turns (weighted fair queueing with equal weights, one batch per turn); with
-``pullers`` per lane a tenant holds up to that many places in the queue, so the
-bound is ``pullers x (N-1)`` batches.
+through :class:`~embed_svc.model_lock.ModelLock`, so with N busy tenants a batch
+waits for at most N-1 other turns (weighted fair queueing with equal weights, one
+batch per turn); with ``pullers`` per lane a tenant holds up to that many places in
+the queue, so the bound is ``pullers x (N-1)`` batches.
 
 Lanes are discovered from the stream's per-subject message counts (the stream is a
 work queue, so acked messages are gone and the counts are the pending work), and
@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ import nats.errors
 from faststream.nats import NatsBroker
 
 from deploy.jetstream import ConsumerSpec
-from ragbus.bus import jetstream_subscriber
+from ragbus.subscribers import jetstream_subscriber
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +90,6 @@ class LaneSpec:
             max_deliver=self.max_deliver,
             inactive_threshold_s=self.inactive_threshold_s,
         )
-
-
-class Turns:
-    """A FIFO turnstile: whoever asked first goes first (``asyncio.Lock`` is FIFO).
-
-    A lane that just had its turn and asks again queues behind every lane already
-    waiting, which is what makes the lanes round-robin.
-    """
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Wait for this caller's turn and hold it for the body."""
-        async with self._lock:
-            yield
 
 
 @dataclass

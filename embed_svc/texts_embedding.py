@@ -3,7 +3,7 @@
 The texts are embedded with the process's embedder, the one ingestion uses, as
 passages (``embed_documents``): OpenAI's embeddings API has no query/passage
 distinction, and passage vectors are what the index holds. The model is shared
-with the ingestion lanes through their :class:`~embed_svc.tenant_lanes.Turns`: a request
+with the ingestion lanes through their :class:`~embed_svc.model_lock.ModelLock`: a request
 queues behind at most one pull batch per busy lane, never behind a whole bulk
 import, and never runs on the model at the same time as a lane's batch.
 """
@@ -18,7 +18,7 @@ from datetime import datetime
 from nats.aio.msg import Msg
 from opentelemetry.util.types import AttributeValue
 
-from embed_svc.tenant_lanes import Turns
+from embed_svc.model_lock import ModelLock
 from ragbus.embedding import Embedder, Vectors
 from ragbus.telemetry import stage
 from schemas.embeddings import (
@@ -64,7 +64,7 @@ class EmbeddingsApi:
     """
 
     def __init__(
-        self, embedder: Embedder, turns: Turns, clock: Callable[[], datetime] = utcnow
+        self, embedder: Embedder, turns: ModelLock, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self._embedder = embedder
         self._turns = turns

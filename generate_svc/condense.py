@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from ragbus.errors import RagbusError
-from schemas.conversations import Turn
+from schemas.conversations import CondenseQuestion, QuestionCondensed, Turn
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,10 @@ class Condenser:
         if not first_line:
             return combine_with_previous(question, history), "combined", None
         return first_line[:MAX_QUESTION_CHARS], "llm", None
+
+    async def condense_request(self, request: CondenseQuestion) -> QuestionCondensed:
+        """Answer a ``question.condense`` request (see :meth:`condense`); never raises."""
+        question, method, error = await self.condense(request.question, request.history)
+        return QuestionCondensed(
+            tenant_id=request.tenant_id, question=question, method=method, error=error
+        )

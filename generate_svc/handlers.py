@@ -1,12 +1,11 @@
-"""generate_svc's NATS handlers: answer retrieved context, condense follow-ups."""
+"""generate_svc's NATS handlers: thin and typed; the ack policy is applied around them."""
 
-from faststream.nats import NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 
 from deploy.jetstream import consumer
 from generate_svc.condense import Condenser
 from generate_svc.service import GenerateService
-from ragbus.bus import jetstream_subscriber, settle
-from ragbus.errors import PermanentError
+from ragbus.subscribers import jetstream_handler
 from schemas import ContextRetrieved
 from schemas import subjects as s
 from schemas.conversations import CondenseQuestion, QuestionCondensed
@@ -23,18 +22,19 @@ def build_router(
 ) -> NatsRouter:
     """Subscribe generate_svc to ``context.retrieved`` and ``question.condense``.
 
-    Ack policy (manual, ``ragbus.bus.settle``): ack after ``answer.ready`` is stored
-    in JetStream and the query recorded; provider timeouts and 5xx nak with backoff;
-    a refusal or the last delivery publishes ``answer.failed`` and terms.
-    ``question.condense`` is core request-reply: nothing to ack, the reply is the
-    result, and a model failure still replies (with the offline rewrite and the reason).
+    Ack policy (manual, :func:`ragbus.subscribers.jetstream_handler`): ack after
+    ``answer.ready`` is stored in JetStream and the query recorded; provider
+    timeouts and 5xx nak with backoff; a refusal or the last delivery publishes
+    ``answer.failed`` and terms. ``question.condense`` is core request-reply:
+    nothing to ack, the reply is the result, and a model failure still replies
+    (with the offline rewrite and the reason).
 
     Args:
         service: The answering logic.
         max_deliver: Deliveries of one ``context.retrieved`` before it fails.
         condenser: Rewrites follow-ups; the offline one when omitted.
     """
-    condenser = condenser or Condenser()
+    condense = (condenser or Condenser()).condense_request
     router = NatsRouter()
     spec = consumer(
         "generate-svc",
@@ -43,23 +43,12 @@ def build_router(
         max_deliver=max_deliver,
     )
 
-    @jetstream_subscriber(router, spec)
-    async def generate_answer(context: ContextRetrieved, msg: NatsMessage) -> None:
-        async def on_permanent(exc: PermanentError) -> None:
-            await service.fail(context.tenant_id, context.query_id, exc)
-
-        await settle(
-            msg.raw_message,
-            lambda: service.answer(context),
-            max_deliver=spec.max_deliver,
-            on_permanent=on_permanent,
-        )
+    @jetstream_handler(router, spec, on_permanent=service.fail)
+    async def generate_answer(context: ContextRetrieved) -> None:
+        await service.answer(context)
 
     @router.subscriber(s.QUESTION_CONDENSE, queue=CONDENSE_QUEUE)
     async def condense_question(request: CondenseQuestion) -> QuestionCondensed:
-        question, method, error = await condenser.condense(request.question, request.history)
-        return QuestionCondensed(
-            tenant_id=request.tenant_id, question=question, method=method, error=error
-        )
+        return await condense(request)
 
     return router

@@ -1,7 +1,6 @@
 """Generate logic: stream an answer over retrieved passages, then cite it."""
 
 import time
-from uuid import UUID
 
 from generate_svc.answerers import Answerer
 from generate_svc.citations import build_citations, confidence
@@ -90,8 +89,9 @@ class GenerateService:
         )
         await self._publisher.publish(ready, s.ANSWER_READY, msg_id=f"{context.query_id}:answer")
 
-    async def fail(self, tenant_id: str, query_id: UUID, exc: PermanentError) -> None:
-        """Record the failure and publish ``answer.failed`` with the reason."""
+    async def fail(self, context: ContextRetrieved, exc: PermanentError) -> None:
+        """Record the query's failure and publish ``answer.failed`` with the reason."""
+        tenant_id, query_id = context.tenant_id, context.query_id
         await self._queries.fail(tenant_id, query_id, code=exc.code, error=str(exc))
         await self._publisher.publish(
             AnswerFailed(tenant_id=tenant_id, query_id=query_id, code=exc.code, error=str(exc)),

@@ -1,12 +1,11 @@
-"""ingest_svc's NATS handlers: thin, typed, with a declared ack policy."""
+"""ingest_svc's NATS handlers: thin and typed; the ack policy is applied around them."""
 
-from faststream.nats import NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 
 from deploy.jetstream import consumer
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
-from ragbus.bus import heartbeat, jetstream_subscriber, record_nothing, settle
-from ragbus.errors import PermanentError
+from ragbus.subscribers import jetstream_handler
 from schemas import DeleteDocument, DocumentUploaded
 from schemas import subjects as s
 
@@ -14,10 +13,11 @@ from schemas import subjects as s
 def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter:
     """Subscribe ingest_svc to ``document.uploaded`` and ``document.delete``.
 
-    Ack policy (manual, see ``ragbus.bus.settle``): ack after chunks are published and
-    the status committed; permanent errors mark the document failed, then term;
-    transient ones nak with backoff. Parsing sends ``in_progress`` every
-    ``heartbeat_s`` so a slow PDF is not redelivered while its worker lives.
+    Ack policy (manual, :func:`ragbus.subscribers.jetstream_handler`): ack after the
+    chunks are published and the status committed; a permanent error marks the
+    document failed, dead-letters the message and terms it; a transient one is
+    retried in place, then nak'ed with backoff. Parsing sends ``in_progress`` every
+    ``heartbeat_s``, so a slow PDF is not redelivered while its worker lives.
     """
     router = NatsRouter()
     uploads = consumer(
@@ -28,27 +28,19 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     )
     deletes = consumer("ingest-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
 
-    @jetstream_subscriber(router, uploads, max_workers=settings.concurrency)
-    async def ingest_document(event: DocumentUploaded, msg: NatsMessage) -> None:
-        async def on_permanent(exc: PermanentError) -> None:
-            await service.fail(event, exc)
+    @jetstream_handler(
+        router,
+        uploads,
+        on_permanent=service.fail,
+        heartbeat_s=settings.heartbeat_s,
+        max_workers=settings.concurrency,
+    )
+    async def ingest_document(event: DocumentUploaded) -> None:
+        await service.ingest(event)
 
-        async with heartbeat([msg.raw_message], settings.heartbeat_s):
-            await settle(
-                msg.raw_message,
-                lambda: service.ingest(event),
-                max_deliver=uploads.max_deliver,
-                on_permanent=on_permanent,
-            )
-
-    @jetstream_subscriber(router, deletes)
-    async def delete_document_blob(command: DeleteDocument, msg: NatsMessage) -> None:
-        # The document row is already a tombstone: a failure here only leaves a blob.
-        await settle(
-            msg.raw_message,
-            lambda: service.delete_blob(command),
-            max_deliver=deletes.max_deliver,
-            on_permanent=record_nothing,
-        )
+    # The document row is already a tombstone: a failure here only leaves a blob.
+    @jetstream_handler(router, deletes)
+    async def delete_document_blob(command: DeleteDocument) -> None:
+        await service.delete_blob(command)
 
     return router

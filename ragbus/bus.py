@@ -1,20 +1,12 @@
-"""Publishing events and subscribing to JetStream with a declared ack policy.
+"""Publishing events: JetStream with de-duplication where a stream stores the subject.
 
-Every JetStream subscriber in ragbus uses FastStream's ``AckPolicy.MANUAL`` and
-settles its message through :func:`ragbus.ack_policy.settle` (re-exported here):
-ack after commit, retry transient errors, dead-letter and term permanent ones.
+Subscribing, with the ack policy applied, is :mod:`ragbus.subscribers`.
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
-from faststream.nats.message import NatsMessage
-from nats.aio.msg import Msg
+from faststream.nats import NatsBroker
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from pydantic import BaseModel
@@ -25,31 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from deploy.jetstream import ConsumerSpec, stream_for
-from ragbus.ack_policy import (
-    NAK_BASE_DELAY_S,
-    NAK_MAX_DELAY_S,
-    consumer_name,
-    delivery_count,
-    nak_delay_s,
-    settle,
-)
-from ragbus.errors import PermanentError
-
-__all__ = [
-    "NAK_BASE_DELAY_S",
-    "NAK_MAX_DELAY_S",
-    "EventPublisher",
-    "Publisher",
-    "consumer_name",
-    "delivery_count",
-    "heartbeat",
-    "jetstream_subscriber",
-    "nak_delay_s",
-    "raw_messages",
-    "record_nothing",
-    "settle",
-]
+from deploy.jetstream import stream_for
 
 log = logging.getLogger(__name__)
 
@@ -141,81 +109,3 @@ class EventPublisher:
         """
         response = await self._broker.request(event, subject, timeout=timeout_s)
         return await response.decode()
-
-
-def jetstream_subscriber(
-    router: NatsRouter | NatsBroker,
-    spec: ConsumerSpec,
-    *,
-    batch_size: int = 1,
-    timeout_s: float = 1.0,
-    batch: bool = False,
-    persistent: bool = True,
-    max_workers: int = 1,
-) -> Any:
-    """Declare a durable pull subscriber for ``spec`` with manual acknowledgement.
-
-    Every JetStream handler in ragbus goes through here, so all of them use the
-    declared consumer config (explicit ack, ack wait, max deliver) and settle their
-    messages themselves with :func:`settle`. The stream itself is declared by
-    ``deploy.jetstream.ensure_streams``, not by FastStream.
-
-    Args:
-        router: The service's router.
-        spec: The consumer (durable name, stream, subject, limits).
-        batch_size: Messages fetched per pull.
-        timeout_s: Longest wait for a pull to fill, in seconds.
-        batch: Hand the handler a list of events instead of one.
-        persistent: ``False`` for a subscriber added to a running broker and
-            stopped by its owner (``embed_svc.tenant_lanes``), which the broker must not keep.
-        max_workers: Messages handled concurrently (not with ``batch``); each is
-            still acked, nakked or termed on its own.
-
-    Returns:
-        The decorator for the handler.
-    """
-    return router.subscriber(
-        spec.subject,
-        stream=JStream(spec.stream, declare=False),
-        durable=spec.durable,
-        config=spec.config(),
-        pull_sub=PullSub(batch_size=batch_size, timeout=timeout_s, batch=batch),
-        ack_policy=AckPolicy.MANUAL,
-        persistent=persistent,
-        max_workers=max_workers if max_workers > 1 else None,
-    )
-
-
-async def record_nothing(exc: PermanentError) -> None:
-    """``on_permanent`` for work whose failure has nowhere to be recorded but the log."""
-    log.error("permanent failure with nothing to record", extra={"code": exc.code})
-
-
-def raw_messages(msg: NatsMessage) -> list[Msg]:
-    """The nats-py messages behind a FastStream message (one, or a pull batch)."""
-    raw = msg.raw_message
-    return list(raw) if isinstance(raw, list) else [raw]
-
-
-@contextlib.asynccontextmanager
-async def heartbeat(messages: Sequence[Msg], every_s: float) -> AsyncIterator[None]:
-    """Send ``in_progress`` for ``messages`` every ``every_s`` seconds while the body runs.
-
-    Keeps JetStream from redelivering work that is slow but alive; if the process
-    dies the heartbeats stop and the message is redelivered after ``ack_wait``.
-    """
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            for raw in messages:
-                with contextlib.suppress(Exception):
-                    await raw.in_progress()
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -10,29 +10,29 @@ ragbus process runs; this subscriber, included in every service process by
 Replicas share one durable consumer, so each advisory is handled once.
 """
 
-from faststream.nats import NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 
 from deploy.jetstream import MAX_DELIVERIES_ADVISORIES, consumer
-from ragbus.bus import jetstream_subscriber, record_nothing, settle
-from ragbus.dead_letters import MaxDeliveriesAdvisory, capture_max_deliveries, delivered_by
+from ragbus.bus import EventPublisher
+from ragbus.dead_letters import MaxDeliveriesAdvisory, capture_max_deliveries
+from ragbus.subscribers import jetstream_handler
 
 ADVISORY_DURABLE = "ragbus-dlq-advisories"
 ADVISORY_ACK_WAIT_S = 30.0
 """Reading one message back and storing it takes milliseconds."""
 
 
-def advisory_router() -> NatsRouter:
-    """The subscriber that dead-letters messages JetStream gave up on."""
+def advisory_router(publisher: EventPublisher) -> NatsRouter:
+    """The subscriber that dead-letters messages JetStream gave up on.
+
+    Args:
+        publisher: The process's publisher, whose connection reads the stream back.
+    """
     router = NatsRouter()
     spec = consumer(ADVISORY_DURABLE, MAX_DELIVERIES_ADVISORIES, ack_wait_s=ADVISORY_ACK_WAIT_S)
 
-    @jetstream_subscriber(router, spec)
-    async def dead_letter_given_up(advisory: MaxDeliveriesAdvisory, msg: NatsMessage) -> None:
-        raw = msg.raw_message
-
-        async def work() -> None:
-            await capture_max_deliveries(delivered_by(raw).jetstream(), advisory)
-
-        await settle(raw, work, max_deliver=spec.max_deliver, on_permanent=record_nothing)
+    @jetstream_handler(router, spec)
+    async def dead_letter_given_up(advisory: MaxDeliveriesAdvisory) -> None:
+        await capture_max_deliveries(publisher.jetstream(), advisory)
 
     return router

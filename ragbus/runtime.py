@@ -101,7 +101,7 @@ async def start_bus(
         part = built if isinstance(built, ServiceParts) else ServiceParts(built)
         broker.include_router(part.router)
         parts.append(part)
-    broker.include_router(advisory_router())
+    broker.include_router(advisory_router(publisher))
     await broker.start()
     for part in parts:
         for hook in part.on_start:

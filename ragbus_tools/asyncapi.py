@@ -7,7 +7,6 @@ from faststream.specification import AsyncAPI
 
 from embed_svc.handlers import build_router as embed_router
 from embed_svc.settings import EmbedSettings
-from embed_svc.texts_embedding_handler import build_embeddings_router
 from gateway.answer_hub import AnswerHub
 from generate_svc.handlers import build_router as generate_router
 from ingest_svc.handlers import build_router as ingest_router
@@ -31,9 +30,8 @@ def asyncapi_json() -> str:
     broker = NatsBroker()
     none = cast(Any, None)  # services are not needed to describe the handlers
     broker.include_router(ingest_router(none, IngestSettings()))
-    broker.include_router(embed_router(none, EmbedSettings()).router)
-    broker.include_router(build_embeddings_router(none))
-    broker.include_router(retrieve_router(none, none, none, RetrieveSettings()))
+    broker.include_router(embed_router(none, EmbedSettings(), none, none).router)
+    broker.include_router(retrieve_router(none, RetrieveSettings()))
     broker.include_router(generate_router(none))
     broker.include_router(AnswerHub().router())
     for subject in PUBLISHED_ONLY:

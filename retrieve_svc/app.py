@@ -9,6 +9,7 @@ from ragbus.resources import Resources
 from ragbus.runtime import run_services
 from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.handlers import build_router
+from retrieve_svc.requests import RetrieveRequests
 from retrieve_svc.service import RetrieveService
 from retrieve_svc.settings import RetrieveSettings
 
@@ -31,7 +32,8 @@ async def build(
         reranker=reranker,
         expander=settings.expander(),
     )
-    return build_router(service, await resources.queries(), publisher, settings)
+    requests = RetrieveRequests(service, await resources.queries(), publisher)
+    return build_router(requests, settings)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from deploy.jetstream import ensure_streams
-from ragbus.bus import settle
+from ragbus.ack_policy import settle
 from ragbus.dead_letters import DeadLetterQueue
 from ragbus.errors import PermanentError
 from schemas.dead_letters import DeadLettered, DeadLetterReason

@@ -15,6 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from typer.testing import CliRunner
 
 from deploy.jetstream import DOCUMENTS_STREAM, ensure_streams
+from ragbus.bus import EventPublisher
 from ragbus.dead_letter_advisories import advisory_router
 from ragbus.dead_letters import DeadLetterQueue, dead_letter
 from ragbus_tools.cli import app
@@ -47,7 +48,7 @@ async def test_message_jetstream_gave_up_on_is_dead_lettered_listed_and_replayed
     js = nc.jetstream()
     await ensure_streams(js)
     broker = NatsBroker(nats_server.url)
-    broker.include_router(advisory_router())
+    broker.include_router(advisory_router(EventPublisher(broker)))
     await broker.start()
     try:
         # A worker that never settles the message: JetStream redelivers it after

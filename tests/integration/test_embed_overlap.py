@@ -1,6 +1,6 @@
 """embed_svc's lane handler double-buffers: the next pull embeds while one commits.
 
-Runs ``embed_svc.handlers.embed_handler`` on tenant lanes over a work-queue stream
+Runs ``embed_svc.pull_batches.PullBatches`` on tenant lanes over a work-queue stream
 of the test's own, with a fake embed service whose commits are slow. Acks are
 observed on the stream: a work-queue stream deletes a message once it is acked.
 """
@@ -20,8 +20,10 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from embed_svc.handlers import embed_handler
+from embed_svc.model_lock import ModelLock
+from embed_svc.pull_batches import PullBatches
 from embed_svc.settings import EmbedSettings
-from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes
 from ragbus.embedding import Vectors
 from schemas import ChunksReady
 from schemas.documents import ChunkPayload
@@ -134,7 +136,8 @@ async def open_lanes(
     settings = EmbedSettings(heartbeat_s=1.0, max_deliver=3)
     broker = NatsBroker(nats_url, graceful_timeout=10.0)  # as ragbus.runtime's brokers
     await broker.start()
-    lanes = TenantLanes(spec, embed_handler(service, Turns(), settings))  # type: ignore[arg-type]
+    pulls = PullBatches(service, ModelLock(), settings)  # type: ignore[arg-type]
+    lanes = TenantLanes(spec, embed_handler(pulls))
     await lanes.start(broker)
     return broker, lanes
 

@@ -14,8 +14,9 @@ import pytest
 from faststream.nats import NatsBroker, NatsMessage
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from embed_svc.tenant_lanes import LaneSpec, TenantLanes, Turns
-from ragbus.bus import raw_messages
+from embed_svc.model_lock import ModelLock
+from embed_svc.tenant_lanes import LaneSpec, TenantLanes
+from ragbus.subscribers import raw_messages
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -54,7 +55,7 @@ async def family(nats_url: str, unique_name: str) -> AsyncIterator[tuple[str, st
 async def start_worker(nats_url: str, stream: str, family: str, **spec: float | int) -> Worker:
     broker = NatsBroker(nats_url)
     await broker.start()
-    turns = Turns()
+    turns = ModelLock()
     worker = Worker(broker, None)  # type: ignore[arg-type]
 
     async def handle(items: list[dict], msg: NatsMessage) -> None:

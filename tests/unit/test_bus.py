@@ -8,7 +8,7 @@ import pytest
 
 from deploy.jetstream import STREAMS, consumer, stream_for
 from embed_svc.tenant_lanes import LaneSpec, lane_durable
-from ragbus.bus import NAK_MAX_DELAY_S, consumer_name, nak_delay_s
+from ragbus.ack_policy import NAK_MAX_DELAY_S, consumer_name, nak_delay_s
 from schemas import subjects as s
 from schemas.catalog import EVENTS
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from embed_svc.tenant_lanes import Turns
+from embed_svc.model_lock import ModelLock
 from embed_svc.texts_embedding import EmbeddingsApi, encode_vectors, max_inputs
 from ragbus.embedding import FakeEmbedder
 from schemas import MAX_EMBED_INPUTS, MAX_EMBED_REQUEST_BYTES, EmbedTexts, TextsEmbedded
@@ -24,8 +24,8 @@ def decode(reply: TextsEmbedded) -> np.ndarray:
     return np.stack(rows)
 
 
-def api(embedder: FakeEmbedder | None = None, turns: Turns | None = None) -> EmbeddingsApi:
-    return EmbeddingsApi(embedder or FakeEmbedder(max_tokens=8), turns or Turns(), lambda: NOW)
+def api(embedder: FakeEmbedder | None = None, turns: ModelLock | None = None) -> EmbeddingsApi:
+    return EmbeddingsApi(embedder or FakeEmbedder(max_tokens=8), turns or ModelLock(), lambda: NOW)
 
 
 async def test_vectors_are_the_passage_vectors_in_order() -> None:
@@ -86,7 +86,7 @@ async def test_one_reply_stays_under_the_nats_payload_at_the_limits() -> None:
 
 
 async def test_a_request_that_expired_while_waiting_skips_the_model() -> None:
-    turns = Turns()
+    turns = ModelLock()
     service = api(turns=turns)
     late = EmbedTexts(tenant_id="t", texts=["x"], expires_at=NOW - timedelta(seconds=1))
     reply = await service.embed(late)
@@ -106,7 +106,7 @@ async def test_a_model_failure_is_replied_not_raised() -> None:
 
 
 async def test_a_request_waits_for_the_lane_holding_the_model_then_goes_before_later_ones() -> None:
-    turns = Turns()
+    turns = ModelLock()
     order: list[str] = []
     lane_holds = asyncio.Event()
     release = asyncio.Event()

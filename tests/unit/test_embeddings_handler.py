@@ -1,14 +1,16 @@
 """The ``texts.embed`` handler's contract, on FastStream's in-memory NATS broker."""
 
 import base64
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 
-from embed_svc.tenant_lanes import Turns
+from embed_svc.handlers import build_router
+from embed_svc.model_lock import ModelLock
+from embed_svc.settings import EmbedSettings
 from embed_svc.texts_embedding import EmbeddingsApi
-from embed_svc.texts_embedding_handler import build_embeddings_router
 from ragbus.embedding import FakeEmbedder
 from schemas import EmbedTexts, TextsEmbedded
 from schemas import subjects as s
@@ -18,7 +20,9 @@ pytestmark = pytest.mark.contract
 
 def broker(embedder: FakeEmbedder) -> NatsBroker:
     nats = NatsBroker()
-    nats.include_router(build_embeddings_router(EmbeddingsApi(embedder, Turns())))
+    api = EmbeddingsApi(embedder, ModelLock())
+    none = cast(Any, None)  # the lanes and deletes are not exercised here
+    nats.include_router(build_router(none, EmbedSettings(), none, api).router)
     return nats
 
 

@@ -10,7 +10,7 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from embed_svc.tenant_lanes import Turns
+from embed_svc.model_lock import ModelLock
 from embed_svc.texts_embedding import EmbeddingsApi
 from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
@@ -32,7 +32,7 @@ class BusToEmbedSvc:
 
     def __init__(self, fail: Exception | None = None, embedder: FakeEmbedder = EMBEDDER) -> None:
         self.fail = fail
-        self.api = EmbeddingsApi(embedder, Turns())
+        self.api = EmbeddingsApi(embedder, ModelLock())
         self.requests: list[EmbedTexts] = []
 
     async def request(self, event: Any, subject: str, *, timeout_s: float) -> Any:
