@@ -1,44 +1,37 @@
 """Composition root of the gateway: FastAPI app, NATS broker and stores, wired once."""
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings
 from gateway.answer_cache_store import AnswerCacheRepository
 from gateway.answer_hub import AnswerHub
 from gateway.document_status_hub import StatusHub
-from gateway.readiness import LOCAL_QDRANT, readiness
 from gateway.routes import (
     conversations,
     document_events,
     documents,
     embeddings,
+    health,
     openai_chat,
     queries,
     query_history,
     tenant_settings,
 )
 from gateway.settings import GatewaySettings
-from gateway.state import GatewayState, StateDep
+from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
 from ragbus.bus import EventPublisher
 from ragbus.logs import configure_logging
-from ragbus.metrics import refresh_jetstream_gauges
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
-
-log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -109,31 +102,7 @@ def create_app(
     app.include_router(query_history.router)
     app.include_router(openai_chat.router)
     app.include_router(embeddings.router)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process serves HTTP."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"], response_model=None)
-    async def readyz(state: StateDep) -> Any:
-        """Readiness: NATS, Postgres, the vector store and the blob store answer."""
-        checks = await readiness(app.state.broker, app.state.resources)
-        ok = state.ready and all(v == "ok" or v == LOCAL_QDRANT for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
-
-    @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def metrics() -> Response:
-        """Prometheus metrics of this process (``ragbus up``: of every service).
-
-        Consumer pending counts and the dead-letter count are read from JetStream
-        first; with NATS down the rest is still served.
-        """
-        try:
-            await refresh_jetstream_gauges(app.state.broker.connection.jetstream())
-        except Exception:  # a scrape must not fail because NATS is down
-            log.warning("JetStream gauges not refreshed", exc_info=True)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(health.router)
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app

@@ -78,3 +78,15 @@ async def readiness(broker: NatsBroker, resources: Resources) -> dict[str, str]:
     out = dict(zip(checks, results, strict=True))
     out.setdefault("vector_store", LOCAL_QDRANT)
     return out
+
+
+def all_ready(checks: dict[str, str]) -> bool:
+    """Whether every check of :func:`readiness` passed.
+
+    Args:
+        checks: Dependency name to ``"ok"`` or why not.
+
+    Returns:
+        True when each is ``"ok"`` or :data:`LOCAL_QDRANT` (not this process's to check).
+    """
+    return all(v == "ok" or v == LOCAL_QDRANT for v in checks.values())
