@@ -8,5 +8,5 @@ bash scripts/setup.sh dev
 export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy schemas deploy ragbus gateway ingest_svc embed_svc retrieve_svc generate_svc
+.venv/bin/mypy schemas deploy ragbus ragbus_tools gateway ingest_svc embed_svc retrieve_svc generate_svc
 .venv/bin/python -m pytest -ra "$@"
