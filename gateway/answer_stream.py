@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from uuid import UUID
 
+from fastapi import HTTPException
 from sse_starlette import ServerSentEvent
 
 from gateway.answer_hub import AnswerHub
@@ -73,6 +74,25 @@ def record_json(record: QueryRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat() if record.created_at else None,
         "completed_at": record.completed_at.isoformat() if record.completed_at else None,
     }
+
+
+def resume_after(last_event_id: str | None, after: int | None) -> int:
+    """The ``seq`` of the last delta a resuming client has; -1 for none.
+
+    Args:
+        last_event_id: The ``Last-Event-ID`` header; it wins over ``after``.
+        after: The ``?after=`` query parameter.
+
+    Raises:
+        HTTPException: 400 when ``last_event_id`` is not an integer.
+    """
+    after_seq = -1 if after is None else after
+    if last_event_id:
+        try:
+            after_seq = int(last_event_id)
+        except ValueError:
+            raise HTTPException(400, "Last-Event-ID must be the seq of a delta") from None
+    return after_seq
 
 
 def _delta(seq: int, text: str) -> ServerSentEvent:

@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
-from gateway.answer_stream import answer_events, record_json
+from gateway.answer_stream import answer_events, record_json, resume_after
 from gateway.conversation_turns import QueriesDep
 from gateway.identity import IdentityDep
+from gateway.queries import visible_query
 from gateway.state import StateDep
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"])
@@ -36,10 +37,7 @@ async def get_query(
     query_id: uuid.UUID, identity: IdentityDep, queries: QueriesDep
 ) -> dict[str, Any]:
     """One query: ``pending``, ``answered`` (answer, citations, timings) or ``failed``."""
-    record = await queries.get_visible(identity.tenant_id, query_id, identity.user_id)
-    if record is None:
-        raise HTTPException(404, "query not found")
-    return record_json(record)
+    return record_json(await visible_query(queries, identity, query_id))
 
 
 @router.get("/{query_id}/events")
@@ -61,14 +59,7 @@ async def resume_query(
         HTTPException: 404 for an unknown query; 400 for a ``Last-Event-ID`` that
             is not a delta's ``seq``.
     """
-    record = await queries.get_visible(identity.tenant_id, query_id, identity.user_id)
-    if record is None:
-        raise HTTPException(404, "query not found")
-    after_seq = -1 if after is None else after
-    if last_event_id:
-        try:
-            after_seq = int(last_event_id)
-        except ValueError:
-            raise HTTPException(400, "Last-Event-ID must be the seq of a delta") from None
+    await visible_query(queries, identity, query_id)
+    after_seq = resume_after(last_event_id, after)
     stream = answer_events(state, queries, identity.tenant_id, query_id, after_seq=after_seq)
     return EventSourceResponse(stream)
