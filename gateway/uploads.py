@@ -12,7 +12,8 @@ next version, and the previous version stays searchable until the new one is
 indexed. A key nobody holds creates a new document, even if other documents
 have the same bytes, so the key keeps naming one document.
 
-Checking the request itself (names, sizes, raw text) is :mod:`gateway.upload_checks`.
+Reading the request is :mod:`gateway.upload_requests`; checking its names, sizes and
+raw text is :mod:`gateway.upload_checks`.
 """
 
 import hashlib
@@ -24,6 +25,7 @@ from fastapi import HTTPException
 
 from gateway.state import GatewayState
 from gateway.upload_checks import Upload
+from gateway.upload_requests import UploadRequest
 from ragbus.document_lifecycle import upload_event
 from ragbus.stores.blobs import blob_key
 from ragbus.stores.documents import DocumentRecord
@@ -103,6 +105,24 @@ async def accept(
         raise HTTPException(409, f"{upload.filename}: the document was deleted meanwhile; retry")
     await enqueue(state, version, chunking)
     return summary(version, duplicate=False)
+
+
+async def accept_all(
+    state: GatewayState, tenant: str, request: UploadRequest
+) -> list[dict[str, Any]]:
+    """Accept every upload of a request, in order, under one resolved chunking strategy.
+
+    Returns:
+        One :func:`summary` per upload.
+
+    Raises:
+        HTTPException: as :func:`accept`, for the first upload that fails.
+    """
+    chunking = await resolve_chunking(state, tenant, request.chunking)
+    return [
+        await accept(state, tenant, upload, request.metadata, request.external_id, chunking)
+        for upload in request.uploads
+    ]
 
 
 async def _create(

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from deploy.jetstream import stream_for
-from gateway.routes.document_events import ProgressGate
+from gateway.document_stream import ProgressGate
 from ragbus_tools.client import RagbusClient
 from ragbus_tools.console import run_ingest
 from schemas import (
