@@ -14,7 +14,7 @@ from embed_svc.model_lock import ModelLock
 from embed_svc.texts_embedding import EmbeddingsApi
 from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
-from gateway.routes.embeddings import UNAVAILABLE
+from gateway.embeddings import UNAVAILABLE
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from ragbus.embedding import FakeEmbedder
