@@ -1,43 +1,21 @@
-"""``/v1/settings``: the tenant's defaults, for now the chunking strategy of uploads."""
+"""``/v1/settings``: the tenant's defaults, for now the chunking strategy of uploads.
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict
+The logic is in :mod:`gateway.tenant_settings`.
+"""
+
+from fastapi import APIRouter
 
 from gateway.identity import IdentityDep
-from gateway.state import GatewayState, StateDep
-from gateway.tenant_settings_store import TenantSettingsRepository
-from schemas import ChunkingStrategy
+from gateway.state import StateDep
+from gateway.tenant_settings import TenantSettings, read_settings, write_settings
 
 router = APIRouter(prefix="/v1/settings", tags=["settings"])
-
-DEFAULT_CHUNKING = ChunkingStrategy.TOKEN_WINDOW
-"""The deployment default: used when neither the upload nor the tenant names one."""
-
-
-class TenantSettings(BaseModel):
-    """Body of ``PUT /v1/settings`` and reply of both routes.
-
-    Attributes:
-        chunking: Strategy of uploads that name none (``token_window``,
-            ``structure`` or ``sentence``).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    chunking: ChunkingStrategy
-
-
-def _repository(state: GatewayState) -> TenantSettingsRepository:
-    if state.tenants is None:
-        raise HTTPException(503, "tenant settings are not available")
-    return state.tenants
 
 
 @router.get("")
 async def get_settings(state: StateDep, identity: IdentityDep) -> TenantSettings:
     """The tenant's settings; the deployment default where it set nothing."""
-    stored = await _repository(state).get_chunking(identity.tenant_id)
-    return TenantSettings(chunking=ChunkingStrategy(stored) if stored else DEFAULT_CHUNKING)
+    return await read_settings(state, identity.tenant_id)
 
 
 @router.put("")
@@ -49,5 +27,5 @@ async def put_settings(
     Applies to uploads from now on; documents already indexed keep their chunks
     until they are reprocessed.
     """
-    await _repository(state).set_chunking(identity.tenant_id, body.chunking)
+    await write_settings(state, identity.tenant_id, body)
     return body
