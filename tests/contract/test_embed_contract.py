@@ -1,28 +1,102 @@
-"""The ``texts.embed`` handler's contract, on FastStream's in-memory NATS broker."""
+"""embed_svc's handlers on FastStream's in-memory NATS broker: routing and typing.
+
+``texts.embed`` runs the real :class:`EmbeddingsApi` on the fake model; the lanes'
+batch handler and ``document.delete`` reach fakes that record their calls. A lane
+is opened here the way :mod:`embed_svc.tenant_lanes` opens one on a running broker
+(its discovery reads a real stream, so it is not started). Acks, redelivery and
+de-duplication need a real server (tests/integration/test_lanes.py,
+tests/integration/test_embed_commit.py, tests/e2e/test_redelivery.py).
+"""
 
 import base64
+import uuid
 from typing import Any, cast
 
 import numpy as np
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
+from nats.aio.msg import Msg
 
-from embed_svc.handlers import build_router
+from embed_svc.handlers import build_router, embed_handler, lane_spec
 from embed_svc.model_lock import ModelLock
 from embed_svc.settings import EmbedSettings
 from embed_svc.texts_embedding import EmbeddingsApi
+from ragbus.bus import EventPublisher
 from ragbus.embedding import FakeEmbedder
-from schemas import EmbedTexts, TextsEmbedded
+from ragbus.subscribers import jetstream_subscriber
+from schemas import ChunkPayload, ChunksReady, DeleteDocument, EmbedTexts, TextsEmbedded
 from schemas import subjects as s
+from tests.contract.wrong_shapes import assert_refused, assert_request_refused
 
 pytestmark = pytest.mark.contract
 
+DOCUMENT = uuid.uuid4()
+BATCH = ChunksReady(
+    tenant_id="acme",
+    document_id=DOCUMENT,
+    version=1,
+    filename="notes.md",
+    batch_index=0,
+    batch_count=1,
+    total_chunks=1,
+    chunks=[ChunkPayload(chunk_id=uuid.uuid4(), index=0, text="otters", token_count=1)],
+)
+DELETE = DeleteDocument(tenant_id="acme", document_id=DOCUMENT)
 
-def broker(embedder: FakeEmbedder) -> NatsBroker:
+
+class FakeEmbed:
+    """Records ``delete`` calls (the only method the router calls on the service)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[DeleteDocument] = []
+
+    async def delete(self, command: DeleteDocument) -> None:
+        self.deleted.append(command)
+
+
+class FakePulls:
+    """Records what a lane hands :meth:`PullBatches.handle`."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[list[ChunksReady], list[Msg]]] = []
+
+    async def handle(self, batches: list[ChunksReady], raws: list[Msg]) -> None:
+        self.handled.append((batches, raws))
+
+
+class CountingEmbedder(FakeEmbedder):
+    """The fake model, counting its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().embed_documents(texts)
+
+
+def broker(
+    embedder: FakeEmbedder | None = None,
+    service: FakeEmbed | None = None,
+    pulls: FakePulls | None = None,
+) -> NatsBroker:
+    """embed_svc's router, plus the lane of tenant ``acme`` when ``pulls`` is given."""
     nats = NatsBroker()
-    api = EmbeddingsApi(embedder, ModelLock())
-    none = cast(Any, None)  # the lanes and deletes are not exercised here
-    nats.include_router(build_router(none, EmbedSettings(), none, api).router)
+    api = EmbeddingsApi(embedder or FakeEmbedder(), ModelLock())
+    none = cast(Any, None)  # what a test does not exercise
+    settings = EmbedSettings()
+    nats.include_router(build_router(cast(Any, service), settings, none, api).router)
+    if pulls is not None:
+        spec = lane_spec(settings)
+        subscriber = jetstream_subscriber(
+            nats,
+            spec.consumer(s.chunks_ready_for("acme")),
+            batch_size=spec.batch_size,
+            timeout_s=spec.timeout_s,
+            batch=True,
+        )
+        subscriber(embed_handler(cast(Any, pulls)))
     return nats
 
 
@@ -44,3 +118,29 @@ async def test_a_refusal_is_a_reply_with_its_code() -> None:
         response = await nats.request(request, s.TEXTS_EMBED, timeout=5)
         reply = TextsEmbedded.model_validate(await response.decode())
     assert reply.error_code == "model_not_found" and reply.embeddings == []
+
+
+async def test_a_lane_hands_its_batch_to_pull_batches_typed_with_its_message() -> None:
+    pulls = FakePulls()
+    async with TestNatsBroker(broker(pulls=pulls)) as nats:
+        await EventPublisher(nats).publish(BATCH, s.chunks_ready_for("acme"))
+    ((batches, raws),) = pulls.handled
+    assert batches == [BATCH] and type(batches[0]) is ChunksReady
+    assert [raw.subject for raw in raws] == [s.chunks_ready_for("acme")]
+
+
+async def test_a_delete_reaches_the_service_as_the_typed_command() -> None:
+    service = FakeEmbed()
+    async with TestNatsBroker(broker(service=service)) as nats:
+        await EventPublisher(nats).publish(DELETE, s.DOCUMENT_DELETE)
+    assert service.deleted == [DELETE] and type(service.deleted[0]) is DeleteDocument
+
+
+async def test_payloads_of_the_wrong_shape_reach_nothing() -> None:
+    embedder, service, pulls = CountingEmbedder(), FakeEmbed(), FakePulls()
+    async with TestNatsBroker(broker(embedder, service, pulls)) as nats:
+        await assert_refused(nats, BATCH, s.chunks_ready_for("acme"))
+        await assert_refused(nats, DELETE, s.DOCUMENT_DELETE)
+        request = EmbedTexts(tenant_id="acme", texts=["x"])
+        await assert_request_refused(nats, request, s.TEXTS_EMBED)
+    assert (pulls.handled, service.deleted, embedder.calls) == ([], [], 0)
