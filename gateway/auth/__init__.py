@@ -1,0 +1,1 @@
+"""Who is calling: principals, API keys, tokens, roles, quotas; see docs/security.md."""
