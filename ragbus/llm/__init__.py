@@ -1,1 +1,1 @@
-"""The LLM call layer shared by generate_svc and retrieve_svc: settings, calls, error classes."""
+"""The LLM call layer shared by generate_svc and retrieve_svc: settings, client, calls, errors."""
