@@ -88,7 +88,7 @@ class Condenser:
     """Rewrites follow-ups with a model when one is configured, else offline.
 
     Args:
-        complete: The LLM call (see :meth:`generate_svc.llm_answerer.LiteLLMAnswerer.complete`);
+        complete: The LLM call (see :meth:`ragbus.llm.client.LlmClient.complete`);
             None for the offline rewrite.
         timeout_s: Longest wait for the model, in seconds.
     """

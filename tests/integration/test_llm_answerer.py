@@ -12,17 +12,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import SecretStr
 
-from generate_svc.answerers import GenerateSettings, build_answerer
-from generate_svc.llm_answerer import LiteLLMAnswerer, litellm
+from generate_svc.app import build_answerer
+from generate_svc.llm_answerer import LiteLLMAnswerer
 from generate_svc.prompts import NOT_FOUND_ANSWER
+from generate_svc.settings import GenerateSettings
 from ragbus.embedding import FakeEmbedder
 from ragbus.errors import PermanentError, RetryableError
 from ragbus.llm.calls import RetryPolicy
+from ragbus.llm.client import LlmClient, import_litellm
 from ragbus.llm.errors import classify_error
 from schemas.queries import Passage
 from tests.servers import serving
 
 pytestmark = pytest.mark.integration
+
+litellm = import_litellm()
 
 PIECES = ["Use ", "`spawn()`", " and listen to ", "`stdout` [1]", "."]
 QUESTION = "How do I spawn a child process and read its output?"
@@ -99,8 +103,8 @@ def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def answerer(root: str, mode: str, timeout_s: float = 10.0) -> LiteLLMAnswerer:
-    return LiteLLMAnswerer(
-        "openai/test-model",
+    llm = LlmClient(
+        ["openai/test-model"],
         api_base=f"{root}/{mode}/v1",
         api_key="sk-test-dummy",
         timeout_s=timeout_s,
@@ -108,6 +112,7 @@ def answerer(root: str, mode: str, timeout_s: float = 10.0) -> LiteLLMAnswerer:
         max_tokens=64,
         policy=RetryPolicy(max_retries=0),  # retries: tests/integration/test_llm_resilience.py
     )
+    return LiteLLMAnswerer(llm)
 
 
 async def collect(llm: LiteLLMAnswerer) -> list[str]:
@@ -177,7 +182,7 @@ def test_build_answerer_uses_the_llm_when_a_model_is_set() -> None:
         llm_model="openai/test-model", llm_api_base="http://x/v1", llm_api_key=SecretStr("k")
     )
 
-    built = build_answerer(settings, FakeEmbedder())
+    built = build_answerer(settings, FakeEmbedder(), LlmClient.from_settings(settings))
 
     assert isinstance(built, LiteLLMAnswerer)
     assert built.model == "openai/test-model"

@@ -18,13 +18,16 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from generate_svc.llm_answerer import LiteLLMAnswerer, litellm
+from generate_svc.llm_answerer import LiteLLMAnswerer
 from ragbus.errors import PermanentError
 from ragbus.llm.calls import GenerationStats, RetryPolicy
+from ragbus.llm.client import LlmClient, import_litellm
 from schemas.queries import Passage
 from tests.servers import serving
 
 pytestmark = pytest.mark.integration
+
+litellm = import_litellm()
 
 PIECES = ["Spawn ", "it with ", "`spawn()` [1]", "."]
 USAGE = {"prompt_tokens": 123, "completion_tokens": 9, "total_tokens": 132}
@@ -123,16 +126,18 @@ def provider() -> Iterator[tuple[str, FakeProvider]]:
         fake.stop.set()
 
 
-def llm(base: str, *models: str, **policy: float) -> LiteLLMAnswerer:
-    first, *rest = models
-    return LiteLLMAnswerer(
-        f"openai/{first}",
-        fallback_models=[f"openai/{m}" for m in rest],
+def client(base: str, *models: str, **policy: float) -> LlmClient:
+    return LlmClient(
+        [f"openai/{m}" for m in models],
         api_base=base,
         api_key="sk-fake",
         timeout_s=float(policy.pop("timeout_s", 10.0)),
         policy=RetryPolicy(**{"backoff_s": 0.01, **policy}),  # type: ignore[arg-type]
     )
+
+
+def llm(base: str, *models: str, **policy: float) -> LiteLLMAnswerer:
+    return LiteLLMAnswerer(client(base, *models, **policy))
 
 
 async def answer(answerer: LiteLLMAnswerer, stats: GenerationStats) -> str:
@@ -243,9 +248,9 @@ async def test_deadline_stops_retrying(provider) -> None:
 async def test_complete_uses_the_same_fallbacks(provider) -> None:
     base, _ = provider
     stats = GenerationStats()
-    answerer = llm(base, unique("missing"), unique("ok"))
+    calls = client(base, unique("missing"), unique("ok"))
 
-    reply = await answerer.complete([{"role": "user", "content": "hi"}], stats)
+    reply = await calls.complete([{"role": "user", "content": "hi"}], stats)
 
     assert reply == "".join(PIECES)
     assert stats.attempts == 2

@@ -5,9 +5,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from generate_svc.answerers import NOT_FOUND_ANSWER, GenerateSettings, build_answerer
+from generate_svc.app import build_answerer
 from generate_svc.extractive import ExtractiveAnswerer
+from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.sentences import looks_like_code, prose_blocks, split_sentences
+from generate_svc.settings import GenerateSettings
 from ragbus.embedding import FakeEmbedder
 from ragbus.embedding.base import Vectors
 from schemas.queries import Passage
@@ -199,7 +201,7 @@ def test_build_answerer_is_extractive_without_llm_model() -> None:
         llm_model=None, extractive_max_sentences=2, extractive_min_score=0.5
     )
 
-    answerer = build_answerer(settings, FakeEmbedder())
+    answerer = build_answerer(settings, FakeEmbedder(), None)
 
     assert isinstance(answerer, ExtractiveAnswerer)
     assert answerer.model == "extractive"
