@@ -5,13 +5,60 @@ import asyncio
 from faststream.nats import NatsRouter
 
 from ragbus.bus import EventPublisher
+from ragbus.llm.client import LlmClient
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
+from ragbus.stores.vectors.base import Fusion
+from retrieve_svc.cross_encoder import CrossEncoderReranker
 from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.handlers import build_router
+from retrieve_svc.query_expansion import LiteLLMQueryExpander, QueryExpander
 from retrieve_svc.requests import RetrieveRequests
-from retrieve_svc.service import RetrieveService
+from retrieve_svc.rerank import LiteLLMReranker, Reranker
+from retrieve_svc.service import RetrieveConfig, RetrieveService
 from retrieve_svc.settings import RetrieveSettings
+
+
+def retrieve_config(settings: RetrieveSettings) -> RetrieveConfig:
+    """The service's tuning from ``settings``."""
+    fusion = Fusion(
+        k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        sparse_weight=settings.sparse_weight,
+        candidates=settings.fusion_candidates,
+    )
+    return RetrieveConfig(
+        default_mode=settings.default_mode,
+        overfetch=settings.overfetch,
+        fusion=fusion,
+        cache_size=settings.cache_size,
+        mmr_candidates=settings.mmr_candidates,
+        rerank_candidates=settings.rerank_candidates,
+        multi_query_count=settings.multi_query_count,
+        multi_query_rrf_k=settings.multi_query_rrf_k,
+        multi_query_original_weight=settings.multi_query_original_weight,
+    )
+
+
+def build_reranker(settings: RetrieveSettings) -> Reranker | None:
+    """The configured reranker (not loaded yet), or ``None`` when none is set."""
+    if settings.rerank_model_path is not None:
+        return CrossEncoderReranker(
+            settings.rerank_model_path,
+            batch_size=settings.rerank_batch_size,
+            threads=settings.rerank_threads,
+        )
+    if settings.rerank_model is None:
+        return None
+    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
+    return LiteLLMReranker(settings.rerank_model, api_base=settings.rerank_api_base, api_key=key)
+
+
+def build_expander(settings: RetrieveSettings) -> QueryExpander | None:
+    """The LLM of ``multi_query`` and ``hyde``, or ``None`` when ``llm_model`` is unset."""
+    if settings.llm_model is None:
+        return None
+    return LiteLLMQueryExpander(LlmClient.from_settings(settings))
 
 
 async def build(
@@ -19,7 +66,7 @@ async def build(
 ) -> NatsRouter:
     """Open what retrieve_svc needs (model, vector store) and return its router."""
     settings = settings or RetrieveSettings()
-    reranker = settings.reranker()
+    reranker = build_reranker(settings)
     warm_up = getattr(reranker, "warm_up", None)  # a local model loads once, here
     if warm_up is not None:
         await asyncio.to_thread(warm_up)
@@ -28,9 +75,9 @@ async def build(
         await resources.vector_store(),
         await resources.embedder(),
         DocumentFilters(await resources.pool()),
-        settings.retrieve_config(),
+        retrieve_config(settings),
         reranker=reranker,
-        expander=settings.expander(),
+        expander=build_expander(settings),
     )
     requests = RetrieveRequests(service, await resources.queries(), publisher)
     return build_router(requests, settings)

@@ -3,19 +3,17 @@
 ``multi_query`` asks for N alternative search queries in one call (RAG-Fusion,
 Raudaschl 2023); ``hyde`` asks for a short passage that would answer the question
 (HyDE, Gao et al. 2022), whose embedding is searched instead of the question's.
-The one adapter calls litellm with generate_svc's resilience
-(:func:`ragbus.llm.calls.with_fallback`: retries honouring ``Retry-After``, fallback
-models, one deadline), so any provider litellm supports works.
+The one adapter calls the chat model through :class:`~ragbus.llm.client.LlmClient`,
+with generate_svc's resilience (retries honouring ``Retry-After``, fallback models,
+one deadline), so any provider litellm supports works.
 """
 
 import logging
-import os
 import re
-from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from ragbus.llm.calls import GenerationStats, RetryPolicy, with_fallback
-from ragbus.llm.errors import classify_error
+from ragbus.llm.calls import GenerationStats
+from ragbus.llm.client import LlmClient
 from ragbus.telemetry import stage
 
 log = logging.getLogger(__name__)
@@ -92,43 +90,23 @@ def parse_queries(reply: str, question: str, n: int) -> list[str]:
     return queries
 
 
-class LitellmQueryExpander:
-    """:class:`QueryExpander` through ``litellm.acompletion`` (non-streamed).
-
-    litellm's own retries are off; :func:`~ragbus.llm.calls.with_fallback` retries,
-    as in generate_svc. Fallback models share ``api_base`` and ``api_key``.
+class LiteLLMQueryExpander:
+    """:class:`QueryExpander` through litellm, one non-streamed call per expansion.
 
     Args:
-        model: Any litellm model string, e.g. ``openai/gpt-4o-mini``.
-        fallback_models: Models tried in order when ``model`` keeps failing.
-        api_base: Provider URL (Ollama, vLLM, any OpenAI-compatible server).
-        api_key: Provider key; ``None`` lets litellm read the provider's variable.
-        timeout_s: Seconds for one call.
-        temperature: Sampling temperature.
-        max_tokens: Longest reply in tokens (N queries, or the drafted passage).
-        policy: Retries, backoff and the deadline of all attempts of one expansion.
+        llm: The chat model calls: models, provider, timeout, temperature, the
+            longest reply (N queries, or the drafted passage), retries and the
+            deadline of all attempts of one expansion.
+
+    Attributes:
+        name: The preferred model, for logs.
+        models: The models in the order they are tried.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        fallback_models: Sequence[str] = (),
-        api_base: str | None = None,
-        api_key: str | None = None,
-        timeout_s: float = 10.0,
-        temperature: float = 0.2,
-        max_tokens: int = 256,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self.name = model
-        self.models = [model, *(m for m in fallback_models if m != model)]
-        self._api_base = api_base
-        self._api_key = api_key
-        self._timeout_s = timeout_s
-        self._temperature = temperature
-        self._max_tokens = max_tokens
-        self._policy = policy or RetryPolicy(max_retries=1, deadline_s=20.0)
+    def __init__(self, llm: LlmClient) -> None:
+        self.name = llm.model
+        self.models = llm.models
+        self._llm = llm
 
     async def rewrite(self, question: str, n: int) -> list[str]:
         """See :meth:`QueryExpander.rewrite`."""
@@ -143,36 +121,15 @@ class LitellmQueryExpander:
         return (await self._complete("hyde", HYDE_PROMPT, question)).strip()
 
     async def _complete(self, purpose: str, system: str, question: str) -> str:
-        # Must precede the first litellm import: otherwise it downloads a price map.
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm  # lazy: importing litellm takes seconds
-
-        litellm.suppress_debug_info = True  # no help banner on stdout per failed call
-
         messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": question.strip()},
         ]
-
-        async def attempt(model: str, remaining_s: float) -> AsyncIterator[str]:
-            response = await litellm.acompletion(
-                model=model,
-                messages=messages,
-                timeout=min(self._timeout_s, remaining_s),
-                api_base=self._api_base,
-                api_key=self._api_key,
-                temperature=self._temperature,
-                max_tokens=self._max_tokens,
-                num_retries=0,
-                max_retries=0,
-            )
-            yield str(response.choices[0].message.content or "")
-
+        self._llm.warm_up()  # the first call imports litellm (seconds): not the span's time
         stats = GenerationStats()
         attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": self.name}
         with stage(f"expand_{purpose}", attributes):
-            pieces = with_fallback(self.models, attempt, classify_error, self._policy, stats)
-            reply = "".join([piece async for piece in pieces])
+            reply = await self._llm.complete(messages, stats)
         log.info(
             "query expanded",
             extra={"purpose": purpose, "model": stats.model, "attempts": stats.attempts},

@@ -2,7 +2,7 @@
 
 Rerankers (cross-encoders) score each (question, passage) pair jointly, which is
 slower than a vector search but more precise, so they run on the search's top
-candidates only. Two adapters: :class:`LitellmReranker` calls litellm's rerank API
+candidates only. Two adapters: :class:`LiteLLMReranker` calls litellm's rerank API
 (Cohere, Jina, Voyage, Together AI, ... and any server that speaks Cohere's
 ``/v1/rerank``); :class:`~retrieve_svc.cross_encoder.CrossEncoderReranker` runs a
 local ONNX cross-encoder. Without either configured nothing is reranked.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ragbus.errors import PermanentError, RetryableError
+from ragbus.llm.client import import_litellm
 
 
 class RerankUnavailableError(PermanentError):
@@ -45,7 +46,7 @@ class Reranker(Protocol):
         ...
 
 
-class LitellmReranker:
+class LiteLLMReranker:
     """litellm's ``arerank``: any provider litellm supports, or a Cohere-compatible server.
 
     Args:
@@ -72,7 +73,7 @@ class LitellmReranker:
         """Rerank ``texts``; see :class:`Reranker`."""
         if not texts:
             return []
-        import litellm  # lazy: importing litellm takes a second
+        litellm = import_litellm()
 
         try:
             response = await litellm.arerank(

@@ -10,15 +10,10 @@ minutes, a retrieval is waited for (30 s at the gateway, 30 s ``ack_wait_s``).
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from ragbus.llm.calls import RetryPolicy
-from ragbus.stores.vectors.base import Fusion
-from retrieve_svc.cross_encoder import CrossEncoderReranker
-from retrieve_svc.query_expansion import LitellmQueryExpander, QueryExpander
-from retrieve_svc.rerank import LitellmReranker, Reranker
-from retrieve_svc.service import RetrieveConfig
+from ragbus.llm.settings import LlmSettings
 
 
 def _llm(name: str) -> AliasChoices:
@@ -26,8 +21,12 @@ def _llm(name: str) -> AliasChoices:
     return AliasChoices(f"RAGBUS_RETRIEVE_LLM_{name}", f"RAGBUS_LLM_{name}")
 
 
-class RetrieveSettings(BaseSettings):
+class RetrieveSettings(LlmSettings):
     """Knobs of the retrieve service.
+
+    The ``llm_*`` fields are :class:`~ragbus.llm.settings.LlmSettings`'s, here with
+    retrieve_svc's variable names and defaults; ``llm_backoff_s`` and
+    ``llm_max_backoff_s`` keep its 0.5 s and 20 s.
 
     Attributes:
         default_mode: Mode of a query that names none. ``hybrid`` measured best on
@@ -109,65 +108,8 @@ class RetrieveSettings(BaseSettings):
     ack_wait_s: float = Field(30.0, gt=0)
     max_deliver: int = Field(3, ge=1)
 
-    @field_validator("llm_fallback_models", mode="before")
-    @classmethod
-    def _split_models(cls, value: object) -> object:
-        """Accept ``"a,b"`` from the environment as well as a list."""
-        if isinstance(value, str):
-            return [m.strip() for m in value.split(",") if m.strip()]
-        return value
-
     @model_validator(mode="after")
     def _one_reranker(self) -> "RetrieveSettings":
         if self.rerank_model is not None and self.rerank_model_path is not None:
             raise ValueError("set rerank_model or rerank_model_path, not both")
         return self
-
-    def retrieve_config(self) -> RetrieveConfig:
-        """The service's configuration from these settings."""
-        fusion = Fusion(
-            k=self.rrf_k,
-            dense_weight=self.dense_weight,
-            sparse_weight=self.sparse_weight,
-            candidates=self.fusion_candidates,
-        )
-        return RetrieveConfig(
-            default_mode=self.default_mode,
-            overfetch=self.overfetch,
-            fusion=fusion,
-            cache_size=self.cache_size,
-            mmr_candidates=self.mmr_candidates,
-            rerank_candidates=self.rerank_candidates,
-            multi_query_count=self.multi_query_count,
-            multi_query_rrf_k=self.multi_query_rrf_k,
-            multi_query_original_weight=self.multi_query_original_weight,
-        )
-
-    def reranker(self) -> Reranker | None:
-        """The configured reranker (not loaded yet), or ``None`` when none is set."""
-        if self.rerank_model_path is not None:
-            return CrossEncoderReranker(
-                self.rerank_model_path,
-                batch_size=self.rerank_batch_size,
-                threads=self.rerank_threads,
-            )
-        if self.rerank_model is None:
-            return None
-        key = self.rerank_api_key.get_secret_value() if self.rerank_api_key else None
-        return LitellmReranker(self.rerank_model, api_base=self.rerank_api_base, api_key=key)
-
-    def expander(self) -> QueryExpander | None:
-        """The LLM of ``multi_query`` and ``hyde``, or ``None`` when ``llm_model`` is unset."""
-        if self.llm_model is None:
-            return None
-        key = self.llm_api_key.get_secret_value() if self.llm_api_key else None
-        return LitellmQueryExpander(
-            self.llm_model,
-            fallback_models=self.llm_fallback_models,
-            api_base=self.llm_api_base,
-            api_key=key,
-            timeout_s=self.llm_timeout_s,
-            temperature=self.llm_temperature,
-            max_tokens=self.llm_max_tokens,
-            policy=RetryPolicy(max_retries=self.llm_max_retries, deadline_s=self.llm_deadline_s),
-        )

@@ -6,6 +6,7 @@ import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.stores.documents import DocumentRepository
+from retrieve_svc.app import build_reranker
 from retrieve_svc.cross_encoder import CrossEncoderReranker
 from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.service import RetrieveConfig, RetrieveService
@@ -51,7 +52,7 @@ async def test_the_reranker_orders_by_the_model_s_own_logits(reranker, cross_enc
 
 def test_settings_build_the_local_reranker_from_a_path(cross_encoder_dir):
     settings = RetrieveSettings(rerank_model_path=cross_encoder_dir)
-    built = settings.reranker()
+    built = build_reranker(settings)
     assert isinstance(built, CrossEncoderReranker) and built.name == "local:model"
 
 

@@ -15,9 +15,10 @@ import pytest
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.errors import PermanentError
 from ragbus.llm.calls import RetryPolicy
+from ragbus.llm.client import LlmClient
 from ragbus.stores.documents import DocumentRepository
 from retrieve_svc.document_filters import DocumentFilters
-from retrieve_svc.query_expansion import LitellmQueryExpander
+from retrieve_svc.query_expansion import LiteLLMQueryExpander
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
 from tests.integration.fake_llm import DRAFT, FakeLLM, serve_fake_llm
@@ -63,12 +64,16 @@ async def world(pool, tmp_path, llm):
     docs = DocumentRepository(pool)
     tenant = f"tq-{uuid.uuid4().hex[:8]}"
     ids = {k: await index_document(docs, store, embedder, tenant, [t]) for k, t in TEXTS.items()}
-    expander = LitellmQueryExpander(
-        "openai/fake",
+    client = LlmClient(
+        ["openai/fake"],
         api_base=llm[0],
         api_key="sk-fake",
+        timeout_s=10.0,
+        temperature=0.2,
+        max_tokens=256,
         policy=RetryPolicy(max_retries=1, backoff_s=0.01, deadline_s=10),
     )
+    expander = LiteLLMQueryExpander(client)
     recording = RecordingStore(store)
     service = RetrieveService(
         docs, recording, embedder, DocumentFilters(pool), RetrieveConfig(), expander=expander

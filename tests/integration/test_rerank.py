@@ -11,7 +11,7 @@ import pytest
 from ragbus.embedding.fake import FakeEmbedder
 from ragbus.stores.documents import DocumentRepository
 from retrieve_svc.document_filters import DocumentFilters
-from retrieve_svc.rerank import LitellmReranker, RerankUnavailableError
+from retrieve_svc.rerank import LiteLLMReranker, RerankUnavailableError
 from retrieve_svc.service import RetrieveConfig, RetrieveService
 from schemas.queries import RetrievalOptions
 from tests.integration.retrieval_world import index_document, open_local_store
@@ -58,7 +58,7 @@ def rerank_url():
 
 
 async def test_litellm_reranker_orders_by_the_provider_s_relevance(rerank_url):
-    reranker = LitellmReranker("cohere/rerank-english-v3.0", api_base=rerank_url, api_key="k")
+    reranker = LiteLLMReranker("cohere/rerank-english-v3.0", api_base=rerank_url, api_key="k")
     order = await reranker.rerank("cold birds", ["warm fish", "cold birds fly", "a penguin"])
     assert [i for i, _ in order] == [2, 1, 0]
     assert order[0][1] == 10.0
@@ -76,7 +76,7 @@ async def test_the_service_reranks_the_candidates_and_refuses_without_a_reranker
     question = "where do cold birds live"
     close = await index_document(docs, vectors, embedder, tenant, ["where do cold birds live"])
     penguin = await index_document(docs, vectors, embedder, tenant, ["penguin colonies"])
-    reranker = LitellmReranker("cohere/rerank-english-v3.0", api_base=rerank_url, api_key="k")
+    reranker = LiteLLMReranker("cohere/rerank-english-v3.0", api_base=rerank_url, api_key="k")
     config = RetrieveConfig(default_mode="dense")
     plain = RetrieveService(docs, vectors, embedder, DocumentFilters(pool), config)
     reranked = RetrieveService(

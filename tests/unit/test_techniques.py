@@ -100,7 +100,8 @@ def test_parse_queries_strips_numbering_and_drops_repeats() -> None:
 
 
 def test_the_llm_is_generate_s_unless_retrieve_names_its_own(monkeypatch) -> None:
-    from retrieve_svc.query_expansion import LitellmQueryExpander
+    from retrieve_svc.app import build_expander
+    from retrieve_svc.query_expansion import LiteLLMQueryExpander
     from retrieve_svc.settings import RetrieveSettings
 
     for name in ("MODEL", "FALLBACK_MODELS", "API_BASE", "API_KEY", "TIMEOUT_S"):
@@ -114,9 +115,9 @@ def test_the_llm_is_generate_s_unless_retrieve_names_its_own(monkeypatch) -> Non
         ["openai/a", "openai/b"],
     )
     assert shared.llm_timeout_s == 10.0
-    expander = shared.expander()
-    assert isinstance(expander, LitellmQueryExpander)
+    expander = build_expander(shared)
+    assert isinstance(expander, LiteLLMQueryExpander)
     assert expander.models == ["openai/shared", "openai/a", "openai/b"]
     monkeypatch.setenv("RAGBUS_RETRIEVE_LLM_MODEL", "openai/own")
     assert RetrieveSettings().llm_model == "openai/own"
-    assert RetrieveSettings(llm_model=None).expander() is None
+    assert build_expander(RetrieveSettings(llm_model=None)) is None
