@@ -38,7 +38,9 @@ class DocumentRecord:
     the one retrieval returns (None until a version is first indexed). They differ
     while a new version is parsed or embedded, or after it failed: the old one
     stays searchable meanwhile. ``external_id`` is the client's key of the document;
-    ``chunking`` the strategy the current version was enqueued with (None: default).
+    ``chunking`` the strategy the current version was enqueued with (None: default);
+    ``uploaded_by`` the principal whose upload created it (None: before identities,
+    or submitted straight over NATS).
     """
 
     tenant_id: str
@@ -64,6 +66,7 @@ class DocumentRecord:
     external_id: str | None = None
     searchable_version: int | None = None
     chunking: str | None = None
+    uploaded_by: UUID | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":
