@@ -7,9 +7,10 @@ nats-server, so nothing another test left behind is swept or delivered.
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import nats
@@ -20,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from deploy.jetstream import stream_for
 from ingest_svc.backlog import INGEST_DURABLE, JetStreamBacklog
-from ingest_svc.sweeper import SWEEP_LOCK_KEY, Sweeper
+from ingest_svc.sweeper import STOP_CHECK_S, SWEEP_LOCK_KEY, Sweeper
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
@@ -109,15 +110,41 @@ async def updated_at(world: World, doc_id: uuid.UUID):
     return record.updated_at
 
 
-async def collect(world: World, subject: str) -> tuple[list[Msg], Callable]:
-    received: list[Msg] = []
+async def collect(world: World, subject: str) -> Callable[[], Awaitable[list[Msg]]]:
+    """Subscribe to ``subject``; the returned call ends it with every message published so far.
 
-    async def on_msg(msg: Msg) -> None:
-        received.append(msg)
-
-    sub = await world.nc.subscribe(subject, cb=on_msg)
+    Every publish the sweeper makes waits for JetStream's ack, and the server hands
+    a message to core subscribers before the stream acks it; a PING sent after
+    that is answered after those messages on this connection, so once ``flush``
+    returns they are all in the subscription's queue. Nothing is waited for by time.
+    """
+    sub = await world.nc.subscribe(subject)
     await world.nc.flush()
-    return received, sub.unsubscribe
+
+    async def published() -> list[Msg]:
+        await world.nc.flush()
+        received = [await sub.next_msg(timeout=1) for _ in range(sub.pending_msgs)]
+        await sub.unsubscribe()
+        return received
+
+    return published
+
+
+def awaiting(task: asyncio.Task, function: str) -> bool:
+    """Whether ``task`` is suspended inside a call of ``function`` (an ``await`` chain)."""
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        if getattr(getattr(awaited, "cr_code", None), "co_name", None) == function:
+            return True
+        awaited = getattr(awaited, "cr_await", None)
+    return False
+
+
+async def wait_until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 async def test_sweep_republishes_stale_work_and_fails_lost_inline_uploads(world: World) -> None:
@@ -128,18 +155,16 @@ async def test_sweep_republishes_stale_work_and_fails_lost_inline_uploads(world:
     fresh = await add_document(world, stored=True, status=DocumentStatus.UPLOADED, age_s=5)
     stuck_before = await updated_at(world, stuck)
     fresh_before = await updated_at(world, fresh)
-    uploads, stop_uploads = await collect(world, s.DOCUMENT_UPLOADED)
-    failures, stop_failures = await collect(world, s.DOCUMENT_FAILED)
+    uploaded = await collect(world, s.DOCUMENT_UPLOADED)
+    failed = await collect(world, s.DOCUMENT_FAILED)
 
     sweeper = Sweeper(world.pool, world.documents, world.publisher, stale_after_s=300)
     report = await sweeper.sweep_once()
 
     assert (report.locked, report.republished, report.lost, report.errors) == (True, 2, 1, 0)
-    await asyncio.sleep(0.5)
-    await stop_uploads()
-    await stop_failures()
+    uploads, failures = await uploaded(), await failed()
     events = {DocumentUploaded.model_validate_json(m.data).document_id: m for m in uploads}
-    assert set(events) == {stuck, stuck_parsing}
+    assert len(uploads) == 2 and set(events) == {stuck, stuck_parsing}
     event = DocumentUploaded.model_validate_json(events[stuck].data)
     record = await world.documents.get(world.tenant, stuck)
     assert record is not None
@@ -215,11 +240,17 @@ async def test_background_sweeper_runs_and_stops(world: World) -> None:
 
 async def test_background_sweeper_ends_when_the_pool_closes(world: World) -> None:
     # What ends it in a service: the runtime drains the broker, then closes Resources.
+    await add_document(world, stored=True, status=DocumentStatus.UPLOADED, age_s=3600)
+    uploaded = await collect(world, s.DOCUMENT_UPLOADED)
     sweeper = Sweeper(world.pool, world.documents, world.publisher, interval_s=30)
     task = sweeper.start()
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: awaiting(task, "_sleep"))  # waiting out its first interval
     await world.resources.close()
-    await asyncio.wait_for(task, 5)
+    # Ended within a stop check (STOP_CHECK_S) of the close, long before the 30 s
+    # interval was out, without sweeping (the stale document was not re-published).
+    await asyncio.wait_for(task, STOP_CHECK_S + 4)
+    assert task.done() and task.exception() is None
+    assert await uploaded() == []
 
 
 async def test_documents_whose_work_is_still_queued_are_deferred(world: World) -> None:
@@ -252,10 +283,9 @@ async def test_documents_whose_work_is_still_queued_are_deferred(world: World) -
         await msg.ack()
     chunks = stream_for(s.CHUNKS_READY + ".x")
     await js.purge_stream(chunks, subject=s.chunks_ready_for(world.tenant))
-    published, stop = await collect(world, s.DOCUMENT_UPLOADED)
+    uploaded = await collect(world, s.DOCUMENT_UPLOADED)
     report = await sweeper.sweep_once()
-    await asyncio.sleep(0.5)
-    await stop()
+    published = await uploaded()
     assert (report.deferred, report.republished) == (0, 2)
-    rescued = {DocumentUploaded.model_validate_json(m.data).document_id for m in published}
-    assert rescued == {waiting, queued}
+    rescued = [DocumentUploaded.model_validate_json(m.data).document_id for m in published]
+    assert sorted(rescued) == sorted([waiting, queued])
