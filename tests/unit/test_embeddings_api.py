@@ -2,7 +2,9 @@
 
 import asyncio
 import base64
-import threading
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -105,10 +107,32 @@ async def test_a_model_failure_is_replied_not_raised() -> None:
     assert reply.error == "RuntimeError: onnxruntime fell over"
 
 
+class QueueWatch(ModelLock):
+    """The model's lock, telling when its n-th caller has asked for a turn.
+
+    The event is set by the caller's own task, which goes on without yielding to
+    queue on the lock, so whoever awaits it runs once that caller is in the queue.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._asked: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        self._callers = 0
+
+    def asked(self, n: int) -> asyncio.Event:
+        return self._asked[n]
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        self._callers += 1
+        self._asked[self._callers].set()
+        async with super().turn():
+            yield
+
+
 async def test_a_request_waits_for_the_lane_holding_the_model_then_goes_before_later_ones() -> None:
-    turns = ModelLock()
+    turns = QueueWatch()
     order: list[str] = []
-    lane_holds = asyncio.Event()
     release = asyncio.Event()
 
     class Recording(FakeEmbedder):
@@ -120,26 +144,15 @@ async def test_a_request_waits_for_the_lane_holding_the_model_then_goes_before_l
         async with turns.turn():
             order.append(name)
             if hold is not None:
-                lane_holds.set()
                 await hold.wait()
 
     first = asyncio.create_task(lane("lane batch 1", release))
-    await lane_holds.wait()
-    counted = threading.Event()
-
-    class Signalling(EmbeddingsApi):
-        def count_tokens(self, texts):  # type: ignore[no-untyped-def]
-            try:
-                return super().count_tokens(texts)
-            finally:
-                counted.set()
-
-    service = Signalling(Recording(), turns, lambda: NOW)
+    await asyncio.wait_for(turns.asked(1).wait(), 10)  # the lane holds the model
+    service = EmbeddingsApi(Recording(), turns, lambda: NOW)
     request = asyncio.create_task(service.embed(EmbedTexts(tenant_id="t", texts=["x"])))
-    assert await asyncio.to_thread(counted.wait, 10)
-    await asyncio.sleep(0.05)  # tokens counted: the request now queues for its turn
+    await asyncio.wait_for(turns.asked(2).wait(), 10)  # tokens counted, queued for its turn
     second = asyncio.create_task(lane("lane batch 2"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(turns.asked(3).wait(), 10)  # queued behind the request
     assert order == ["lane batch 1"]  # never on the model while a lane's batch runs
     release.set()
     reply, *_ = await asyncio.gather(request, first, second)
