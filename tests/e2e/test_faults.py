@@ -13,8 +13,9 @@ second.
 """
 
 import asyncio
+import mimetypes
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +24,12 @@ import pytest
 
 from deploy.jetstream import CHUNKS_STREAM, DOCUMENTS_STREAM
 from embed_svc.tenant_lanes import lane_durable
+from ingest_svc.chunking import ChunkingConfig, chunk_document
+from ingest_svc.parsing import parse_document
+from ingest_svc.settings import IngestSettings
 from ragbus.dead_letters import DeadLetterQueue, StoredDeadLetter
+from ragbus.embedding import get_embedder
+from ragbus.settings import InfraSettings
 from ragbus_tools.client import RagbusClient
 from ragbus_tools.servers import NatsServer, PostgresServer, ensure_database, start_postgres
 from schemas import subjects as s
@@ -94,27 +100,78 @@ async def cluster(servers: Servers, tmp_path_factory) -> AsyncIterator[tuple[Clu
         running.stop_all()
 
 
-async def upload_all(client: RagbusClient, docs: range) -> list[str]:
-    uploaded = await asyncio.gather(*(client.upload_bytes(f"n{i}.md", short_doc(i)) for i in docs))
-    return [d["id"] for d in uploaded]
+Sources = dict[str, tuple[str, bytes]]
+"""Document id -> the file name and bytes uploaded for it."""
+CountChunks = Callable[[str, bytes], int]
 
 
-async def assert_indexed_once(database_url: str, tenant: str, docs: dict[str, dict]) -> int:
-    """Every document indexed with exactly one vector per chunk; returns the chunk total."""
+@pytest.fixture(scope="module")
+async def count_chunks() -> CountChunks:
+    """How many chunks ingest_svc cuts a file into, counted here with its own functions.
+
+    Same parser, chunker, model tokenizer and chunk sizes as the cluster's ingest_svc
+    (both read them from the environment), so the count does not come from the
+    pipeline under test.
+    """
+    embedder = get_embedder(InfraSettings())
+    await asyncio.to_thread(embedder.warm_up)
+    config = ChunkingConfig(
+        max_tokens=embedder.max_tokens, overlap_tokens=IngestSettings().overlap_tokens
+    )
+
+    def count(filename: str, data: bytes) -> int:
+        parsed = parse_document(data, filename, mimetypes.guess_type(filename)[0])
+        return len(chunk_document(parsed, embedder.tokenizer, config))
+
+    return count
+
+
+async def upload_all(client: RagbusClient, docs: range) -> Sources:
+    files = [(f"n{i}.md", short_doc(i)) for i in docs]
+    uploaded = await asyncio.gather(*(client.upload_bytes(name, data) for name, data in files))
+    return {d["id"]: file for d, file in zip(uploaded, files, strict=True)}
+
+
+async def assert_indexed_once(
+    database_url: str,
+    tenant: str,
+    docs: dict[str, dict],
+    sources: Sources,
+    count_chunks: CountChunks,
+) -> int:
+    """Every document indexed with one vector per chunk of its file, each stored once.
+
+    The chunks expected are counted from the uploaded bytes (``count_chunks``), not
+    read back from the pipeline. The vector table's key is ``(tenant_id, id)``, so
+    ids never repeat there; a chunk stored twice under another id repeats its
+    ``(document, version, chunk_index)``, which is what is counted here.
+
+    Returns:
+        The tenant's chunk total.
+    """
     assert {d["status"] for d in docs.values()} == {"indexed"}, docs
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
-            "SELECT document_id, count(*) AS n, count(DISTINCT id) AS distinct_ids"
-            " FROM chunk_vectors WHERE tenant_id = $1 GROUP BY document_id",
+            "SELECT document_id, version, chunk_index, count(*) AS points FROM chunk_vectors"
+            " WHERE tenant_id = $1 GROUP BY document_id, version, chunk_index",
             tenant,
         )
     finally:
         await conn.close()
-    vectors = {str(r["document_id"]): (r["n"], r["distinct_ids"]) for r in rows}
+    stored: dict[str, dict[tuple[int, int], int]] = {}
+    for row in rows:
+        points = stored.setdefault(str(row["document_id"]), {})
+        points[(row["version"], row["chunk_index"])] = row["points"]
+    assert set(stored) == set(docs), "vectors of a document that is not indexed, or none"
+    total = 0
     for doc_id, doc in docs.items():
-        assert vectors[doc_id] == (doc["chunks"], doc["chunks"]), (doc_id, vectors[doc_id], doc)
-    return sum(doc["chunks"] for doc in docs.values())
+        expected = count_chunks(*sources[doc_id])
+        assert doc["chunks"] == expected, (doc_id, expected, doc)
+        once_each = {(doc["version"], index): 1 for index in range(expected)}
+        assert stored[doc_id] == once_each, (doc_id, stored[doc_id], doc)
+        total += expected
+    return total
 
 
 async def in_flight(database_url: str, tenant: str) -> int:
@@ -151,7 +208,7 @@ def is_embed_lane(consumer: str) -> bool:
 
 
 async def test_two_replicas_of_ingest_and_embed_share_the_work_without_duplicates(
-    cluster: tuple[Cluster, str],
+    cluster: tuple[Cluster, str], count_chunks: CountChunks
 ) -> None:
     procs, database_url = cluster
     tenant = f"rep-{uuid.uuid4().hex[:8]}"
@@ -159,9 +216,9 @@ async def test_two_replicas_of_ingest_and_embed_share_the_work_without_duplicate
     # loaded run (each holds 4 at a time and pulls again as soon as one is done).
     documents = 32
     async with RagbusClient(procs.url, tenant) as client:
-        ids = await upload_all(client, range(documents))
-        docs = await wait_final(client, ids, 300)
-    chunks = await assert_indexed_once(database_url, tenant, docs)
+        sources = await upload_all(client, range(documents))
+        docs = await wait_final(client, list(sources), 300)
+    chunks = await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
     ingest = [await procs.acked(f"ingest_svc#{r}", lambda c: c == "ingest-svc") for r in (0, 1)]
     embed = [await procs.acked(f"embed_svc#{r}", is_embed_lane) for r in (0, 1)]
     print(f"\n{documents} documents, {chunks} chunks; ingest acks {ingest}, embed {embed}")
@@ -183,7 +240,7 @@ async def dead_letters(nats_url: str, subject: str) -> list[StoredDeadLetter]:
 
 
 async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
-    cluster: tuple[Cluster, str], servers: Servers
+    cluster: tuple[Cluster, str], servers: Servers, count_chunks: CountChunks
 ) -> None:
     procs, database_url = cluster
     tenant = f"poison-{uuid.uuid4().hex[:8]}"
@@ -194,12 +251,12 @@ async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
     )
     await nc.close()
     async with RagbusClient(procs.url, tenant) as client:
-        ids = await upload_all(client, range(100, 104))
+        sources = await upload_all(client, range(100, 104))
         empty = (await client.upload_bytes("empty.md", b"   \n"))["id"]
-        docs = await wait_final(client, [*ids, empty], 120)
+        docs = await wait_final(client, [*sources, empty], 120)
     failed = docs.pop(empty)
     assert (failed["status"], failed["error_code"]) == ("failed", "empty_document")
-    await assert_indexed_once(database_url, tenant, docs)
+    await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60
@@ -225,22 +282,22 @@ async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
 
 
 async def test_postgres_unavailable_for_ten_seconds_recovers_without_help(
-    cluster: tuple[Cluster, str], servers: Servers
+    cluster: tuple[Cluster, str], servers: Servers, count_chunks: CountChunks
 ) -> None:
     procs, database_url = cluster
     tenant = f"pg-{uuid.uuid4().hex[:8]}"
     loop = asyncio.get_running_loop()
     retries_before = await retries(procs)
     async with RagbusClient(procs.url, tenant) as client:
-        ids = await upload_all(client, range(200, 216))
+        sources = await upload_all(client, range(200, 216))
         pending = await in_flight(database_url, tenant)
         servers.pg.stop()
         stopped_at = loop.time()
-        await asyncio.sleep(10)
+        await asyncio.sleep(10)  # the outage itself, not a wait for something
         servers.restart_postgres()
-        docs = await wait_final(client, ids, 180)
+        docs = await wait_final(client, list(sources), 180)
         recovered_s = loop.time() - stopped_at
-    await assert_indexed_once(database_url, tenant, docs)
+    await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
     retried = await retries(procs) - retries_before
     print(
         f"\nPostgres down 10 s with {pending}/16 documents in flight: {retried:.0f} retries,"
@@ -250,20 +307,20 @@ async def test_postgres_unavailable_for_ten_seconds_recovers_without_help(
 
 
 async def test_nats_server_restarted_mid_ingest_loses_no_acknowledged_upload(
-    cluster: tuple[Cluster, str], servers: Servers
+    cluster: tuple[Cluster, str], servers: Servers, count_chunks: CountChunks
 ) -> None:
     procs, database_url = cluster
     tenant = f"nats-{uuid.uuid4().hex[:8]}"
     loop = asyncio.get_running_loop()
     async with RagbusClient(procs.url, tenant) as client:
-        ids = await upload_all(client, range(300, 316))  # every one answered 202
+        sources = await upload_all(client, range(300, 316))  # every one answered 202
         pending = await in_flight(database_url, tenant)
         servers.nats.kill()  # a crash, not a clean stop
         killed_at = loop.time()
         servers.nats.start()
-        docs = await wait_final(client, ids, 240)
+        docs = await wait_final(client, list(sources), 240)
         recovered_s = loop.time() - killed_at
-    await assert_indexed_once(database_url, tenant, docs)
+    await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
     print(
         f"\nnats-server killed with {pending}/16 acknowledged uploads in flight:"
         f" all indexed {recovered_s:.1f} s later"
@@ -285,19 +342,21 @@ async def count_indexed(database_url: str, tenant: str) -> int:
 
 
 async def test_embed_replica_sigkilled_during_300_documents_loses_and_doubles_nothing(
-    cluster: tuple[Cluster, str], servers: Servers
+    cluster: tuple[Cluster, str], servers: Servers, count_chunks: CountChunks
 ) -> None:
     procs, database_url = cluster
     tenant = f"kill-{uuid.uuid4().hex[:8]}"
     loop = asyncio.get_running_loop()
     limit = asyncio.Semaphore(16)
 
+    files = {i: (f"k{i}.md", short_doc(i)) for i in range(1000, 1300)}
+
     async def upload(client: RagbusClient, i: int) -> str:
         async with limit:
-            return str((await client.upload_bytes(f"k{i}.md", short_doc(i)))["id"])
+            return str((await client.upload_bytes(*files[i]))["id"])
 
     async with RagbusClient(procs.url, tenant) as client:
-        uploads = asyncio.gather(*(upload(client, i) for i in range(1000, 1300)))
+        uploads = asyncio.gather(*(upload(client, i) for i in files))
         deadline = loop.time() + 300
         while (indexed_at_kill := await count_indexed(database_url, tenant)) < 30:
             # Uploads may all be accepted before 30 are embedded (a loaded machine):
@@ -312,7 +371,8 @@ async def test_embed_replica_sigkilled_during_300_documents_loses_and_doubles_no
         ids = await uploads
         docs = await wait_final(client, ids, 400)
         recovery_s = loop.time() - killed_at
-    chunks = await assert_indexed_once(database_url, tenant, docs)
+    sources = {doc_id: files[i] for doc_id, i in zip(ids, files, strict=True)}
+    chunks = await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
     nc = await nats.connect(servers.nats.url)
     try:
         lane = lane_durable("embed-svc", s.chunks_ready_for(tenant))
