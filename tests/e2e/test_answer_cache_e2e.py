@@ -16,6 +16,7 @@ import httpx
 import nats
 import pytest
 from httpx_sse import aconnect_sse
+from nats.aio.subscription import Subscription
 
 from ragbus_tools.client import RagbusClient
 from schemas import subjects as s
@@ -35,18 +36,38 @@ Only when it ignores SIGINT should you stop it with SIGKILL, which cannot be cau
 QUESTION = "How do I stop a child process?"
 
 
+class Published:
+    """``query.requested`` events seen on NATS, counted by tenant.
+
+    The gateway publishes ``query.requested`` to JetStream and waits for the
+    stream's ack before it answers; the server routes the message to core
+    subscribers while it hands it to the stream, before that ack. A PING sent after
+    the answer is answered after the message on this connection, so after ``flush``
+    every event the gateway published before answering is in the subscription's
+    queue: counting needs no time allowance for stragglers.
+    """
+
+    def __init__(self, conn: nats.NATS, sub: Subscription) -> None:
+        self._conn = conn
+        self._sub = sub
+        self._counts: Counter = Counter()
+
+    async def count(self, tenant: str) -> int:
+        """Events for ``tenant`` published before this call."""
+        await self._conn.flush()
+        for _ in range(self._sub.pending_msgs):
+            msg = await self._sub.next_msg(timeout=1)
+            self._counts[json.loads(msg.data)["tenant_id"]] += 1
+        return self._counts[tenant]
+
+
 @pytest.fixture(scope="module")
-async def published(stack: RunningStack) -> AsyncIterator[Counter]:
-    """``query.requested`` events seen on NATS, counted by tenant."""
-    counts: Counter = Counter()
-
-    async def count(msg) -> None:
-        counts[json.loads(msg.data)["tenant_id"]] += 1
-
+async def published(stack: RunningStack) -> AsyncIterator[Published]:
+    """Counts the ``query.requested`` events on the module's stack."""
     conn = await nats.connect(stack.infra.nats_url)
-    await conn.subscribe(s.QUERY_REQUESTED, cb=count)
+    sub = await conn.subscribe(s.QUERY_REQUESTED)
     await conn.flush()
-    yield counts
+    yield Published(conn, sub)
     await conn.drain()
 
 
@@ -76,14 +97,13 @@ async def ask(http: httpx.AsyncClient, question: str = QUESTION, **options) -> d
     return raw.json()
 
 
-async def settled(published: Counter, tenant: str, expected: int) -> None:
-    """Assert ``expected`` events for ``tenant`` after giving stragglers time to arrive."""
-    await asyncio.sleep(0.5)
-    assert published[tenant] == expected
+async def settled(published: Published, tenant: str, expected: int) -> None:
+    """Assert ``expected`` events for ``tenant`` so far."""
+    assert await published.count(tenant) == expected
 
 
 async def test_a_repeat_is_served_from_the_cache_until_an_ingest_or_delete(
-    stack: RunningStack, published: Counter
+    stack: RunningStack, published: Published
 ) -> None:
     async with tenant_client(stack, PROCESSES) as http:
         tenant = http.headers["X-Tenant-ID"]
@@ -142,7 +162,7 @@ async def test_a_repeat_is_served_from_the_cache_until_an_ingest_or_delete(
 
 
 async def test_entries_are_never_shared_across_options_or_tenants(
-    stack: RunningStack, published: Counter
+    stack: RunningStack, published: Published
 ) -> None:
     async with tenant_client(stack, PROCESSES) as http, tenant_client(stack, PROCESSES) as other:
         tenant = http.headers["X-Tenant-ID"]
@@ -158,7 +178,7 @@ async def test_entries_are_never_shared_across_options_or_tenants(
         await settled(published, tenant, 6)
 
 
-async def test_chat_completions_use_the_cache(stack: RunningStack, published: Counter) -> None:
+async def test_chat_completions_use_the_cache(stack: RunningStack, published: Published) -> None:
     async with tenant_client(stack, PROCESSES) as http:
         tenant = http.headers["X-Tenant-ID"]
         body = {"model": "ragbus", "messages": [{"role": "user", "content": QUESTION}]}
@@ -175,7 +195,7 @@ async def test_chat_completions_use_the_cache(stack: RunningStack, published: Co
             again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
         )
         assert again["citations"] == first["citations"]
-        hits = published[tenant]
+        hits = await published.count(tenant)
         opted_out = await http.post("/v1/chat/completions", json={**body, "cache": False})
         assert opted_out.json()["ragbus"]["cached"] is False
         await settled(published, tenant, hits + 1)

@@ -19,6 +19,20 @@ from schemas.dead_letters import DeadLettered, DeadLetterReason
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
+async def settled_consumer(js, name: str, timeout_s: float = 5.0):
+    """The consumer's info once no delivery is waiting for an ack (or at the deadline).
+
+    ``ack`` and ``term`` are published without waiting for the server, so the
+    consumer may count the last one as pending for a moment after ``settle``.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (info := await js.consumer_info(name, name)).num_ack_pending:
+        if asyncio.get_running_loop().time() > deadline:
+            break  # the caller's assertions report it
+        await asyncio.sleep(0.02)
+    return info
+
+
 async def run_consumer(nats_url: str, name: str, behaviour, max_deliver: int, rounds: int):
     """Publish one message, then fetch and settle it up to ``rounds`` times."""
     nc = await nats.connect(nats_url)
@@ -51,8 +65,7 @@ async def run_consumer(nats_url: str, name: str, behaviour, max_deliver: int, ro
         await settle(
             msg, work, max_deliver=max_deliver, on_permanent=on_permanent, retry_in_place_s=0
         )
-    await asyncio.sleep(0.2)
-    info = await js.consumer_info(name, name)
+    info = await settled_consumer(js, name)
     letters = [
         e.letter for e in await DeadLetterQueue(js).entries() if e.letter.original_stream == name
     ]
