@@ -10,10 +10,17 @@ Numbers:
       ``Nats-Msg-Id`` inside this window; every ragbus publish sets one.
     * ``max_age``: documents 7 days, chunks 1 day, queries 1 day; the durable state
       lives in Postgres and the vector store, the streams only carry work.
+    * replicas and storage come from :class:`JetStreamSettings`
+      (``RAGBUS_JETSTREAM_REPLICAS``, ``RAGBUS_JETSTREAM_STORAGE``): R1 on one
+      server, R3 in a three-node cluster, so that every stream survives the loss of
+      a node. Consumers inherit their stream's replica count. docs/delivery.md says
+      which stream needs what, and why.
 """
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -25,6 +32,8 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import NotFoundError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import subjects
 
@@ -32,6 +41,27 @@ log = logging.getLogger(__name__)
 DAY_S = 86_400.0
 
 DUPLICATE_WINDOW_S = 120.0
+
+
+class JetStreamSettings(BaseSettings):
+    """How every ragbus stream is stored and replicated (``RAGBUS_JETSTREAM_*``).
+
+    Attributes:
+        replicas: Copies of each stream (and of its consumers) kept by the cluster:
+            1 on a single server, 3 in a three-node cluster (a stream then survives
+            one node's loss; JetStream allows at most 5).
+        storage: ``file`` (survives a restart; the default and the only choice for
+            a deployment) or ``memory`` (throwaway test setups).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_JETSTREAM_", extra="ignore")
+
+    replicas: int = Field(1, ge=1, le=5)
+    storage: Literal["file", "memory"] = "file"
+
+
+class TopologyError(RuntimeError):
+    """A declared stream cannot be applied to the server as it is."""
 
 
 def _stream(
@@ -168,21 +198,82 @@ def consumer(durable: str, subject: str, *, ack_wait_s: float, **kwargs: int) ->
     return ConsumerSpec(durable, stream_for(subject), subject, ack_wait_s, **kwargs)
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
+def streams(settings: JetStreamSettings | None = None) -> tuple[StreamConfig, ...]:
+    """Every ragbus stream with the replica count and storage of ``settings``."""
+    settings = settings or JetStreamSettings()
+    storage = StorageType.FILE if settings.storage == "file" else StorageType.MEMORY
+    return tuple(
+        dataclasses.replace(config, num_replicas=settings.replicas, storage=storage)
+        for config in STREAMS
+    )
+
+
+# The durables each scaled service binds. The services import these names, and
+# KEDA's ScaledObjects are generated from BACKLOGS (ragbus_tools/k8s_scaling.py),
+# so an autoscaler can never watch a consumer no service reads.
+INGEST_DURABLE = "ingest-svc"
+"""ingest_svc's durable on ``document.uploaded``, shared by its replicas."""
+EMBED_LANE_PREFIX = "embed-svc"
+"""Prefix of embed_svc's per-tenant lane durables, ``embed-svc-<hash of subject>``."""
+RETRIEVE_DURABLE = "retrieve-svc"
+"""retrieve_svc's durable on ``query.requested``."""
+GENERATE_DURABLE = "generate-svc"
+"""generate_svc's durable on ``context.retrieved``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Where the pending work of a service that scales on it is counted.
+
+    Attributes:
+        service: The service (``ingest``, ``embed``, ``retrieve``, ``generate``).
+        stream: The stream that holds its work.
+        durable: The durable it binds; its pending plus unacknowledged messages are
+            the backlog. ``None`` for embed_svc, whose durables are per-tenant lanes
+            that come and go: there the backlog is the work-queue stream's message
+            count (an acked batch is removed, so what is left is exactly the work).
+    """
+
+    service: str
+    stream: str
+    durable: str | None
+
+
+BACKLOGS = (
+    Backlog("ingest", stream_for(subjects.DOCUMENT_UPLOADED), INGEST_DURABLE),
+    Backlog("embed", stream_for(subjects.CHUNKS_READY), None),
+    Backlog("retrieve", stream_for(subjects.QUERY_REQUESTED), RETRIEVE_DURABLE),
+    Backlog("generate", stream_for(subjects.CONTEXT_RETRIEVED), GENERATE_DURABLE),
+)
+
+
+async def ensure_streams(js: JetStreamContext, settings: JetStreamSettings | None = None) -> None:
     """Create or update every ragbus stream; safe to call from every process at start.
 
-    JetStream cannot change a stream's retention in place. A stream declared with
-    another retention (``RAGBUS_CHUNKS`` before it became a work queue) is deleted
-    and created again: it only carries regenerable work, and documents whose
-    batches it held are re-published by ingest_svc's sweeper once they are stale.
+    A changed replica count is applied in place (JetStream moves the copies). A
+    changed storage type cannot be: that raises :class:`TopologyError`, since the
+    stream may hold acknowledged uploads (move them with ``nats stream backup`` and
+    ``restore``). JetStream cannot change a stream's retention in place either. A
+    stream declared with another retention (``RAGBUS_CHUNKS`` before it became a
+    work queue) is deleted and created again: it only carries regenerable work, and
+    documents whose batches it held are re-published by ingest_svc's sweeper once
+    they are stale.
+
+    Raises:
+        TopologyError: A stream's storage differs from the declared one.
     """
-    for config in STREAMS:
+    for config in streams(settings):
         assert config.name is not None
         try:
             info = await js.stream_info(config.name)
         except NotFoundError:
             await js.add_stream(config)
             continue
+        if info.config.storage != config.storage:
+            raise TopologyError(
+                f"stream {config.name} is stored as {info.config.storage}, declared"
+                f" {config.storage}; JetStream cannot change that in place"
+            )
         if info.config.retention != config.retention:
             log.warning(
                 "stream retention changed: re-creating it",

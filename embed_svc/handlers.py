@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from faststream.nats import NatsMessage, NatsRouter
 
-from deploy.jetstream import consumer, stream_for
+from deploy.jetstream import EMBED_LANE_PREFIX, consumer, stream_for
 from embed_svc.pull_batches import PullBatches
 from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
@@ -62,7 +62,7 @@ def lane_spec(settings: EmbedSettings) -> LaneSpec:
     return LaneSpec(
         stream=stream_for(s.CHUNKS_READY),
         family=s.CHUNKS_READY,
-        durable_prefix="embed-svc",
+        durable_prefix=EMBED_LANE_PREFIX,
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
         batch_size=settings.batch_messages,

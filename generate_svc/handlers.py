@@ -2,7 +2,7 @@
 
 from faststream.nats import NatsRouter
 
-from deploy.jetstream import consumer
+from deploy.jetstream import GENERATE_DURABLE, consumer
 from generate_svc.condense import Condenser
 from generate_svc.service import GenerateService
 from ragbus.subscribers import jetstream_handler
@@ -37,7 +37,7 @@ def build_router(
     condense = (condenser or Condenser()).condense_request
     router = NatsRouter()
     spec = consumer(
-        "generate-svc",
+        GENERATE_DURABLE,
         s.CONTEXT_RETRIEVED,
         ack_wait_s=GENERATE_ACK_WAIT_S,
         max_deliver=max_deliver,

@@ -2,7 +2,7 @@
 
 from faststream.nats import NatsRouter
 
-from deploy.jetstream import consumer
+from deploy.jetstream import INGEST_DURABLE, consumer
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
 from ragbus.subscribers import jetstream_handler
@@ -21,7 +21,7 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     """
     router = NatsRouter()
     uploads = consumer(
-        "ingest-svc",
+        INGEST_DURABLE,
         s.DOCUMENT_UPLOADED,
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,

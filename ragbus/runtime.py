@@ -19,8 +19,8 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
 from ragbus.dead_letter_advisories import advisory_router
+from ragbus.health import Health, nats_connected, serve_health
 from ragbus.logs import configure_logging
-from ragbus.metrics import serve_metrics
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
@@ -122,17 +122,29 @@ async def wait_for_shutdown_signal() -> None:
 async def run_services(
     builders: Sequence[ServiceBuilder], *, name: str, infra: InfraSettings | None = None
 ) -> None:
-    """Run services in this process until SIGINT/SIGTERM, then drain and close."""
+    """Run services in this process until SIGINT/SIGTERM, then drain and close.
+
+    Draining: ``/readyz`` turns 503 at once, the broker stops pulling and waits up
+    to :data:`GRACEFUL_TIMEOUT_S` for the messages in hand to be settled (acked, or
+    nak'ed by the ack policy), then the connection closes. A handler still running
+    after that is cancelled unsettled, and JetStream redelivers its message after
+    ``ack_wait``. Health and metrics are served on ``RAGBUS_METRICS_PORT``
+    (:mod:`ragbus.health`).
+    """
     configure_logging()
     configure_tracing(name)
-    serve_metrics()
+    health = Health()
+    serve_health(health)
     infra = infra or InfraSettings()
     resources = Resources(infra)
     bus = await start_bus(infra, resources, builders, name=name)
+    health.started(nats_connected(bus.broker))
     log.info("service started", extra={"service": name, "nats_url": infra.nats_url})
     try:
         await wait_for_shutdown_signal()
     finally:
+        health.draining()
+        log.info("draining", extra={"service": name})
         await bus.stop()
         await resources.close()
         log.info("service stopped", extra={"service": name})

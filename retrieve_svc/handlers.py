@@ -2,7 +2,7 @@
 
 from faststream.nats import NatsRouter
 
-from deploy.jetstream import consumer
+from deploy.jetstream import RETRIEVE_DURABLE, consumer
 from ragbus.subscribers import jetstream_handler
 from retrieve_svc.requests import RetrieveRequests
 from retrieve_svc.settings import RetrieveSettings
@@ -24,7 +24,7 @@ def build_router(requests: RetrieveRequests, settings: RetrieveSettings) -> Nats
     """
     router = NatsRouter()
     spec = consumer(
-        "retrieve-svc",
+        RETRIEVE_DURABLE,
         s.QUERY_REQUESTED,
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,

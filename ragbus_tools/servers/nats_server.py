@@ -13,12 +13,11 @@ from typing import Any
 
 import nats
 
+from ragbus_tools.servers.nats_config import ClusterConfig, NatsConfig, render_nats_config
 from ragbus_tools.servers.ports import free_port, retry_port_clash
 from ragbus_tools.servers.process import StopOnExit, find_binary, kill, spawn, terminate, wait_until
 
 logger = logging.getLogger(__name__)
-
-MAX_PAYLOAD = "8MB"  # largest message; nats-server warns above 8 MB
 
 
 def nats_server_binary() -> Path:
@@ -35,15 +34,30 @@ class NatsServer(StopOnExit):
         port: Client port; kept across :meth:`restart`.
         sync_always: JetStream fsyncs every write (``sync_interval: always``).
         server_name: Unique name, checked at startup so that another server
-            already listening on the port is never mistaken for this one.
+            already listening on the port is never mistaken for this one; a
+            cluster knows its peers by it, so it stays the same across restarts.
+        cluster: The node's cluster block when it is one node of a cluster.
+        http_port: Monitoring port (``/healthz``, ``/jsz``), or ``None``.
     """
 
-    def __init__(self, data_dir: Path, *, host: str, port: int, sync_always: bool) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str,
+        port: int,
+        sync_always: bool,
+        cluster: ClusterConfig | None = None,
+        http_port: int | None = None,
+        server_name: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self.sync_always = sync_always
-        self.server_name = f"ragbus-{secrets.token_hex(4)}"
+        self.cluster = cluster
+        self.http_port = http_port
+        self.server_name = server_name or f"ragbus-{secrets.token_hex(4)}"
         self._proc: subprocess.Popen | None = None
 
     @property
@@ -79,11 +93,24 @@ class NatsServer(StopOnExit):
         """
         if self.pid is not None:
             return
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting (a cluster's nodes start together)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self._config())
         self._proc = spawn(
             [str(nats_server_binary()), "-c", str(self.config_path)], log_path=self.log_path
         )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until the spawned server answers as itself and JetStream answers.
+
+        Raises:
+            ServerStartError: It exited or did not answer within ``timeout`` seconds.
+        """
+        assert self._proc is not None, "spawn() first"
         try:
             wait_until(
                 self._proc,
@@ -117,13 +144,16 @@ class NatsServer(StopOnExit):
         self.start(timeout)
 
     def _config(self) -> str:
-        # JSON strings are valid NATS config strings and escape paths safely.
-        sync = "\n  sync_interval: always" if self.sync_always else ""
-        return (
-            f"listen: {json.dumps(f'{self.host}:{self.port}')}\n"
-            f"server_name: {json.dumps(self.server_name)}\n"
-            f"max_payload: {MAX_PAYLOAD}\n"
-            f"jetstream {{\n  store_dir: {json.dumps(str(self.store_dir))}{sync}\n}}\n"
+        http = f"{self.host}:{self.http_port}" if self.http_port is not None else None
+        return render_nats_config(
+            NatsConfig(
+                server_name=self.server_name,
+                listen=f"{self.host}:{self.port}",
+                store_dir=str(self.store_dir),
+                sync_always=self.sync_always,
+                http=http,
+                cluster=self.cluster,
+            )
         )
 
     def _answers_as_itself(self) -> bool:
