@@ -44,7 +44,7 @@ the splitter did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pysbd
 from semantic_text_splitter import TextSplitter
@@ -52,9 +52,15 @@ from tokenizers import Tokenizer
 
 from ingest_svc import chunking_strategies as strategies
 from ingest_svc.chunk_limits import count_tokens, fit, windows
+from ingest_svc.chunking_context import (
+    context_budget,
+    passage_chars,
+    with_context,
+    without_title_line,
+)
 from ingest_svc.chunking_strategies import SEPARATOR, Piece
 from ingest_svc.parsers.parsed import ParsedDocument, Section
-from schemas.documents import ChunkingStrategy
+from schemas.documents import CONTEXT_SEPARATOR, ChunkingStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,8 @@ class Chunk:
             chunking used.
         page: 1-based PDF page, ``None`` for formats without pages.
         heading: Heading path joined with ``" > "``, ``None`` if there is none.
+        header: The context header that ``text`` starts with (followed by a blank
+            line), ``None`` if it has none; see :mod:`ingest_svc.chunking_context`.
     """
 
     index: int
@@ -75,6 +83,12 @@ class Chunk:
     token_count: int
     page: int | None
     heading: str | None
+    header: str | None = None
+
+    @property
+    def passage(self) -> str:
+        """``text`` without its context header: the document text this chunk holds."""
+        return self.text[len(self.header) + len(CONTEXT_SEPARATOR) :] if self.header else self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,8 @@ class ChunkingConfig:
         overlap_tokens: Tokens shared by consecutive chunks of one text.
         special_tokens: Tokens the model adds to every input ([CLS] and [SEP]).
         max_chars: Longest chunk in characters.
+        context: Start every chunk with its document's title and heading path
+            (:mod:`ingest_svc.chunking_context`).
 
     Raises:
         ValueError: The capacity ``max_tokens - special_tokens`` is not positive,
@@ -97,6 +113,7 @@ class ChunkingConfig:
     overlap_tokens: int = 32
     special_tokens: int = 2
     max_chars: int = 4096
+    context: bool = True
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -134,9 +151,45 @@ def chunk_document(
         ``token_count + config.special_tokens <= config.max_tokens`` and
         ``len(text) <= config.max_chars``. The same input gives the same output.
     """
+    counter = _tools(tokenizer, config.capacity, config.overlap_tokens)[0]
+    sections, budget = doc.sections, 0
+    if config.context:
+        sections = without_title_line(doc.sections, doc.title)
+        budget = context_budget(counter, doc.title, (s.heading for s in sections), config.capacity)
+    body = config
+    if budget:  # the passages leave room for the header
+        body = replace(
+            config,
+            max_tokens=config.max_tokens - budget,
+            overlap_tokens=min(config.overlap_tokens, config.capacity - budget - 1),
+            max_chars=passage_chars(config.max_chars),
+        )
+    pieces = _pieces(sections, tokenizer, body, strategy)
+    fitted = list(fit([piece.text for piece in pieces], counter, body.capacity, body.max_chars))
+    headings = [" > ".join(pieces[source].heading) or None for source, _, _ in fitted]
+    passages = [(text, h) for (_, text, _), h in zip(fitted, headings, strict=True)]
+    if budget:
+        texts = with_context(passages, doc.title, counter, config.capacity)
+    else:
+        texts = [(text, count, None) for _, text, count in fitted]
+    chunks = []
+    for index, ((source, _, _), heading, (text, count, header)) in enumerate(
+        zip(fitted, headings, texts, strict=True)
+    ):
+        chunks.append(Chunk(index, text, count, pieces[source].page, heading, header))
+    return chunks
+
+
+def _pieces(
+    sections: list[Section],
+    tokenizer: Tokenizer,
+    config: ChunkingConfig,
+    strategy: ChunkingStrategy,
+) -> list[Piece]:
+    """Candidate passages of ``strategy``, page by page, sized by ``config``."""
     counter, splitter = _tools(tokenizer, config.capacity, config.overlap_tokens)
     pieces: list[Piece] = []
-    for page in strategies.pages(doc.sections):
+    for page in strategies.pages(sections):
         if strategy == ChunkingStrategy.STRUCTURE:
             pieces.extend(_pack(page.sections, page.page, splitter, counter, config))
         elif strategy == ChunkingStrategy.SENTENCE:
@@ -153,11 +206,7 @@ def chunk_document(
             )
         else:
             pieces.extend(strategies.token_window(page, splitter))
-    fitted = fit([piece.text for piece in pieces], counter, config.capacity, config.max_chars)
-    return [
-        Chunk(index, text, count, pieces[source].page, " > ".join(pieces[source].heading) or None)
-        for index, (source, text, count) in enumerate(fitted)
-    ]
+    return pieces
 
 
 _TOOLS: dict[tuple[int, int, int], tuple[Tokenizer, Tokenizer, TextSplitter]] = {}

@@ -6,6 +6,7 @@ from ragbus.stores.vectors.base import ScoredChunk
 from retrieve_svc.mmr import mmr_select
 from retrieve_svc.rerank import Reranker
 from schemas import Passage
+from schemas.documents import chunk_passage
 
 
 async def reranked(reranker: Reranker, question: str, hits: list[ScoredChunk]) -> list[ScoredChunk]:
@@ -26,14 +27,19 @@ def diverse(hits: list[ScoredChunk], top_k: int, lam: float) -> list[ScoredChunk
 
 
 def passage(hit: ScoredChunk) -> Passage:
-    """The event model of a hit, its score as it stands after every stage."""
+    """The event model of a hit, its score as it stands after every stage.
+
+    The text is the chunk's passage: the context header it was indexed with (its
+    document's title and heading path, :func:`schemas.documents.chunk_context`)
+    is already in ``title`` and ``heading``.
+    """
     c = hit.chunk
     return Passage(
         chunk_id=c.chunk_id,
         document_id=c.document_id,
         filename=c.filename,
         title=c.title,
-        text=c.text,
+        text=chunk_passage(c.text, c.title, c.heading),
         score=hit.score,
         page=c.page,
         heading=c.heading,

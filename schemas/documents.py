@@ -39,6 +39,58 @@ def chunk_id(tenant_id: str, document_id: UUID, version: int, index: int) -> UUI
     return uuid5(RAGBUS_NAMESPACE, f"{tenant_id}/{document_id}/{version}/{index}")
 
 
+CONTEXT_SEPARATOR = "\n\n"
+"""Between a chunk's context header and its passage in ``ChunkPayload.text``."""
+
+MAX_CONTEXT_CHARS = 200
+"""Longest context header, in characters (about 40 word pieces of English)."""
+
+
+def chunk_context(title: str | None, heading: str | None) -> str | None:
+    """The context header of a chunk: its document's title, then its heading path.
+
+    ingest_svc starts a chunk's ``text`` with this header and :data:`CONTEXT_SEPARATOR`
+    (when the header fits the model's budget), so that BM25 and the embedding see
+    which document and section a passage belongs to; :func:`chunk_passage` takes it
+    off again for display. Both only need the ``title`` of ``chunks.ready`` and the
+    chunk's ``heading``, which every consumer has.
+
+    Args:
+        title: The document's title, if any.
+        heading: The chunk's heading path joined with ``" > "``, if any.
+
+    Returns:
+        ``title > heading > path`` with whitespace collapsed, a heading part equal
+        to the one before it dropped (Markdown titles are usually the first
+        heading too), cut at a word to :data:`MAX_CONTEXT_CHARS` with ``"…"``;
+        ``None`` when there is neither title nor heading.
+    """
+    parts: list[str] = []
+    for part in [title or "", *(heading or "").split(" > ")]:
+        words = " ".join(part.split())
+        if words and (not parts or parts[-1] != words):
+            parts.append(words)
+    header = " > ".join(parts)
+    if len(header) > MAX_CONTEXT_CHARS:
+        cut = header.rfind(" ", 0, MAX_CONTEXT_CHARS)
+        header = header[: cut if cut > 0 else MAX_CONTEXT_CHARS - 1].rstrip() + "…"
+    return header or None
+
+
+def chunk_passage(text: str, title: str | None, heading: str | None) -> str:
+    """``text`` without the context header :func:`chunk_context` put in front of it.
+
+    A chunk stored before headers existed, or whose header did not fit, starts
+    with its passage, and is returned as it is.
+    """
+    header = chunk_context(title, heading)
+    if header is not None and text.startswith(header + CONTEXT_SEPARATOR):
+        passage = text[len(header) + len(CONTEXT_SEPARATOR) :]
+        if passage.strip():
+            return passage
+    return text
+
+
 class DocumentStatus(StrEnum):
     """Lifecycle of a document; transitions only move forward except on reprocess.
 
@@ -133,7 +185,10 @@ class ChunkPayload(BaseModel):
     Attributes:
         chunk_id: uuid5 of (tenant, document, version, index): stable across retries.
         index: 0-based position of the chunk in the document.
-        text: The chunk text that is embedded and quoted.
+        text: The chunk text that is embedded and indexed: the context header
+            (:func:`chunk_context` of the batch's ``title`` and this ``heading``)
+            and a blank line, then the passage, which is what is quoted
+            (:func:`chunk_passage`); just the passage when the header did not fit.
         token_count: Tokens of ``text`` under the embedding model's tokenizer,
             without special tokens; never above the model's maximum sequence length.
         page: 1-based PDF page the chunk comes from, if any.
