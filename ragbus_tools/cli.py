@@ -37,6 +37,16 @@ def _logging(level: str = "INFO") -> None:
 def up(
     host: Annotated[str, typer.Option(help="Interface for the HTTP gateway.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the HTTP gateway.")] = 8000,
+    processes: Annotated[
+        bool, typer.Option(help="Run each service in its own supervised processes.")
+    ] = False,
+    replicas: Annotated[
+        str, typer.Option(help="Replicas per service with --processes, e.g. embed=2,ingest=2.")
+    ] = "",
+    cluster: Annotated[
+        int,
+        typer.Option(min=1, max=5, help="nats-server nodes: a JetStream cluster, R3 streams."),
+    ] = 1,
     data_dir: Annotated[
         Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where local state lives.")
     ] = Path(".ragbus"),
@@ -51,10 +61,51 @@ def up(
     from ragbus_tools.stack import run_stack
 
     _logging()
+    if processes or cluster > 1:  # a cluster's services run as processes too
+        _up_processes(host, port, data_dir, replicas, cluster)
+        return
     threads = set_all_in_one_threads()
     logging.getLogger(__name__).info("embedding model threads", extra={"threads": threads})
     infra = InfraSettings(data_dir=data_dir)
     asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port)))
+
+
+def _up_processes(host: str, port: int, data_dir: Path, replicas: str, cluster: int) -> None:
+    """``ragbus up --processes``: see :mod:`ragbus_tools.process_stack`."""
+    from ragbus.settings import InfraSettings
+    from ragbus_tools.process_stack import MODULES, ProcessPlan, run_processes
+    from ragbus_tools.supervisor import parse_replicas
+
+    try:
+        counts = parse_replicas(replicas, list(MODULES))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from None
+    plan = ProcessPlan(counts, cluster=cluster, host=host, port=port)
+    asyncio.run(run_processes(InfraSettings(data_dir=data_dir), plan))
+
+
+@app.command()
+def status(
+    data_dir: Annotated[
+        Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where the stack keeps its state.")
+    ] = Path(".ragbus"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON as served.")] = False,
+) -> None:
+    """Each replica of `ragbus up --processes`: pid, state, ready, restarts, memory.
+
+    Exits 1 unless every replica is ready, 2 when no such stack runs in DATA_DIR.
+    """
+    import httpx
+
+    from ragbus_tools.process_status import read_status, status_lines
+
+    try:
+        current = read_status(data_dir)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        typer.echo(f"no process-mode stack answers in {data_dir}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(current, indent=2) if as_json else "\n".join(status_lines(current)))
+    raise typer.Exit(0 if current["ready"] else 1)
 
 
 @app.command()

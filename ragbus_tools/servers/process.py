@@ -176,13 +176,13 @@ def _popen(args: list[str], log_path: Path, env: dict[str, str] | None) -> subpr
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_pdeathsig_hook(),
+            preexec_fn=pdeathsig_hook(),
         )
     logger.info("spawned", extra={"pid": proc.pid, "cmd": args[0], "log": str(log_path)})
     return proc
 
 
-def _pdeathsig_hook() -> Callable[[], None] | None:
+def pdeathsig_hook() -> Callable[[], None] | None:
     """Build the pre-exec hook asking Linux for SIGKILL when the parent dies.
 
     libc is loaded here, in the parent, so that the forked child only makes one
