@@ -1,28 +1,31 @@
-"""Composition root of the gateway: FastAPI app, NATS broker and stores, wired once."""
+"""Composition root of the gateway: FastAPI app, NATS broker, stores and identity, wired once."""
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from gateway import errors
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings
 from gateway.answer_cache_store import AnswerCacheRepository
 from gateway.answer_hub import AnswerHub
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.key_store import KeyStore
+from gateway.auth.principal_store import PrincipalStore
+from gateway.auth.quotas import QuotaLimits, Quotas
+from gateway.auth.refresh_store import RefreshStore
+from gateway.auth.sessions import Sessions
+from gateway.auth.settings import AuthSettings, QuotaSettings
+from gateway.auth.signing_keys import SigningKeys
+from gateway.auth.tokens import AccessTokens, ExternalProvider
+from gateway.body_limits import BodyLimits, route_limits
 from gateway.document_status_hub import StatusHub
-from gateway.routes import (
-    conversations,
-    document_events,
-    documents,
-    embeddings,
-    health,
-    openai_chat,
-    queries,
-    query_history,
-    tenant_settings,
-)
+from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
@@ -33,6 +36,8 @@ from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     infra: InfraSettings | None = None,
@@ -40,6 +45,8 @@ def create_app(
     *,
     resources: Resources | None = None,
     cache_settings: AnswerCacheSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+    quota_settings: QuotaSettings | None = None,
 ) -> FastAPI:
     """Build the gateway app.
 
@@ -49,10 +56,19 @@ def create_app(
         resources: Stores shared with services in the same process; the gateway
             opens (and closes) its own when omitted.
         cache_settings: Answer cache settings (default: from the environment).
+        auth_settings: Authentication settings (default: from the environment).
+        quota_settings: Default quotas (default: from the environment).
     """
     infra = infra or InfraSettings()
     settings = settings or GatewaySettings()
     cache_settings = cache_settings or AnswerCacheSettings()
+    auth_settings = auth_settings or AuthSettings()
+    quota_settings = quota_settings or QuotaSettings()
+    if auth_settings.mode == "trusted-headers":
+        log.warning(
+            "trusted-headers mode: the tenant and user come from request headers; "
+            "only an authenticating proxy may reach this gateway"
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,10 +84,12 @@ def create_app(
         )
         broker.include_router(hub.router())
         broker.include_router(statuses.router())
-        cache = AnswerCache(AnswerCacheRepository(await res.pool()), cache_settings)
+        pool = await res.pool()
+        cache = AnswerCache(AnswerCacheRepository(pool), cache_settings)
         broker.include_router(cache.router())
         await declare_topology(infra.nats_url)
         await broker.start()
+        sessions, authenticator = identity(pool, auth_settings)
         app.state.gateway = GatewayState(
             settings=settings,
             documents=await res.documents(),
@@ -79,9 +97,12 @@ def create_app(
             publisher=EventPublisher(broker),
             hub=hub,
             statuses=statuses,
-            tenants=TenantSettingsRepository(await res.pool()),
+            tenants=TenantSettingsRepository(pool),
             ready=True,
             answer_cache=cache,
+            auth=authenticator,
+            quotas=quotas(pool, quota_settings, settings),
+            sessions=sessions,
         )
         app.state.broker = broker
         app.state.resources = res
@@ -94,18 +115,54 @@ def create_app(
                 await res.close()
 
     app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan)
-    app.include_router(documents.router)
-    app.include_router(queries.router)
-    app.include_router(document_events.router)
-    app.include_router(tenant_settings.router)
-    app.include_router(conversations.router)
-    app.include_router(query_history.router)
-    app.include_router(openai_chat.router)
-    app.include_router(embeddings.router)
-    app.include_router(health.router)
-
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
+    app.add_middleware(
+        BodyLimits,
+        limit_for=route_limits(
+            max_upload_bytes=settings.max_upload_bytes,
+            max_upload_request_bytes=settings.max_upload_request_bytes,
+            max_json_bytes=settings.max_json_bytes,
+        ),
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+def identity(pool: asyncpg.Pool, settings: AuthSettings) -> tuple[Sessions, Authenticator]:
+    """The token and key manager, and the authenticator, on ``pool``."""
+    signing = SigningKeys(pool, retire_after_s=settings.access_ttl_s + settings.leeway_s)
+    provider = None
+    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+        provider = ExternalProvider(
+            jwks_url=settings.oidc_jwks_url,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            algorithms=tuple(settings.oidc_algorithms),
+            tenant_claim=settings.oidc_tenant_claim,
+            role_claim=settings.oidc_role_claim,
+        )
+    tokens = AccessTokens(
+        signing,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl_s=settings.access_ttl_s,
+        leeway_s=settings.leeway_s,
+        provider=provider,
+    )
+    keys = KeyStore(pool)
+    refresh = RefreshStore(pool, ttl_s=settings.refresh_ttl_s)
+    sessions = Sessions(PrincipalStore(pool), keys, refresh, tokens)
+    return sessions, Authenticator(settings, keys, tokens)
+
+
+def quotas(pool: asyncpg.Pool, limits: QuotaSettings, gateway: GatewaySettings) -> Quotas | None:
+    """The quota keeper, or ``None`` when quotas are turned off."""
+    if not limits.enabled:
+        return None
+    defaults = QuotaLimits(**limits.model_dump(exclude={"enabled"}))
+    return Quotas(pool, defaults, query_lease_s=gateway.query_timeout_s + 30)
 
 
 def main() -> None:

@@ -16,26 +16,40 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 from sse_starlette import ServerSentEvent
 
 from gateway.conversation_store import ConversationRepository
 from gateway.identity import Identity
 from gateway.queries import answer_stream, start_query
+from gateway.request_checks import RequestBody
 from gateway.state import GatewayState
 from ragbus.stores.queries import QueryRepository
 from schemas import QueryRequested
 from schemas.conversations import MAX_HISTORY_TURNS, Turn
 from schemas.queries import MAX_TOP_K
 
+MAX_MESSAGES = 256
+"""Most messages in one chat request (the last one is asked; earlier ones are history)."""
+MAX_MESSAGE_CHARS = 32_768
+"""Longest message, in characters: a question, or an earlier turn kept as history."""
 
-class ChatMessage(BaseModel):
-    """One message; ``content`` is a string or OpenAI's list of ``{"type": "text"}`` parts."""
 
-    model_config = ConfigDict(extra="ignore")
+class ChatMessage(RequestBody):
+    """One message; ``content`` is a string or OpenAI's list of ``{"type": "text"}`` parts,
+    at most :data:`MAX_MESSAGE_CHARS` characters in all."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[dict[str, Any]] | None = Field(None, max_length=MAX_MESSAGE_CHARS)
+
+    @field_validator("content")
+    @classmethod
+    def _capped(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(json.dumps(value)) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"content is over {MAX_MESSAGE_CHARS} characters")
+        return value
 
     def text(self) -> str:
         """The text of the message (text parts joined, other parts ignored)."""
@@ -44,13 +58,16 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatBody(BaseModel):
-    """Body of ``POST /v1/chat/completions``; OpenAI fields not listed are ignored."""
+class ChatBody(RequestBody):
+    """Body of ``POST /v1/chat/completions``; OpenAI fields not listed are ignored.
 
-    model_config = ConfigDict(extra="ignore")
+    At most :data:`MAX_MESSAGES` messages of at most :data:`MAX_MESSAGE_CHARS` each.
+    """
 
-    model: str = "ragbus"
-    messages: list[ChatMessage] = Field(min_length=1)
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    model: str = Field("ragbus", max_length=256)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     conversation_id: uuid.UUID | None = None
@@ -110,6 +127,7 @@ async def ask_chat(
         question=question,
         top_k=body.top_k,
         user_id=identity.user_id,
+        principal_id=identity.principal_id,
     )
     query = await start_query(
         state,

@@ -12,8 +12,9 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, HTTPException, Request
 
+from gateway.auth.authenticate import Identity, permit
+from gateway.auth.roles import Permission
 from gateway.conversation_store import ConversationRepository
-from gateway.identity import Identity
 from gateway.state import GatewayState
 from ragbus.stores.queries import QueryRepository
 from schemas import QueryRequested
@@ -107,8 +108,10 @@ async def begin_turn(
     Raises:
         HTTPException: 404 when the conversation does not exist or the caller may
             not see it; 504 when condensing timed out.
+        AuthError: 403 when the caller's role may not converse (a reader).
     """
     if conversation_id is not None:
+        permit(identity, Permission.CONVERSE)
         found = await conversations.get(identity.tenant_id, conversation_id, identity.user_id)
         if found is None:
             raise HTTPException(404, "conversation not found")

@@ -9,17 +9,18 @@ import uuid
 from typing import Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gateway.conversation_store import ConversationRecord, ConversationRepository, Visibility
 from gateway.identity import Identity
+from gateway.request_checks import RequestBody
 from ragbus.stores.queries import QueryRecord, QueryRepository
 
 MAX_TURNS = 1000
 """Most turns returned or exported for one conversation."""
 
 
-class ConversationBody(BaseModel):
+class ConversationBody(RequestBody):
     """Body of ``POST /v1/conversations``.
 
     Attributes:

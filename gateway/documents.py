@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from gateway.auth.authenticate import AuthError, Identity
+from gateway.auth.roles import Permission
 from gateway.state import GatewayState
 from gateway.uploads import enqueue, resolve_chunking
 from ragbus.stores.documents import DocumentRecord
@@ -69,7 +71,20 @@ async def find_document(
     return record
 
 
-async def tombstone(state: GatewayState, tenant_id: str, document_id: uuid.UUID) -> dict[str, Any]:
+def check_owner(identity: Identity, record: DocumentRecord) -> None:
+    """Let a member change only the documents they uploaded; an admin changes any.
+
+    Raises:
+        AuthError: 403 for a member and someone else's document.
+    """
+    if identity.can(Permission.MANAGE_DOCUMENTS) or record.uploaded_by == identity.principal_id:
+        return
+    raise AuthError(403, "forbidden", "only its uploader or a tenant admin may change it")
+
+
+async def tombstone(
+    state: GatewayState, identity: Identity, document_id: uuid.UUID
+) -> dict[str, Any]:
     """Mark the document deleted and publish ``document.delete`` (vectors and blob go).
 
     Returns:
@@ -77,19 +92,26 @@ async def tombstone(state: GatewayState, tenant_id: str, document_id: uuid.UUID)
 
     Raises:
         HTTPException: 404 when the tenant has no such document.
+        AuthError: 403 when a member deletes someone else's document.
     """
+    tenant_id = identity.tenant_id
+    check_owner(identity, await find_document(state, tenant_id, document_id))
     record = await state.documents.mark_deleted(tenant_id, document_id)
     if record is None:
         raise HTTPException(404, "document not found")
     await state.publisher.publish(
-        DeleteDocument(tenant_id=tenant_id, document_id=document_id),
+        DeleteDocument(
+            tenant_id=tenant_id, document_id=document_id, principal_id=identity.principal_id
+        ),
         s.DOCUMENT_DELETE,
         msg_id=f"{document_id}:delete",
     )
     return {"id": str(document_id), "status": str(DocumentStatus.DELETED)}
 
 
-async def reprocess(state: GatewayState, tenant_id: str, document_id: uuid.UUID) -> dict[str, Any]:
+async def reprocess(
+    state: GatewayState, identity: Identity, document_id: uuid.UUID
+) -> dict[str, Any]:
     """Start ``version + 1`` of the document from its stored bytes.
 
     Returns:
@@ -98,10 +120,13 @@ async def reprocess(state: GatewayState, tenant_id: str, document_id: uuid.UUID)
     Raises:
         HTTPException: 404 for an unknown or deleted document; 409 when its bytes
             were never stored; 503 when ``document.uploaded`` could not be enqueued.
+        AuthError: 403 when a member reprocesses someone else's document.
     """
+    tenant_id = identity.tenant_id
     record = await state.documents.get(tenant_id, document_id)
     if record is None or record.status == DocumentStatus.DELETED:
         raise HTTPException(404, "document not found")
+    check_owner(identity, record)
     if record.blob_key is None:  # submitted over NATS with inline_text: nothing stored
         raise HTTPException(409, "the document's content is not stored; upload it again")
     record = await state.documents.reset_for_reprocess(tenant_id, document_id)

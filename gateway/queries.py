@@ -24,6 +24,7 @@ from gateway.answer_stream import answer_events, ready_json
 from gateway.conversation_store import ConversationRepository
 from gateway.conversation_turns import begin_turn, publish_query
 from gateway.identity import Identity
+from gateway.request_checks import RequestBody
 from gateway.state import GatewayState
 from ragbus.stores.queries import QueryRecord, QueryRepository
 from schemas import (
@@ -45,7 +46,7 @@ REQUEST_ERRORS = frozenset(
 messages are written for the client by retrieve_svc (``retrieve_svc/techniques.py``)."""
 
 
-class RetrieveBody(RetrievalOptions):
+class RetrieveBody(RequestBody, RetrievalOptions):
     """Body of ``POST /v1/retrieve``: the question, ``top_k`` and the optional
     ``technique``, ``mode``, ``filters``, ``min_score``, ``mmr_lambda`` and ``rerank``
     of ``RetrievalOptions``.
@@ -169,6 +170,7 @@ async def ask(
         question=body.question,
         top_k=body.top_k,
         user_id=identity.user_id,
+        principal_id=identity.principal_id,
         **body.options(),
     )
     return await start_query(

@@ -16,8 +16,9 @@ class GatewaySettings(BaseSettings):
         embeddings_timeout_s: Longest wait for a ``texts.embed`` reply, in seconds. A
             request queues behind at most one embedding batch per tenant importing
             (~25 s each on two cores), then takes ~1 s per 20 inputs; 503 after this.
-        default_tenant: Tenant used when a request has no ``X-Tenant-ID``; unset
-            means such requests are refused with 400.
+        max_upload_request_bytes: Largest multipart upload body (all files), in
+            bytes; refused with 413 before it is read when ``Content-Length`` says so.
+        max_json_bytes: Largest body of every other route but ``/v1/embeddings``.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_GATEWAY_", extra="ignore")
@@ -28,4 +29,5 @@ class GatewaySettings(BaseSettings):
     query_timeout_s: float = Field(180.0, gt=0)
     retrieve_timeout_s: float = Field(30.0, gt=0)
     embeddings_timeout_s: float = Field(120.0, gt=0)
-    default_tenant: str | None = None
+    max_upload_request_bytes: int = Field(256 * 1024 * 1024, ge=1)
+    max_json_bytes: int = Field(4 * 1024 * 1024, ge=1024)

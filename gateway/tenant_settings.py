@@ -5,8 +5,9 @@ The logic of ``/v1/settings`` (``gateway/routes/tenant_settings.py``); the rows 
 """
 
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from gateway.request_checks import RequestBody
 from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
 from schemas import ChunkingStrategy
@@ -15,7 +16,7 @@ DEFAULT_CHUNKING = ChunkingStrategy.TOKEN_WINDOW
 """The deployment default: used when neither the upload nor the tenant names one."""
 
 
-class TenantSettings(BaseModel):
+class TenantSettings(RequestBody):
     """Body of ``PUT /v1/settings`` and reply of both routes.
 
     Attributes:
@@ -23,7 +24,7 @@ class TenantSettings(BaseModel):
             ``structure`` or ``sentence``).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     chunking: ChunkingStrategy
 

@@ -12,8 +12,9 @@ from pathlib import PurePath
 from typing import Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from gateway.request_checks import RequestBody
 from schemas import SUPPORTED_EXTENSIONS, ChunkingStrategy
 
 TEXT_EXTENSIONS = SUPPORTED_EXTENSIONS & {
@@ -34,7 +35,7 @@ DEFAULT_TEXT_EXTENSION = ".txt"
 """Appended to a raw text's filename that has no extension at all."""
 
 
-class TextUpload(BaseModel):
+class TextUpload(RequestBody):
     """JSON body of ``POST /v1/documents``: index raw text without a file.
 
     Attributes:
@@ -47,7 +48,7 @@ class TextUpload(BaseModel):
         chunking: Chunking strategy of this upload; the tenant's default if omitted.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     filename: str = Field(min_length=1, max_length=512)
     text: str = Field(min_length=1)
@@ -69,11 +70,14 @@ def checked_name(raw: str | None, allowed: frozenset[str] = SUPPORTED_EXTENSIONS
     """The base name of an upload, if its extension is one ragbus parses.
 
     Raises:
-        HTTPException: 422 without a name, 415 for an unsupported extension.
+        HTTPException: 422 without a name, with a control character in it, or over
+            512 characters; 415 for an unsupported extension.
     """
     name = PurePath(raw or "").name
     if not name:
         raise HTTPException(422, "every file needs a filename")
+    if any(ord(c) < 32 for c in name) or len(name) > 512:
+        raise HTTPException(422, "filename: control characters or over 512 characters")
     ext = PurePath(name).suffix.lower()
     if ext not in allowed:
         raise HTTPException(

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from gateway.body_limits import json_upload_limit
+from gateway.request_checks import check_clean
 from gateway.upload_checks import TextUpload, Upload, checked_name, checked_size, text_upload
 from schemas import ChunkingStrategy
 
@@ -77,8 +79,9 @@ async def read_upload_request(request: Request, limit: int) -> UploadRequest:
 
 
 async def _read_json(request: Request, limit: int) -> UploadRequest:
+    # The body's size was capped while it streamed in (gateway.body_limits).
     raw = await request.body()
-    if len(raw) > 6 * limit + 65536:  # even fully \u-escaped, the text is too large
+    if len(raw) > json_upload_limit(limit):
         raise HTTPException(413, f"the body is larger than the {limit}-byte upload limit")
     try:
         body = TextUpload.model_validate_json(raw)
@@ -103,6 +106,8 @@ async def _read_form(request: Request, limit: int) -> UploadRequest:
             raise HTTPException(422, "external_id applies to a single file")
         if external_id is not None and len(external_id) > 512:
             raise HTTPException(422, "external_id is longer than 512 characters")
+        if external_id is not None and "\x00" in external_id:
+            raise HTTPException(422, "external_id contains a NUL character")
         uploads = []
         for part in parts:
             assert isinstance(part, StarletteUpload)
@@ -121,6 +126,10 @@ def _parse_metadata(raw: str | None) -> dict[str, Any]:
         raise HTTPException(422, f"metadata is not valid JSON: {exc.msg}") from None
     if not isinstance(value, dict):
         raise HTTPException(422, "metadata must be a JSON object")
+    try:
+        check_clean(value, "metadata")
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     return value
 
 

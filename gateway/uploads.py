@@ -16,13 +16,16 @@ Reading the request is :mod:`gateway.upload_requests`; checking its names, sizes
 raw text is :mod:`gateway.upload_checks`.
 """
 
+import contextlib
 import hashlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import HTTPException
 
+from gateway.auth.authenticate import Identity
 from gateway.state import GatewayState
 from gateway.upload_checks import Upload
 from gateway.upload_requests import UploadRequest
@@ -61,7 +64,7 @@ def summary(record: DocumentRecord, *, duplicate: bool) -> dict[str, Any]:
 
 async def accept(
     state: GatewayState,
-    tenant: str,
+    identity: Identity,
     upload: Upload,
     metadata: dict[str, Any],
     external_id: str | None = None,
@@ -75,6 +78,7 @@ async def accept(
         HTTPException: 409 if the document was deleted during a new version's
             upload, 503 if ``document.uploaded`` could not be enqueued.
     """
+    tenant = identity.tenant_id
     digest = hashlib.sha256(upload.data).hexdigest()
     docs = state.documents
     if external_id is None:
@@ -82,7 +86,7 @@ async def accept(
     else:
         existing = await docs.find_by_external_id(tenant, external_id)
     if existing is None:
-        record, created = await _create(state, tenant, upload, digest, metadata, external_id)
+        record, created = await _create(state, identity, upload, digest, metadata, external_id)
         if created:
             await enqueue(state, record, chunking)
             return summary(record, duplicate=False)
@@ -90,17 +94,17 @@ async def accept(
     if existing.sha256 == digest and existing.status != DocumentStatus.FAILED:
         return summary(existing, duplicate=True)
     key = blob_key(tenant, existing.id, upload.filename)
-    await state.blobs.put(key, upload.data, content_type=upload.content_type)
-    version = await docs.new_version(
-        tenant,
-        existing.id,
-        sha256=digest,
-        size_bytes=len(upload.data),
-        blob_key=key,
-        filename=upload.filename,
-        content_type=upload.content_type,
-        metadata=metadata,
-    )
+    async with _blob_kept_only_if_recorded(state, key, upload):
+        version = await docs.new_version(
+            tenant,
+            existing.id,
+            sha256=digest,
+            size_bytes=len(upload.data),
+            blob_key=key,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            metadata=metadata,
+        )
     if version is None:
         raise HTTPException(409, f"{upload.filename}: the document was deleted meanwhile; retry")
     await enqueue(state, version, chunking)
@@ -108,49 +112,77 @@ async def accept(
 
 
 async def accept_all(
-    state: GatewayState, tenant: str, request: UploadRequest
+    state: GatewayState, identity: Identity, request: UploadRequest
 ) -> list[dict[str, Any]]:
     """Accept every upload of a request, in order, under one resolved chunking strategy.
+
+    The tenant's quotas (upload bytes per day, stored documents and bytes) are
+    checked for the whole request first, so a refused request stores nothing.
 
     Returns:
         One :func:`summary` per upload.
 
     Raises:
+        QuotaExceededError: the request would pass one of the tenant's quotas.
         HTTPException: as :func:`accept`, for the first upload that fails.
     """
+    tenant = identity.tenant_id
+    size = sum(len(u.data) for u in request.uploads)
+    if state.quotas is not None:
+        await state.quotas.check_upload(tenant, size, len(request.uploads))
     chunking = await resolve_chunking(state, tenant, request.chunking)
-    return [
-        await accept(state, tenant, upload, request.metadata, request.external_id, chunking)
+    accepted = [
+        await accept(state, identity, upload, request.metadata, request.external_id, chunking)
         for upload in request.uploads
     ]
+    if state.quotas is not None:
+        await state.quotas.record_upload(tenant, size)
+    return accepted
 
 
 async def _create(
     state: GatewayState,
-    tenant: str,
+    identity: Identity,
     upload: Upload,
     digest: str,
     metadata: dict[str, Any],
     external_id: str | None,
 ) -> tuple[DocumentRecord, bool]:
     doc_id = uuid.uuid4()
-    key = blob_key(tenant, doc_id, upload.filename)
-    await state.blobs.put(key, upload.data, content_type=upload.content_type)
-    record, created = await state.documents.create(
-        tenant,
-        doc_id,
-        filename=upload.filename,
-        content_type=upload.content_type,
-        sha256=digest,
-        size_bytes=len(upload.data),
-        blob_key=key,
-        metadata=metadata,
-        version=1,
-        external_id=external_id,
-    )
+    key = blob_key(identity.tenant_id, doc_id, upload.filename)
+    async with _blob_kept_only_if_recorded(state, key, upload):
+        record, created = await state.documents.create(
+            identity.tenant_id,
+            doc_id,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            sha256=digest,
+            size_bytes=len(upload.data),
+            blob_key=key,
+            metadata=metadata,
+            version=1,
+            external_id=external_id,
+            uploaded_by=identity.principal_id,
+        )
     if not created:  # our blob belongs to no row
         await state.blobs.delete(key)
     return record, created
+
+
+@contextlib.asynccontextmanager
+async def _blob_kept_only_if_recorded(
+    state: GatewayState, key: str, upload: Upload
+) -> AsyncIterator[None]:
+    """Store the upload's bytes at ``key``, and delete them if the body (the row's
+    write) fails: no failed upload leaves a blob without a row. A blob orphaned by
+    a crash in between is removed by ingest_svc's sweep of orphans."""
+    await state.blobs.put(key, upload.data, content_type=upload.content_type)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await state.blobs.delete(key)
+        raise
 
 
 async def enqueue(

@@ -41,6 +41,7 @@ def upload_event(
         version=record.version,
         external_id=record.external_id,
         chunking=chunking or (ChunkingStrategy(record.chunking) if record.chunking else None),
+        principal_id=record.uploaded_by,
     )
 
 

@@ -11,6 +11,7 @@ import typer
 
 from ragbus_tools.bench.cli import app as bench_app
 from ragbus_tools.dead_letters_cli import app as dlq_app
+from ragbus_tools.keys_cli import keys_app, tenants_app
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
@@ -19,10 +20,26 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bench_app, name="bench")
+app.add_typer(keys_app, name="keys")
+app.add_typer(tenants_app, name="tenants")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-UrlOpt = Annotated[str, typer.Option(envvar="RAGBUS_URL", help="Gateway URL.")]
-TenantOpt = Annotated[str, typer.Option(envvar="RAGBUS_TENANT", help="Tenant id (X-Tenant-ID).")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(envvar="RAGBUS_URL", help="Gateway URL (default: the stack in --data-dir)."),
+]
+TenantOpt = Annotated[str, typer.Option(envvar="RAGBUS_TENANT", help="Tenant id.")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RAGBUS_API_KEY",
+        help="API key (default: the admin key of the stack in --data-dir).",
+        show_default=False,
+    ),
+]
+DataDirOpt = Annotated[
+    Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where `ragbus up` keeps its state.")
+]
 SERVICES = ("gateway", "ingest", "embed", "retrieve", "generate")
 
 
@@ -31,6 +48,14 @@ def _logging(level: str = "INFO") -> None:
     from ragbus.logs import LogSettings, configure_logging
 
     configure_logging(LogSettings(level=os.environ.get("RAGBUS_LOG_LEVEL", level)))
+
+
+def connection(url: str | None, api_key: str | None, data_dir: Path) -> tuple[str, str | None]:
+    """The gateway URL and API key to use: flags and environment, else the local stack's."""
+    from ragbus_tools.stack_file import api_key as recorded_key
+    from ragbus_tools.stack_file import gateway_url
+
+    return gateway_url(data_dir, url), recorded_key(data_dir, api_key)
 
 
 @app.command()
@@ -47,9 +72,11 @@ def up(
         int,
         typer.Option(min=1, max=5, help="nats-server nodes: a JetStream cluster, R3 streams."),
     ] = 1,
-    data_dir: Annotated[
-        Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where local state lives.")
-    ] = Path(".ragbus"),
+    data_dir: DataDirOpt = Path(".ragbus"),
+    tenant: Annotated[
+        str,
+        typer.Option(envvar="RAGBUS_TENANT", help="Tenant of the admin key made on first start."),
+    ] = "default",
 ) -> None:
     """Start nats-server, Postgres, every service and the gateway in one process.
 
@@ -58,7 +85,7 @@ def up(
     """
     from gateway.settings import GatewaySettings
     from ragbus.settings import InfraSettings, set_all_in_one_threads
-    from ragbus_tools.stack import run_stack
+    from ragbus_tools.stack import PortTakenError, run_stack
 
     _logging()
     if processes or cluster > 1:  # a cluster's services run as processes too
@@ -67,7 +94,11 @@ def up(
     threads = set_all_in_one_threads()
     logging.getLogger(__name__).info("embedding model threads", extra={"threads": threads})
     infra = InfraSettings(data_dir=data_dir)
-    asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port)))
+    try:
+        asyncio.run(run_stack(infra, GatewaySettings(host=host, port=port), tenant=tenant))
+    except PortTakenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
 
 
 def _up_processes(host: str, port: int, data_dir: Path, replicas: str, cluster: int) -> None:
@@ -133,8 +164,9 @@ def ingest(
         list[Path],
         typer.Argument(help="Files, folders (walked recursively) or BEIR corpus.jsonl files."),
     ],
-    url: UrlOpt = DEFAULT_URL,
-    tenant: TenantOpt = "default",
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    data_dir: DataDirOpt = Path(".ragbus"),
     include: Annotated[
         list[str] | None,
         typer.Option(help="Only files in folders matching this glob (repeatable), e.g. '*.md'."),
@@ -162,8 +194,7 @@ def ingest(
     try:
         summary = asyncio.run(
             run_ingest(
-                url,
-                tenant,
+                *connection(url, api_key, data_dir),
                 paths,
                 include=include or (),
                 exclude=exclude or (),
@@ -182,14 +213,15 @@ def ingest(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
-    url: UrlOpt = DEFAULT_URL,
-    tenant: TenantOpt = "default",
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    data_dir: DataDirOpt = Path(".ragbus"),
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 5,
 ) -> None:
     """Stream an answer with its citations."""
     from ragbus_tools.console import run_ask
 
-    found = asyncio.run(run_ask(url, tenant, question, top_k=top_k))
+    found = asyncio.run(run_ask(*connection(url, api_key, data_dir), question, top_k=top_k))
     raise typer.Exit(0 if found else 2)
 
 
@@ -202,7 +234,8 @@ def eval_command(
     ] = None,
     split: Annotated[str, typer.Option(help="Queries and qrels split.")] = "test",
     mode: Annotated[
-        list[str] | None, typer.Option(help="Mode to evaluate (repeatable); default all.")
+        list[str] | None,
+        typer.Option(help="hybrid, dense, sparse or hybrid_chunks (repeatable); default all."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("eval.json"),
@@ -213,14 +246,19 @@ def eval_command(
         bool, typer.Option(help="Only queries whose judged documents are all searchable.")
     ] = False,
 ) -> None:
-    """Ingest a BEIR dataset and print nDCG@10, Recall@100, MRR@10 and latency per mode."""
+    """Ingest a BEIR dataset; print nDCG@10 with its 95% interval, its difference from
+    the default mode (paired bootstrap), Recall@100, MRR@10 and latency per mode."""
     from rich.console import Console
     from rich.table import Table
 
-    from ragbus_tools.eval import MODES, run_eval, write_report
+    from ragbus_tools.eval import DEFAULT_MODE, MODES, run_eval, write_report
 
     _logging("WARNING")
     modes = mode or list(MODES)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        typer.echo(f"error: unknown mode {unknown[0]!r}; known: {', '.join(MODES)}", err=True)
+        raise typer.Exit(2)
     try:
         used, rows, ranked = asyncio.run(
             run_eval(
@@ -236,13 +274,23 @@ def eval_command(
     except (FileNotFoundError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    table = Table(title=f"{dataset.name} ({split}), tenant {used}")
-    for column in ("mode", "queries", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
+    table = Table(title=f"{dataset.name} ({split}), tenant {used}; 95% bootstrap intervals")
+    columns = ("mode", "queries", "nDCG@10", "95% CI", f"vs {DEFAULT_MODE} (95% CI)")
+    for column in (*columns, "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for r in rows:
+        delta = (
+            "" if r.delta is None else f"{r.delta:+.3f} ({r.delta_low:+.3f}, {r.delta_high:+.3f})"
+        )
         table.add_row(
-            *(r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_100:.3f}"),
-            *(f"{r.mrr_10:.3f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}"),
+            *(r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.ndcg_low:.3f}-{r.ndcg_high:.3f}"),
+            *(
+                delta,
+                f"{r.recall_100:.3f}",
+                f"{r.mrr_10:.3f}",
+                f"{r.p50_ms:.1f}",
+                f"{r.p95_ms:.1f}",
+            ),
         )
     Console().print(table)
     write_report(out, dataset, used, split, rows)

@@ -61,18 +61,35 @@ def _selected(relative: str, include: Sequence[str], exclude: Sequence[str]) -> 
     return not _matches(relative, exclude)
 
 
+def auth_headers(api_key: str | None, tenant: str | None = None) -> dict[str, str]:
+    """The headers that say who is calling: ``Authorization: Bearer <api_key>``, and
+    ``X-Tenant-ID`` only for a gateway in ``trusted-headers`` mode."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    if tenant:
+        headers["X-Tenant-ID"] = tenant
+    return headers
+
+
 class RagbusClient:
     """Async client of the ragbus HTTP API.
 
     Args:
         base_url: Gateway URL, e.g. ``http://127.0.0.1:8000``.
-        tenant: Sent as ``X-Tenant-ID``.
+        api_key: A ragbus API key (``rbk_...``) or access token; the tenant is its.
+        tenant: Sent as ``X-Tenant-ID``, for a gateway behind a trusted proxy only.
         timeout_s: Per-request timeout in seconds.
     """
 
-    def __init__(self, base_url: str, tenant: str, *, timeout_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        tenant: str | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
         self._http = httpx.AsyncClient(
-            base_url=base_url, headers={"X-Tenant-ID": tenant}, timeout=timeout_s
+            base_url=base_url, headers=auth_headers(api_key, tenant), timeout=timeout_s
         )
 
     async def __aenter__(self) -> "RagbusClient":

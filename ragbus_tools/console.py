@@ -113,7 +113,7 @@ class _Display:
 
 async def run_ingest(
     url: str,
-    tenant: str,
+    api_key: str | None,
     paths: list[Path],
     *,
     include: Sequence[str] = (),
@@ -129,7 +129,7 @@ async def run_ingest(
 
     Args:
         url: Gateway URL.
-        tenant: Sent as ``X-Tenant-ID``.
+        api_key: The caller's API key; the documents go to its tenant.
         paths: Files, folders (walked with ``include``/``exclude``, see
             :func:`~ragbus_tools.client.collect_files`) and ``.jsonl`` BEIR corpora.
         include: Globs a file found in a folder must match (one of).
@@ -155,7 +155,7 @@ async def run_ingest(
         TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     )
-    async with RagbusClient(url, tenant) as client:
+    async with RagbusClient(url, api_key) as client:
         with Progress(*columns, console=console) as progress:
             display = _Display(progress, len(items), wait)
             follower = DocumentFollower(client, max_streams=max_streams, on_change=display.changed)
@@ -222,12 +222,17 @@ def print_summary(console: Console, summary: IngestSummary) -> None:
 
 
 async def run_ask(
-    url: str, tenant: str, question: str, *, top_k: int = 5, console: Console | None = None
+    url: str,
+    api_key: str | None,
+    question: str,
+    *,
+    top_k: int = 5,
+    console: Console | None = None,
 ) -> bool:
     """Stream the answer to stdout, then its citations; returns whether it was found."""
     console = console or Console()
     found = False
-    async with RagbusClient(url, tenant) as client:
+    async with RagbusClient(url, api_key) as client:
         async for event, data in client.query_stream(question, top_k=top_k):
             if event == "delta":
                 console.print(data["text"], end="", markup=False, highlight=False)

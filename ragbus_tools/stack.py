@@ -8,12 +8,14 @@ live on disk unless ``QDRANT_URL`` / ``S3_ENDPOINT`` are set.
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
 
 from embed_svc.app import build as build_embed
 from gateway.app import create_app
+from gateway.auth.bootstrap import bootstrap_admin
 from gateway.settings import GatewaySettings
 from generate_svc.app import build as build_generate
 from ingest_svc.app import build as build_ingest
@@ -22,9 +24,13 @@ from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
 from ragbus_tools.servers import start_nats_server, start_postgres
+from ragbus_tools.stack_file import ADMIN_KEY_FILE, StackInfo, write_private, write_stack
 from retrieve_svc.app import build as build_retrieve
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "default"
+"""The tenant of the admin key ``ragbus up`` creates when none is named."""
 
 SERVICE_BUILDERS: dict[str, ServiceBuilder] = {
     "ingest": build_ingest,
@@ -62,8 +68,19 @@ async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]
         yield infra.model_copy(update=updates)
 
 
-async def run_stack(infra: InfraSettings, gateway: GatewaySettings) -> None:
-    """Run everything until SIGINT/SIGTERM (uvicorn handles the signals), then drain."""
+async def run_stack(
+    infra: InfraSettings, gateway: GatewaySettings, *, tenant: str = DEFAULT_TENANT
+) -> None:
+    """Run everything until SIGINT/SIGTERM (uvicorn handles the signals), then drain.
+
+    On the first start the tenant ``tenant`` and its admin key are created; the key
+    is printed once and written to ``<data dir>/admin.key`` (mode 0600), and
+    ``<data dir>/stack.json`` records where the stack is, for the CLI.
+
+    Raises:
+        PortTakenError: the gateway's port is in use (checked before anything starts).
+    """
+    check_port_free(gateway.host, gateway.port)
     configure_tracing("ragbus")
     async with embedded_servers(infra) as infra:
         resources = Resources(infra)
@@ -78,8 +95,44 @@ async def run_stack(infra: InfraSettings, gateway: GatewaySettings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
         try:
-            print(f"ragbus is up: http://{gateway.host}:{gateway.port}", flush=True)
+            url = f"http://{gateway.host}:{gateway.port}"
+            await announce(
+                infra, url, tenant, await bootstrap_admin(await resources.pool(), tenant)
+            )
             await server.serve()
         finally:
             await bus.stop()
             await resources.close()
+
+
+async def announce(infra: InfraSettings, url: str, tenant: str, new_key: str | None) -> None:
+    """Write ``stack.json`` (and a new admin key) under the data dir; say where things are."""
+    key_file = infra.data_dir / ADMIN_KEY_FILE
+    if new_key is not None:
+        write_private(key_file, new_key + "\n")
+    write_stack(infra.data_dir, StackInfo(url, infra.nats_url, tenant, str(key_file)))
+    print(f"ragbus is up: {url}", flush=True)
+    print(f"  NATS: {infra.nats_url}", flush=True)
+    if new_key is not None:
+        print(f"  admin API key of tenant {tenant!r} (shown once): {new_key}", flush=True)
+    print(f"  the CLI reads the admin key from {key_file}", flush=True)
+
+
+class PortTakenError(OSError):
+    """The gateway's port is already in use."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once to see that it is free.
+
+    Raises:
+        PortTakenError: naming the port, when something listens there.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTakenError(
+                f"port {port} on {host} is taken ({exc.strerror}); choose another with --port"
+            ) from None

@@ -30,6 +30,10 @@ class Envelope(BaseModel):
         tenant_id: The tenant that owns the data. Every read and write is scoped by it.
         occurred_at: When the producer created the event (UTC, ISO 8601).
         schema_version: Major contract version, always ``1`` here.
+        principal_id: The authenticated user or service account that caused the
+            event (set by the gateway from the request's credential; ``None`` for
+            events a service emits on its own). Consumers record it (query history,
+            audit) and never take a tenant or a permission from it.
     """
 
     # Consumers ignore unknown fields so producers can add optional ones within a
@@ -43,3 +47,4 @@ class Envelope(BaseModel):
     tenant_id: TenantId
     occurred_at: datetime = Field(default_factory=utcnow)
     schema_version: Literal[1] = SCHEMA_VERSION
+    principal_id: str | None = Field(None, max_length=256)

@@ -44,9 +44,10 @@ class Identity:
     key_requests_per_minute: int | None = None
 
     @property
-    def user_id(self) -> str:
-        """The principal, as query history and conversations call it."""
-        return self.principal_id
+    def user_id(self) -> str | None:
+        """The principal, as query history and conversations call it (``None`` only
+        behind a proxy that sent no ``X-User-ID``)."""
+        return self.principal_id or None
 
     def can(self, permission: Permission) -> bool:
         """Whether the caller's role has ``permission``."""
@@ -148,7 +149,7 @@ class Authenticator:
             granted = Role(role or self.settings.default_role)
         except ValueError:
             raise AuthError(401, "invalid_credentials", "X-Ragbus-Role is not a role") from None
-        return Identity(tenant, user or "anonymous", granted, via="trusted_headers")
+        return Identity(tenant, user or "", granted, via="trusted_headers")
 
 
 def permit(identity: Identity, permission: Permission) -> Identity:

@@ -204,7 +204,14 @@ class PrincipalStore:
             tenant_id,
             limit,
         )
-        return [dict(r) for r in rows]
+        return [
+            {
+                **dict(r),
+                "principal_id": str(r["principal_id"]) if r["principal_id"] else None,
+                "at": r["at"].isoformat(),
+            }
+            for r in rows
+        ]
 
 
 def _verify(digest: str, password: str) -> bool:

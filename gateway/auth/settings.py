@@ -57,3 +57,26 @@ class AuthSettings(BaseSettings):
         if isinstance(value, str):
             return [a.strip() for a in value.split(",") if a.strip()]
         return value
+
+
+class QuotaSettings(BaseSettings):
+    """Default limits of every tenant (environment prefix ``RAGBUS_QUOTA_``); a tenant
+    admin's ``PUT /v1/admin/quotas`` overrides them per tenant.
+
+    Attributes:
+        requests_per_minute: HTTP requests per minute per tenant.
+        concurrent_queries: Queries (``/v1/query``, chat completions) in flight at once.
+        upload_bytes_per_day: Upload bytes per one-day window.
+        max_documents: Documents stored at once (deleted ones not counted).
+        max_stored_bytes: Bytes of the documents stored.
+        enabled: ``False`` turns every limit off (a single-user laptop, benchmarks).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGBUS_QUOTA_", extra="ignore")
+
+    requests_per_minute: int = Field(600, ge=1)
+    concurrent_queries: int = Field(8, ge=1)
+    upload_bytes_per_day: int = Field(2 * 1024**3, ge=1)
+    max_documents: int = Field(100_000, ge=1)
+    max_stored_bytes: int = Field(20 * 1024**3, ge=1)
+    enabled: bool = True

@@ -125,6 +125,10 @@ class AccessTokens:
         }
         return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
 
+    async def public_jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The gateway's verifying keys as a JWK set (RFC 7517)."""
+        return await self._keys.public_jwks()
+
     async def verify(self, token: str) -> TokenClaims:
         """The claims of a valid token.
 

@@ -21,14 +21,15 @@ from gateway.conversations import (
     read_conversation,
     to_markdown,
 )
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import ConverserDep
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_conversation(
-    identity: IdentityDep, conversations: ConversationsDep, body: ConversationBody | None = None
+    identity: ConverserDep, conversations: ConversationsDep, body: ConversationBody | None = None
 ) -> dict[str, Any]:
     """Start a conversation; ask in it with ``POST /v1/query {"conversation_id"}``.
 
@@ -40,7 +41,7 @@ async def create_conversation(
 
 @router.get("")
 async def list_conversations(
-    identity: IdentityDep,
+    identity: ConverserDep,
     conversations: ConversationsDep,
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -52,7 +53,7 @@ async def list_conversations(
 @router.get("/{conversation_id}")
 async def get_conversation(
     conversation_id: uuid.UUID,
-    identity: IdentityDep,
+    identity: ConverserDep,
     conversations: ConversationsDep,
     queries: QueriesDep,
 ) -> dict[str, Any]:
@@ -64,7 +65,7 @@ async def get_conversation(
 @router.get("/{conversation_id}/export", response_model=None)
 async def export_conversation(
     conversation_id: uuid.UUID,
-    identity: IdentityDep,
+    identity: ConverserDep,
     conversations: ConversationsDep,
     queries: QueriesDep,
     format: Literal["markdown", "json"] = "markdown",
@@ -83,7 +84,7 @@ async def export_conversation(
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_conversation(
-    conversation_id: uuid.UUID, identity: IdentityDep, conversations: ConversationsDep
+    conversation_id: uuid.UUID, identity: ConverserDep, conversations: ConversationsDep
 ) -> Response:
     """Delete the conversation and its turns.
 

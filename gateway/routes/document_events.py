@@ -13,15 +13,16 @@ from sse_starlette import EventSourceResponse
 
 from gateway.document_stream import PING_S, status_events
 from gateway.documents import find_document
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import DocumentReaderDep
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
 
 
 @router.get("/{document_id}/events", response_model=None)
 async def document_events(
-    state: StateDep, identity: IdentityDep, document_id: uuid.UUID
+    state: StateDep, identity: DocumentReaderDep, document_id: uuid.UUID
 ) -> EventSourceResponse:
     """Stream the document's status and progress until it is final (404 if unknown)."""
     await find_document(state, identity.tenant_id, document_id)

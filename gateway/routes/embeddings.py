@@ -18,16 +18,15 @@ from gateway.embeddings_openai import (
     embeddings_response,
     parse_body,
 )
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import AskerDep
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERRORS)
 
 
 @router.post("/embeddings", response_model=None, openapi_extra=OPENAPI_BODY)
-async def create_embeddings(
-    request: Request, state: StateDep, identity: IdentityDep
-) -> JSONResponse:
+async def create_embeddings(request: Request, state: StateDep, identity: AskerDep) -> JSONResponse:
     """One vector per input, OpenAI-style (``data[].embedding``, ``model``, ``usage``).
 
     Errors are in OpenAI's shape: 400 for a body that breaks a rule (named), 404

@@ -3,10 +3,11 @@
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.identity import metrics_reader
 from gateway.readiness import all_ready, readiness
 from gateway.state import StateDep
 from ragbus.metrics import refresh_jetstream_gauges
@@ -29,9 +30,12 @@ async def readyz(request: Request, state: StateDep) -> Any:
     return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process (``ragbus up``: of every service).
+
+    Readers: the scrape token (``RAGBUS_AUTH_METRICS_TOKEN``) or a tenant admin;
+    services running alone serve theirs on ``RAGBUS_METRICS_PORT`` instead.
 
     Consumer pending counts and the dead-letter count are read from JetStream
     first; with NATS down the rest is still served.

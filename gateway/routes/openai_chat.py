@@ -20,16 +20,17 @@ from sse_starlette import EventSourceResponse
 
 from gateway.chat_completions import ChatBody, ask_chat, completion, completion_chunks
 from gateway.conversation_turns import ConversationsDep, QueriesDep
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import AskerDep
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERRORS)
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
     state: StateDep,
-    identity: IdentityDep,
+    identity: AskerDep,
     body: ChatBody,
     queries: QueriesDep,
     conversations: ConversationsDep,

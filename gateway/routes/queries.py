@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
 from gateway.conversation_turns import ConversationsDep, QueriesDep
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import AskerDep
 from gateway.queries import (
     QueryBody,
     RetrieveBody,
@@ -20,11 +21,11 @@ from gateway.queries import (
 )
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1", tags=["queries"])
+router = APIRouter(prefix="/v1", tags=["queries"], responses=ERRORS)
 
 
 @router.post("/retrieve")
-async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -> dict[str, Any]:
+async def retrieve(state: StateDep, identity: AskerDep, body: RetrieveBody) -> dict[str, Any]:
     """Top-k passages for a question, without generation (NATS request-reply)."""
     return await retrieve_passages(state, identity.tenant_id, body)
 
@@ -33,7 +34,7 @@ async def retrieve(state: StateDep, identity: IdentityDep, body: RetrieveBody) -
 async def query(
     request: Request,
     state: StateDep,
-    identity: IdentityDep,
+    identity: AskerDep,
     body: QueryBody,
     queries: QueriesDep,
     conversations: ConversationsDep,

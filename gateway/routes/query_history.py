@@ -8,16 +8,17 @@ from sse_starlette import EventSourceResponse
 
 from gateway.answer_stream import answer_events, record_json, resume_after
 from gateway.conversation_turns import QueriesDep
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import AskerDep
 from gateway.queries import visible_query
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1/queries", tags=["queries"])
+router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 
 
 @router.get("")
 async def list_queries(
-    identity: IdentityDep,
+    identity: AskerDep,
     queries: QueriesDep,
     limit: int = Query(50, ge=1, le=1000),
     conversation_id: uuid.UUID | None = None,
@@ -33,9 +34,7 @@ async def list_queries(
 
 
 @router.get("/{query_id}")
-async def get_query(
-    query_id: uuid.UUID, identity: IdentityDep, queries: QueriesDep
-) -> dict[str, Any]:
+async def get_query(query_id: uuid.UUID, identity: AskerDep, queries: QueriesDep) -> dict[str, Any]:
     """One query: ``pending``, ``answered`` (answer, citations, timings) or ``failed``."""
     return record_json(await visible_query(queries, identity, query_id))
 
@@ -43,7 +42,7 @@ async def get_query(
 @router.get("/{query_id}/events")
 async def resume_query(
     query_id: uuid.UUID,
-    identity: IdentityDep,
+    identity: AskerDep,
     state: StateDep,
     queries: QueriesDep,
     last_event_id: Annotated[str | None, Header()] = None,

@@ -5,11 +5,12 @@ The logic is in :mod:`gateway.tenant_settings`.
 
 from fastapi import APIRouter
 
-from gateway.identity import IdentityDep
+from gateway.errors import ERRORS
+from gateway.identity import AdminDep, IdentityDep
 from gateway.state import StateDep
 from gateway.tenant_settings import TenantSettings, read_settings, write_settings
 
-router = APIRouter(prefix="/v1/settings", tags=["settings"])
+router = APIRouter(prefix="/v1/settings", tags=["settings"], responses=ERRORS)
 
 
 @router.get("")
@@ -19,9 +20,7 @@ async def get_settings(state: StateDep, identity: IdentityDep) -> TenantSettings
 
 
 @router.put("")
-async def put_settings(
-    state: StateDep, identity: IdentityDep, body: TenantSettings
-) -> TenantSettings:
+async def put_settings(state: StateDep, identity: AdminDep, body: TenantSettings) -> TenantSettings:
     """Set the tenant's default chunking strategy (422 for an unknown one).
 
     Applies to uploads from now on; documents already indexed keep their chunks

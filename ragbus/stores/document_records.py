@@ -66,7 +66,7 @@ class DocumentRecord:
     external_id: str | None = None
     searchable_version: int | None = None
     chunking: str | None = None
-    uploaded_by: UUID | None = None
+    uploaded_by: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

@@ -58,8 +58,12 @@ class DocumentRepository(DocumentVersions):
         metadata: Mapping[str, Any] | None = None,
         version: int = 1,
         external_id: str | None = None,
+        uploaded_by: str | None = None,
     ) -> tuple[DocumentRecord, bool]:
         """Insert the document unless it exists; returns ``(row, created)``.
+
+        ``uploaded_by`` is the principal whose upload creates it (members may delete
+        and reprocess only their own).
 
         An existing row is returned unchanged (``created`` False), so a
         redelivered ``document.uploaded`` is a no-op. When another live document
@@ -68,11 +72,11 @@ class DocumentRepository(DocumentVersions):
         """
         row = await self._pool.fetchrow(
             """INSERT INTO documents (tenant_id, id, filename, content_type, sha256,
-                   size_bytes, blob_key, metadata, version, external_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   size_bytes, blob_key, metadata, version, external_id, uploaded_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                ON CONFLICT DO NOTHING RETURNING *""",
             *(tenant_id, document_id, filename, content_type, sha256, size_bytes),
-            *(blob_key, dict(metadata or {}), version, external_id),
+            *(blob_key, dict(metadata or {}), version, external_id, uploaded_by),
         )
         if row is not None:
             return DocumentRecord.from_row(row), True

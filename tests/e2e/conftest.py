@@ -7,6 +7,7 @@ import pytest
 
 from ragbus.settings import InfraSettings
 from ragbus_tools.client import RagbusClient
+from tests.credentials import bearer
 from tests.e2e.stack import running_stack
 
 
@@ -24,10 +25,12 @@ async def stack(nats_url: str, database_url: str, tmp_path_factory: pytest.TempP
 
 @pytest.fixture
 async def http(stack):
-    """A fresh tenant's raw HTTP client and :class:`RagbusClient` on the module's stack."""
+    """A fresh tenant's raw HTTP client and :class:`RagbusClient` on the module's stack,
+    both authenticated with an admin key of that tenant."""
     tenant = f"t-{uuid.uuid4().hex[:8]}"
+    key = await stack.key(tenant)
     async with (
-        httpx.AsyncClient(base_url=stack.url, headers={"X-Tenant-ID": tenant}, timeout=60) as h,
-        RagbusClient(stack.url, tenant) as client,
+        httpx.AsyncClient(base_url=stack.url, headers=bearer(key), timeout=60) as h,
+        RagbusClient(stack.url, key) as client,
     ):
         yield h, client

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
@@ -15,6 +15,7 @@ from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus_tools.client import RagbusClient
 from ragbus_tools.stack import SERVICE_BUILDERS
+from tests.credentials import bearer, key_for, principal_id
 from tests.servers import free_port
 
 
@@ -54,9 +55,9 @@ async def wait_final(
 
 
 async def index_texts(
-    url: str, tenant: str, texts: Mapping[str, str], timeout_s: float = 300.0
+    url: str, key: str, texts: Mapping[str, str], timeout_s: float = 300.0
 ) -> list[str]:
-    """Post each ``filename: text`` as a document of ``tenant``; wait until all are indexed.
+    """Post each ``filename: text`` as a document of ``key``'s tenant; wait until all are indexed.
 
     Returns:
         The documents' ids, in the order of ``texts``.
@@ -65,7 +66,7 @@ async def index_texts(
         AssertionError: a post is not accepted (202), or a document does not end
             ``indexed`` within ``timeout_s`` seconds.
     """
-    async with RagbusClient(url, tenant) as client:
+    async with RagbusClient(url, key) as client:
         ids = []
         for filename, text in texts.items():
             raw = await client._http.post(
@@ -80,11 +81,34 @@ async def index_texts(
 
 @dataclass
 class RunningStack:
-    """A started in-process stack."""
+    """A started in-process stack, and API keys for any tenant on it."""
 
     url: str
     infra: InfraSettings
     resources: Resources
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    async def key(self, tenant: str, role: str = "admin") -> str:
+        """An API key of ``role`` in ``tenant`` (made once per tenant and role)."""
+        if (tenant, role) not in self._keys:
+            self._keys[tenant, role] = await key_for(await self.resources.pool(), tenant, role)
+        return self._keys[tenant, role]
+
+    async def user(self, tenant: str, name: str, role: str = "member") -> tuple[str, str]:
+        """A key of principal ``name`` (``role``) in ``tenant``, and the principal's id."""
+        pool = await self.resources.pool()
+        key = await key_for(pool, tenant, role, name)
+        return key, await principal_id(pool, tenant, name)
+
+    async def headers(self, tenant: str, role: str = "admin") -> dict[str, str]:
+        """``Authorization: Bearer`` with :meth:`key`."""
+        return bearer(await self.key(tenant, role))
+
+    @contextlib.asynccontextmanager
+    async def client(self, tenant: str, role: str = "admin") -> AsyncIterator[RagbusClient]:
+        """A :class:`RagbusClient` authenticated as ``role`` of ``tenant``."""
+        async with RagbusClient(self.url, await self.key(tenant, role)) as client:
+            yield client
 
 
 @contextlib.asynccontextmanager

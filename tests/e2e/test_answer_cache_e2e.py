@@ -74,7 +74,10 @@ async def published(stack: RunningStack) -> AsyncIterator[Published]:
 @contextlib.asynccontextmanager
 async def tenant_client(stack: RunningStack, *texts: str) -> AsyncIterator[httpx.AsyncClient]:
     """A fresh tenant with ``texts`` uploaded and indexed."""
-    headers = {"X-Tenant-ID": f"cache-{uuid.uuid4().hex[:8]}"}
+    tenant = f"cache-{uuid.uuid4().hex[:8]}"
+    # X-Tenant-ID only names the tenant for the test's own counting; the gateway
+    # takes the tenant from the key.
+    headers = {"X-Tenant-ID": tenant, **await stack.headers(tenant)}
     async with httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=120) as http:
         for i, text in enumerate(texts):
             await upload(http, f"doc{i}.txt", text)
@@ -85,7 +88,8 @@ async def upload(http: httpx.AsyncClient, filename: str, text: str) -> str:
     raw = await http.post("/v1/documents", json={"filename": filename, "text": text})
     assert raw.status_code == 202, raw.text
     doc_id = raw.json()["documents"][0]["id"]
-    async with RagbusClient(str(http.base_url), http.headers["X-Tenant-ID"]) as client:
+    key = http.headers["Authorization"].removeprefix("Bearer ")
+    async with RagbusClient(str(http.base_url), key) as client:
         docs = await wait_final(client, [doc_id], 300)
     assert docs[doc_id]["status"] == "indexed", docs
     return doc_id

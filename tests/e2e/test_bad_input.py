@@ -20,8 +20,7 @@ from pypdf import PdfReader, PdfWriter
 
 from gateway.settings import GatewaySettings
 from ragbus.settings import InfraSettings
-from ragbus_tools.client import RagbusClient
-from tests.e2e.stack import running_stack, wait_final
+from tests.e2e.stack import RunningStack, running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -124,9 +123,9 @@ def docx_bomb(inflated_bytes: int = 120 * 1024 * 1024) -> bytes:
 
 
 @pytest.fixture(scope="module")
-async def gateway_url(
+async def bad_stack(
     nats_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
+) -> AsyncIterator[RunningStack]:
     """The whole stack in this process, its gateway limited to MAX_UPLOAD_BYTES.
 
     ``tests.e2e.stack.running_stack`` with gateway settings of our own.
@@ -136,7 +135,7 @@ async def gateway_url(
     )
     gateway = GatewaySettings(max_upload_bytes=MAX_UPLOAD_BYTES)
     async with running_stack(infra, gateway=gateway, name="ragbus-bad") as running:
-        yield running.url
+        yield running
 
 
 @pytest.fixture
@@ -145,16 +144,15 @@ def tenant() -> str:
 
 
 @contextlib.asynccontextmanager
-async def http(url: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=url, headers={"X-Tenant-ID": tenant}, timeout=120
-    ) as client:
+async def http(stack: RunningStack, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = await stack.headers(tenant)
+    async with httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=120) as client:
         yield client
 
 
-async def test_too_large_is_413(gateway_url: str, tenant: str) -> None:
+async def test_too_large_is_413(bad_stack: RunningStack, tenant: str) -> None:
     files = [("file", ("huge.txt", b"a" * (MAX_UPLOAD_BYTES + 1), "text/plain"))]
-    async with http(gateway_url, tenant) as client:
+    async with http(bad_stack, tenant) as client:
         response = await client.post("/v1/documents", files=files)
         listed = (await client.get("/v1/documents")).json()["documents"]
     assert response.status_code == 413
@@ -164,16 +162,16 @@ async def test_too_large_is_413(gateway_url: str, tenant: str) -> None:
     assert listed == []
 
 
-async def test_unsupported_type_is_415(gateway_url: str, tenant: str) -> None:
+async def test_unsupported_type_is_415(bad_stack: RunningStack, tenant: str) -> None:
     files = [("file", ("setup.exe", b"MZ\x90\x00" + bytes(2000), "application/octet-stream"))]
-    async with http(gateway_url, tenant) as client:
+    async with http(bad_stack, tenant) as client:
         response = await client.post("/v1/documents", files=files)
     assert response.status_code == 415
     assert response.json()["detail"].startswith("setup.exe: unsupported file type .exe;")
 
 
 async def test_bad_documents_fail_alone_and_good_ones_are_indexed(
-    gateway_url: str, tenant: str
+    bad_stack: RunningStack, tenant: str
 ) -> None:
     rng = random.Random(7)
     line = rng.randbytes(5 * 1024 * 1024).hex().encode()  # one 10 MiB line, no newline
@@ -198,13 +196,13 @@ async def test_bad_documents_fail_alone_and_good_ones_are_indexed(
     files = [("file", (name, data, kind)) for name, (data, kind) in uploads.items()]
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with http(gateway_url, tenant) as client:
+    async with http(bad_stack, tenant) as client:
         response = await client.post("/v1/documents", files=files)
     assert response.status_code == 202, response.text
     ids = {d["filename"]: d["id"] for d in response.json()["documents"]}
     assert set(ids) == set(uploads)
 
-    async with RagbusClient(gateway_url, tenant) as client:
+    async with bad_stack.client(tenant) as client:
         docs = await wait_final(client, list(ids.values()), 600)
         elapsed = loop.time() - started
         by_name = {doc["filename"]: doc for doc in docs.values()}

@@ -4,13 +4,16 @@ The whole stack runs (real nats-server, Postgres, model, Qdrant local); answers
 come from the offline extractive answerer.
 """
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.credentials import bearer
 from tests.e2e.stack import RunningStack, index_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -30,13 +33,20 @@ The loaf is baked in a covered pot at a high temperature until the crust is brow
 @pytest.fixture(scope="module")
 async def tenant(stack: RunningStack) -> str:
     name = f"conv-{uuid.uuid4().hex[:8]}"
-    await index_texts(stack.url, name, {"processes.txt": PROCESSES, "bread.txt": BREAD})
+    texts = {"processes.txt": PROCESSES, "bread.txt": BREAD}
+    await index_texts(stack.url, await stack.key(name), texts)
     return name
 
 
-def client_for(stack: RunningStack, tenant: str, user: str | None) -> httpx.AsyncClient:
-    headers = {"X-Tenant-ID": tenant, **({"X-User-ID": user} if user else {})}
-    return httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=60)
+@contextlib.asynccontextmanager
+async def client_for(
+    stack: RunningStack, tenant: str, user: str, role: str = "member"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``user``'s client; its ``user_id`` attribute is the principal id the API records."""
+    key, user_id = await stack.user(tenant, user, role)
+    async with httpx.AsyncClient(base_url=stack.url, headers=bearer(key), timeout=60) as http:
+        http.user_id = user_id  # type: ignore[attr-defined]
+        yield http
 
 
 async def test_follow_up_uses_the_previous_turn_and_privacy_holds(
@@ -46,7 +56,7 @@ async def test_follow_up_uses_the_previous_turn_and_privacy_holds(
         created = await alice.post("/v1/conversations", json={})
         assert created.status_code == 201
         conv = created.json()
-        assert conv["visibility"] == "private" and conv["user_id"] == "alice"
+        assert conv["visibility"] == "private" and conv["user_id"] == alice.user_id
 
         first = await alice.post(
             "/v1/query",
@@ -117,11 +127,11 @@ async def test_tenant_conversation_is_shared_but_deleted_only_by_its_creator(
         assert asked.status_code == 200
         seen = (await alice.get(f"/v1/conversations/{conv['id']}")).json()
         assert seen["title"] == "Ops"
-        assert seen["messages"][0]["user_id"] == "bob"
+        assert seen["messages"][0]["user_id"] == bob.user_id
         assert (await bob.delete(f"/v1/conversations/{conv['id']}")).status_code == 403
-        async with client_for(stack, tenant, None) as anonymous:
-            refused = await anonymous.post("/v1/conversations", json={"visibility": "private"})
-            assert refused.status_code == 400
+        async with client_for(stack, tenant, "rita", role="reader") as reader:
+            refused = await reader.post("/v1/conversations", json={"visibility": "private"})
+            assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
 
 
 async def test_stream_resumes_after_a_dropped_connection(stack: RunningStack, tenant: str) -> None:

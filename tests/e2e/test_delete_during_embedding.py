@@ -109,7 +109,7 @@ async def test_delete_while_embedding_removes_only_the_target(
     stack: RunningStack, shared_dir: Path
 ) -> None:
     tenant = f"del-embed-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         target, neighbour = await asyncio.gather(
             client.upload(shared_dir / "corpus" / "nodejs-api" / "tls.md"),
             client.upload_bytes("greenhouse.txt", NEIGHBOUR_TEXT.encode()),

@@ -17,7 +17,6 @@ from rich.console import Console
 
 from deploy.jetstream import stream_for
 from gateway.document_stream import ProgressGate
-from ragbus_tools.client import RagbusClient
 from ragbus_tools.console import run_ingest
 from schemas import (
     AnswerFailed,
@@ -55,7 +54,7 @@ def test_gate_drops_stale_and_backward_updates() -> None:
 @pytest.mark.e2e
 async def test_stream_goes_forward_to_indexed_then_ends(stack: RunningStack) -> None:
     text = "# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n"
-    async with RagbusClient(stack.url, tenant()) as client:
+    async with stack.client(tenant()) as client:
         doc = await client.upload_bytes("otters.md", text.encode())
         events = [e async for e in client.events(doc["id"])]
     names = [name for name, _ in events]
@@ -75,7 +74,7 @@ async def test_stream_goes_forward_to_indexed_then_ends(stack: RunningStack) -> 
 
 @pytest.mark.e2e
 async def test_stream_of_an_indexed_document_is_its_state_then_end(stack: RunningStack) -> None:
-    async with RagbusClient(stack.url, tenant()) as client:
+    async with stack.client(tenant()) as client:
         doc = await client.upload_bytes("a.txt", b"Alpacas hum when they are curious.")
         [_ async for _ in client.events(doc["id"])]
         again = [name async for name, _ in client.events(doc["id"])]
@@ -121,7 +120,7 @@ async def test_gateway_leaves_jetstream_acks_to_jetstream(stack: RunningStack) -
 
 @pytest.mark.e2e
 async def test_unknown_document_is_404(stack: RunningStack) -> None:
-    async with RagbusClient(stack.url, tenant()) as client:
+    async with stack.client(tenant()) as client:
         with pytest.raises(httpx.HTTPStatusError) as caught:
             [_ async for _ in client.events(str(uuid.uuid4()))]
     assert caught.value.response.status_code == 404
@@ -146,13 +145,14 @@ async def test_ingest_folder_with_globs_then_again_as_duplicates(
     who = tenant()
     kwargs = {"include": ["*.md", "*.txt"], "exclude": ["LICENSE*"], "console": quiet()}
 
-    first = await run_ingest(stack.url, who, [tmp_path], **kwargs)  # type: ignore[arg-type]
+    key = await stack.key(who)
+    first = await run_ingest(stack.url, key, [tmp_path], **kwargs)  # type: ignore[arg-type]
     assert first.counts == {"indexed": 3, "failed": 1}
     assert first.failed == 1 and first.chunks == 3
     (bad,) = [o for o in first.outcomes if o.status == "failed"]
     assert bad.label.endswith("empty.md") and "empty" in (bad.error or "")
 
-    second = await run_ingest(stack.url, who, [tmp_path], **kwargs)  # type: ignore[arg-type]
+    second = await run_ingest(stack.url, key, [tmp_path], **kwargs)  # type: ignore[arg-type]
     # A failed document is not a duplicate target, so empty.md fails again.
     assert second.counts == {"duplicate": 3, "failed": 1} and second.chunks == 0
 
@@ -172,12 +172,18 @@ async def test_beir_sample_is_indexed_with_its_ids(
 
     # Few streams, so most documents are followed by the bulk refresh instead.
     summary = await run_ingest(
-        stack.url, who, [corpus], limit=20, concurrency=8, max_streams=4, console=out
+        stack.url,
+        await stack.key(who),
+        [corpus],
+        limit=20,
+        concurrency=8,
+        max_streams=4,
+        console=out,
     )
     assert summary.counts == {"indexed": 20}, [(o.label, o.error) for o in summary.outcomes]
     assert "docs/s" in out.file.getvalue()  # type: ignore[attr-defined]
     first = json.loads(sample[0])
-    async with RagbusClient(stack.url, who) as client:
+    async with stack.client(who) as client:
         docs = await client.documents(limit=100)
     (doc,) = [d for d in docs if d["filename"] == f"{first['_id']}.txt"]
     assert doc["metadata"] == {"beir_id": first["_id"]} and doc["status"] == "indexed"

@@ -5,7 +5,9 @@ Real nats-server, Postgres and model: the vectors come from embed_svc over
 """
 
 import base64
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import numpy as np
 import openai
@@ -32,14 +34,14 @@ def direct(stack: RunningStack) -> FastEmbedEmbedder:
     return embedder
 
 
-def client(stack: RunningStack) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"{stack.url}/v1",
-        api_key="not-used-by-ragbus",
-        default_headers={"X-Tenant-ID": f"emb-{uuid.uuid4().hex[:8]}"},
-        max_retries=0,
-        timeout=120,
-    )
+@contextlib.asynccontextmanager
+async def client(stack: RunningStack) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official client of a fresh tenant, authenticated by its ragbus key alone."""
+    key = await stack.key(f"emb-{uuid.uuid4().hex[:8]}", "reader")
+    async with openai.AsyncOpenAI(
+        base_url=f"{stack.url}/v1", api_key=key, max_retries=0, timeout=120
+    ) as oai:
+        yield oai
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

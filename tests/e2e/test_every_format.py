@@ -15,7 +15,6 @@ from pathlib import Path
 import docx
 import pytest
 
-from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import RunningStack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -157,7 +156,7 @@ async def tenant(
     """A tenant holding one indexed document per format."""
     tenant = f"formats-{uuid.uuid4().hex[:8]}"
     paths = write_corpus(tmp_path_factory.mktemp("formats"), shared_dir)
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         uploaded = await asyncio.gather(*(client.upload(path) for path in paths))
         docs = await wait_final(client, [d["id"] for d in uploaded], INDEX_TIMEOUT_S)
     not_indexed = {d["filename"]: d["error"] for d in docs.values() if d["status"] != "indexed"}
@@ -170,7 +169,7 @@ async def tenant(
 async def test_top_passage_comes_from_the_file(
     stack: RunningStack, tenant: str, case: Case
 ) -> None:
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         passages = (await client.retrieve(case.question, top_k=5))["passages"]
     top = passages[0]
     assert top["filename"] == case.filename, passages
@@ -182,7 +181,7 @@ async def test_top_passage_comes_from_the_file(
 
 
 async def test_html_navigation_is_not_indexed(stack: RunningStack, tenant: str) -> None:
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         passages = (await client.retrieve(f"{NAV_MARKER} home shop account login", top_k=50))[
             "passages"
         ]

@@ -34,6 +34,7 @@ from ragbus_tools.client import RagbusClient
 from ragbus_tools.servers import NatsServer, PostgresServer, ensure_database, start_postgres
 from schemas import subjects as s
 from schemas.dead_letters import DeadLetterReason
+from tests.credentials import key_on
 from tests.e2e.cluster import Cluster, cluster_env
 from tests.e2e.stack import free_port, wait_final, wait_ready
 
@@ -215,7 +216,7 @@ async def test_two_replicas_of_ingest_and_embed_share_the_work_without_duplicate
     # 32 uploads: with 16, a replica that parsed fast took all of them once in a
     # loaded run (each holds 4 at a time and pulls again as soon as one is done).
     documents = 32
-    async with RagbusClient(procs.url, tenant) as client:
+    async with RagbusClient(procs.url, await key_on(database_url, tenant)) as client:
         sources = await upload_all(client, range(documents))
         docs = await wait_final(client, list(sources), 300)
     chunks = await assert_indexed_once(database_url, tenant, docs, sources, count_chunks)
@@ -250,7 +251,7 @@ async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
         b'{"tenant_id": "' + tenant.encode() + b'", "filename": ["not a name"]}',
     )
     await nc.close()
-    async with RagbusClient(procs.url, tenant) as client:
+    async with RagbusClient(procs.url, await key_on(database_url, tenant)) as client:
         sources = await upload_all(client, range(100, 104))
         empty = (await client.upload_bytes("empty.md", b"   \n"))["id"]
         docs = await wait_final(client, [*sources, empty], 120)
@@ -288,7 +289,7 @@ async def test_postgres_unavailable_for_ten_seconds_recovers_without_help(
     tenant = f"pg-{uuid.uuid4().hex[:8]}"
     loop = asyncio.get_running_loop()
     retries_before = await retries(procs)
-    async with RagbusClient(procs.url, tenant) as client:
+    async with RagbusClient(procs.url, await key_on(database_url, tenant)) as client:
         sources = await upload_all(client, range(200, 216))
         pending = await in_flight(database_url, tenant)
         servers.pg.stop()
@@ -312,7 +313,7 @@ async def test_nats_server_restarted_mid_ingest_loses_no_acknowledged_upload(
     procs, database_url = cluster
     tenant = f"nats-{uuid.uuid4().hex[:8]}"
     loop = asyncio.get_running_loop()
-    async with RagbusClient(procs.url, tenant) as client:
+    async with RagbusClient(procs.url, await key_on(database_url, tenant)) as client:
         sources = await upload_all(client, range(300, 316))  # every one answered 202
         pending = await in_flight(database_url, tenant)
         servers.nats.kill()  # a crash, not a clean stop
@@ -355,7 +356,7 @@ async def test_embed_replica_sigkilled_during_300_documents_loses_and_doubles_no
         async with limit:
             return str((await client.upload_bytes(*files[i]))["id"])
 
-    async with RagbusClient(procs.url, tenant) as client:
+    async with RagbusClient(procs.url, await key_on(database_url, tenant)) as client:
         uploads = asyncio.gather(*(upload(client, i) for i in files))
         deadline = loop.time() + 300
         while (indexed_at_kill := await count_indexed(database_url, tenant)) < 30:

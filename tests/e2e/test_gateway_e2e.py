@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import RunningStack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -32,7 +31,7 @@ CORPUS_FILES = (
 async def corpus_tenant(stack: RunningStack, shared_dir: Path) -> str:
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
     files = [shared_dir / "corpus" / name for name in CORPUS_FILES]
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         uploaded = await asyncio.gather(*(client.upload(path) for path in files))
         assert all(d["status"] == "uploaded" and len(d["sha256"]) == 64 for d in uploaded)
         docs = await wait_final(client, [d["id"] for d in uploaded], INDEX_TIMEOUT_S, poll_s=1.0)
@@ -48,7 +47,7 @@ async def corpus_tenant(stack: RunningStack, shared_dir: Path) -> str:
 async def test_child_process_question_cites_child_process_md(
     stack: RunningStack, corpus_tenant: str
 ) -> None:
-    async with RagbusClient(stack.url, corpus_tenant) as client:
+    async with stack.client(corpus_tenant) as client:
         answer = await client.query("How do I spawn a child process and read its output?")
     assert answer["found"] is True
     files = [c["filename"] for c in answer["citations"]]
@@ -58,7 +57,7 @@ async def test_child_process_question_cites_child_process_md(
 
 
 async def test_pdf_question_cites_a_page(stack: RunningStack, corpus_tenant: str) -> None:
-    async with RagbusClient(stack.url, corpus_tenant) as client:
+    async with stack.client(corpus_tenant) as client:
         answer = await client.query(
             "How does shared-mime-info detect the MIME type of a file using magic rules?"
         )
@@ -69,7 +68,7 @@ async def test_pdf_question_cites_a_page(stack: RunningStack, corpus_tenant: str
 
 async def test_streamed_answer_matches_citations(stack: RunningStack, corpus_tenant: str) -> None:
     events: list[tuple[str, object]] = []
-    async with RagbusClient(stack.url, corpus_tenant) as client:
+    async with stack.client(corpus_tenant) as client:
         async for event in client.query_stream("How do I read a file with fs.readFile?"):
             events.append(event)
     names = [name for name, _ in events]
@@ -84,7 +83,7 @@ async def test_streamed_answer_matches_citations(stack: RunningStack, corpus_ten
 async def test_retrieve_returns_passages_without_generation(
     stack: RunningStack, corpus_tenant: str
 ) -> None:
-    async with RagbusClient(stack.url, corpus_tenant) as client:
+    async with stack.client(corpus_tenant) as client:
         reply = await client.retrieve("child_process.spawn stdout data event", top_k=7)
     passages = reply["passages"]
     assert len(passages) == 7
@@ -96,7 +95,7 @@ async def test_retrieve_returns_passages_without_generation(
 
 async def test_other_tenant_sees_nothing(stack: RunningStack, corpus_tenant: str) -> None:
     stranger = f"stranger-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(stack.url, stranger) as client:
+    async with stack.client(stranger) as client:
         answer = await client.query("How do I spawn a child process and read its output?")
         passages = (await client.retrieve("child_process.spawn", top_k=20))["passages"]
     assert answer["citations"] == []
@@ -105,7 +104,7 @@ async def test_other_tenant_sees_nothing(stack: RunningStack, corpus_tenant: str
 
 
 async def test_deleted_document_is_never_retrieved(stack: RunningStack, corpus_tenant: str) -> None:
-    async with RagbusClient(stack.url, corpus_tenant) as client:
+    async with stack.client(corpus_tenant) as client:
         before = (await client.retrieve("child_process.spawn stdout", top_k=10))["passages"]
         target = before[0]["document_id"]
         await client.delete(target)

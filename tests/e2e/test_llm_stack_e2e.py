@@ -25,7 +25,8 @@ from generate_svc.settings import GenerateSettings
 from ingest_svc.app import build as build_ingest
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
-from tests.e2e.stack import index_texts, running_stack
+from tests.credentials import bearer
+from tests.e2e.stack import RunningStack, index_texts, running_stack
 from tests.servers import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -84,7 +85,9 @@ def provider_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def llm_stack(nats_url, database_url, provider_url, tmp_path_factory) -> AsyncIterator[str]:
+async def llm_stack(
+    nats_url, database_url, provider_url, tmp_path_factory
+) -> AsyncIterator[RunningStack]:
     """Every service (generate_svc with the fake LLM) and the gateway; yields its URL."""
     infra = InfraSettings(
         nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("llm")
@@ -99,15 +102,17 @@ async def llm_stack(nats_url, database_url, provider_url, tmp_path_factory) -> A
     generate = functools.partial(build_generate, settings=settings)
     builders = [build_ingest, build_embed, build_retrieve, generate]
     async with running_stack(infra, builders=builders, name="ragbus-llm-test") as running:
-        yield running.url
+        yield running
 
 
 @pytest.fixture(scope="module")
-async def http(llm_stack: str) -> AsyncIterator[httpx.AsyncClient]:
+async def http(llm_stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
     tenant = f"llm-{uuid.uuid4().hex[:8]}"
-    await index_texts(llm_stack, tenant, {"proc.txt": DOC})
-    headers = {"X-Tenant-ID": tenant, "X-User-ID": "dana"}
-    async with httpx.AsyncClient(base_url=llm_stack, headers=headers, timeout=120) as client:
+    key, _ = await llm_stack.user(tenant, "dana")
+    await index_texts(llm_stack.url, key, {"proc.txt": DOC})
+    async with httpx.AsyncClient(
+        base_url=llm_stack.url, headers=bearer(key), timeout=120
+    ) as client:
         yield client
 
 
@@ -187,12 +192,11 @@ async def test_follow_up_is_condensed_by_the_model(http: httpx.AsyncClient) -> N
 
 
 async def test_openai_client_streams_the_llm_answer_with_usage(
-    llm_stack: str, http: httpx.AsyncClient
+    llm_stack: RunningStack, http: httpx.AsyncClient
 ) -> None:
     async with openai.AsyncOpenAI(
-        base_url=f"{llm_stack}/v1",
-        api_key="unused",
-        default_headers={"X-Tenant-ID": http.headers["X-Tenant-ID"]},
+        base_url=f"{llm_stack.url}/v1",
+        api_key=http.headers["Authorization"].removeprefix("Bearer "),
         max_retries=0,
     ) as oai:
         stream = await oai.chat.completions.create(

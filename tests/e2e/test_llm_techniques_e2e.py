@@ -21,7 +21,8 @@ from ingest_svc.app import build as build_ingest
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
 from retrieve_svc.settings import RetrieveSettings
-from tests.e2e.stack import index_texts, running_stack
+from tests.credentials import bearer
+from tests.e2e.stack import RunningStack, index_texts, running_stack
 from tests.integration.fake_llm import FakeLLM, serve_fake_llm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -41,7 +42,9 @@ def llm() -> Iterator[tuple[str, FakeLLM]]:
 
 
 @pytest.fixture(scope="module")
-async def stack_url(nats_server_factory, database_url, tmp_path_factory, llm) -> AsyncIterator[str]:
+async def techniques_stack(
+    nats_server_factory, database_url, tmp_path_factory, llm
+) -> AsyncIterator[RunningStack]:
     nats = nats_server_factory()
     infra = InfraSettings(
         nats_url=nats.url, database_url=database_url, data_dir=tmp_path_factory.mktemp("llm-tq")
@@ -57,17 +60,19 @@ async def stack_url(nats_server_factory, database_url, tmp_path_factory, llm) ->
     ]
     try:
         async with running_stack(infra, builders=builders, name="ragbus-llm-techniques-test") as s:
-            yield s.url
+            yield s
     finally:
         nats.stop()
 
 
 @pytest.fixture(scope="module")
-async def http(stack_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def http(techniques_stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
     tenant = f"llmtq-{uuid.uuid4().hex[:8]}"
-    await index_texts(stack_url, tenant, TEXTS)
-    headers = {"X-Tenant-ID": tenant}
-    async with httpx.AsyncClient(base_url=stack_url, headers=headers, timeout=60) as client:
+    key = await techniques_stack.key(tenant)
+    await index_texts(techniques_stack.url, key, TEXTS)
+    async with httpx.AsyncClient(
+        base_url=techniques_stack.url, headers=bearer(key), timeout=60
+    ) as client:
         yield client
 
 

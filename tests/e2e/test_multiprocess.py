@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragbus_tools.client import RagbusClient
+from tests.credentials import key_on
 from tests.e2e.stack import free_port, wait_final, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -57,7 +58,9 @@ def processes(
                 pytest.fail(f"{name} did not stop within 40 s of SIGTERM")
 
 
-async def test_five_processes_answer_with_citations(processes, shared_dir: Path) -> None:
+async def test_five_processes_answer_with_citations(
+    processes, shared_dir: Path, pgvector_database_url: str
+) -> None:
     url, procs = processes
     await wait_ready(url, timeout_s=180)
     corpus = shared_dir / "corpus"
@@ -68,7 +71,7 @@ async def test_five_processes_answer_with_citations(processes, shared_dir: Path)
         corpus / "pdf" / "shared-mime-info-spec.pdf",
     ]
     tenant = f"mp-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(url, tenant) as client:
+    async with RagbusClient(url, await key_on(pgvector_database_url, tenant)) as client:
         uploaded = await asyncio.gather(*(client.upload(p) for p in files))
         docs = await wait_final(client, [d["id"] for d in uploaded], 600)
         assert {d["status"] for d in docs.values()} == {"indexed"}, docs

@@ -3,12 +3,13 @@
 Real nats-server, Postgres, model and Qdrant local; the offline extractive answerer.
 """
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
 
-from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import RunningStack, index_texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -24,18 +25,18 @@ OTHER = "Sourdough bread is leavened with a starter of wild yeast and lactic aci
 @pytest.fixture(scope="module")
 async def tenant(stack: RunningStack) -> str:
     name = f"oai-{uuid.uuid4().hex[:8]}"
-    await index_texts(stack.url, name, {"processes.txt": DOC, "bread.txt": OTHER})
+    await index_texts(stack.url, await stack.key(name), {"processes.txt": DOC, "bread.txt": OTHER})
     return name
 
 
-def client(stack: RunningStack, tenant: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"{stack.url}/v1",
-        api_key="not-used-by-ragbus",
-        default_headers={"X-Tenant-ID": tenant},
-        max_retries=0,
-        timeout=120,
-    )
+@contextlib.asynccontextmanager
+async def client(stack: RunningStack, tenant: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official client, authenticated by the tenant's ragbus key alone (``api_key``)."""
+    key = await stack.key(tenant)
+    async with openai.AsyncOpenAI(
+        base_url=f"{stack.url}/v1", api_key=key, max_retries=0, timeout=120
+    ) as oai:
+        yield oai
 
 
 async def test_non_streamed_completion_has_text_citations_and_usage(
@@ -83,7 +84,7 @@ async def test_streamed_completion_joins_to_the_answer_and_ends_with_citations(
     assert citations
     assert {f"[{c['n']}]" for c in citations} <= {m for m in ("[1]", "[2]", "[3]") if m in text}
     query_id = (last.model_extra or {})["ragbus"]["query_id"]
-    async with RagbusClient(stack.url, tenant) as ragbus:
+    async with stack.client(tenant) as ragbus:
         stored = (await ragbus._http.get(f"/v1/queries/{query_id}")).json()
     assert stored["question"] == "And how do I stop it?"
     assert stored["standalone_question"] == "How do I start a child process? And how do I stop it?"
@@ -101,7 +102,7 @@ async def test_request_without_a_user_message_is_refused(stack: RunningStack, te
 async def test_conversation_id_stores_the_turn_and_uses_the_stored_history(
     stack: RunningStack, tenant: str
 ) -> None:
-    async with RagbusClient(stack.url, tenant) as ragbus:
+    async with stack.client(tenant) as ragbus:
         conv = (await ragbus._http.post("/v1/conversations", json={})).json()
         async with client(stack, tenant) as oai:
             for question in ("How do I start a child process?", "And how do I stop it?"):

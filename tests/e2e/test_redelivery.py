@@ -21,7 +21,6 @@ import pytest
 from nats.aio.msg import Msg
 
 from deploy.jetstream import CHUNKS_STREAM, DOCUMENTS_STREAM, QUERIES_STREAM
-from ragbus_tools.client import RagbusClient
 from schemas import subjects as s
 from schemas.dead_letters import TenantOnly
 from tests.e2e.stack import wait_final
@@ -126,7 +125,7 @@ async def flow(stack: Any, nats_url: str, database_url: str) -> AsyncIterator[Fl
 
     for pattern in ("document.>", "chunks.>", s.QUERY_REQUESTED, s.CONTEXT_RETRIEVED):
         await nc.subscribe(pattern, cb=capture)
-    async with RagbusClient(stack.url, tenant) as client:
+    async with stack.client(tenant) as client:
         text = b"# Tides\n\nThe harbor tide table lists high water at 06:12 and 18:40 today.\n"
         doc = (await client.upload_bytes("tides.md", text))["id"]
         await wait_final(client, [doc], 120)

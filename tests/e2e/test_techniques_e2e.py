@@ -16,7 +16,7 @@ import pytest
 from ragbus.settings import InfraSettings
 from retrieve_svc.app import build as build_retrieve
 from retrieve_svc.settings import RetrieveSettings
-from tests.e2e.stack import running_stack
+from tests.e2e.stack import RunningStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -24,20 +24,22 @@ KNOWN = "dense, sparse, hybrid, hybrid_rerank, multi_query, hyde"
 
 
 @pytest.fixture(scope="module")
-async def gateway_url(nats_url, database_url, tmp_path_factory) -> AsyncIterator[str]:
+async def techniques_stack(nats_url, database_url, tmp_path_factory) -> AsyncIterator[RunningStack]:
     infra = InfraSettings(
         nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("tech")
     )
     offline = RetrieveSettings(llm_model=None, rerank_model=None, rerank_model_path=None)
     retrieve = functools.partial(build_retrieve, settings=offline)
     async with running_stack(infra, builders=[retrieve], name="ragbus-techniques-test") as stack:
-        yield stack.url
+        yield stack
 
 
 @pytest.fixture
-async def http(gateway_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"X-Tenant-ID": f"tech-{uuid.uuid4().hex[:8]}"}
-    async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=60) as client:
+async def http(techniques_stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+    headers = await techniques_stack.headers(f"tech-{uuid.uuid4().hex[:8]}", "reader")
+    async with httpx.AsyncClient(
+        base_url=techniques_stack.url, headers=headers, timeout=60
+    ) as client:
         yield client
 
 

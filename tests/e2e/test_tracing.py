@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragbus.settings import InfraSettings
-from ragbus_tools.client import RagbusClient
 from tests.e2e.stack import running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -76,7 +75,7 @@ async def test_one_trace_spans_gateway_ingest_and_embed_for_an_upload(
     stack: Any, exporter: InMemorySpanExporter
 ) -> None:
     exporter.clear()
-    async with RagbusClient(stack.url, "otel-upload") as client:
+    async with stack.client("otel-upload") as client:
         text = b"# Bells\n\nThe bronze bell in the north tower rings at noon on Sundays.\n"
         doc = (await client.upload_bytes("bells.md", text))["id"]
         await wait_final(client, [doc], 120)
@@ -94,7 +93,7 @@ async def test_one_trace_spans_gateway_ingest_and_embed_for_an_upload(
 async def test_one_trace_spans_gateway_retrieve_and_generate_for_a_query(
     stack: Any, exporter: InMemorySpanExporter
 ) -> None:
-    async with RagbusClient(stack.url, "otel-query") as client:
+    async with stack.client("otel-query") as client:
         text = b"# Ferry\n\nThe island ferry leaves the pier every forty minutes.\n"
         doc = (await client.upload_bytes("ferry.md", text))["id"]
         await wait_final(client, [doc], 120)
@@ -110,11 +109,14 @@ async def test_one_trace_spans_gateway_retrieve_and_generate_for_a_query(
 
 
 async def test_gateway_metrics_count_settled_messages_and_stages(stack: Any) -> None:
-    async with RagbusClient(stack.url, "otel-metrics") as client:
+    async with stack.client("otel-metrics") as client:
         doc = (await client.upload_bytes("m.md", b"# Metrics\n\nCounted once.\n"))["id"]
         await wait_final(client, [doc], 120)
     async with httpx.AsyncClient(base_url=stack.url) as http:
-        response = await http.get("/metrics")
+        assert (await http.get("/metrics")).status_code == 401  # not open to anyone
+        member = await stack.headers("otel-metrics", "member")
+        assert (await http.get("/metrics", headers=member)).status_code == 403
+        response = await http.get("/metrics", headers=await stack.headers("otel-metrics"))
     assert response.status_code == 200
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value

@@ -22,6 +22,7 @@ from embed_svc.tenant_lanes import lane_durable
 from ragbus_tools.client import RagbusClient
 from ragbus_tools.servers import NatsServer
 from schemas import subjects as s
+from tests.credentials import key_on
 from tests.e2e.cluster import Cluster, cluster_env
 from tests.e2e.stack import free_port, wait_ready
 
@@ -79,7 +80,7 @@ async def test_embed_worker_killed_mid_document_still_indexes(
     await wait_ready(cluster.url, timeout_s=180)
     loop = asyncio.get_running_loop()
     tenant = f"kill-{uuid.uuid4().hex[:8]}"
-    async with RagbusClient(cluster.url, tenant) as client:
+    async with RagbusClient(cluster.url, await key_on(pgvector_database_url, tenant)) as client:
         doc_id = (await client.upload(shared_dir / "corpus" / "nodejs-api" / "fs.md"))["id"]
 
         deadline = loop.time() + 300

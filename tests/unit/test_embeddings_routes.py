@@ -14,6 +14,8 @@ from embed_svc.model_lock import ModelLock
 from embed_svc.texts_embedding import EmbeddingsApi
 from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.settings import AuthSettings
 from gateway.embeddings import UNAVAILABLE
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
@@ -44,6 +46,13 @@ class BusToEmbedSvc:
         return json.loads((await self.api.embed(wire)).model_dump_json())
 
 
+# Route logic is tested behind a proxy that vouches for the caller (an admin);
+# authentication itself is tests/e2e/test_security.py's.
+TRUSTED_HEADERS = Authenticator(
+    AuthSettings(mode="trusted-headers", default_role="admin"), None, None
+)  # type: ignore[arg-type]
+
+
 def client(bus: BusToEmbedSvc | None = None) -> tuple[TestClient, BusToEmbedSvc]:
     bus = bus or BusToEmbedSvc()
     settings = GatewaySettings(embeddings_timeout_s=7.0)
@@ -55,6 +64,7 @@ def client(bus: BusToEmbedSvc | None = None) -> tuple[TestClient, BusToEmbedSvc]
         publisher=bus,  # type: ignore[arg-type]
         hub=AnswerHub(),
         ready=True,
+        auth=TRUSTED_HEADERS,
     )
     return TestClient(app, headers={"X-Tenant-ID": "acme"}), bus
 
@@ -206,4 +216,4 @@ def test_a_model_failure_is_503_and_leaks_nothing() -> None:
 def test_a_missing_tenant_is_refused() -> None:
     http, bus = client()
     reply = http.post("/v1/embeddings", json={"input": "x"}, headers={"X-Tenant-ID": ""})
-    assert reply.status_code == 400 and bus.requests == []
+    assert reply.status_code == 401 and bus.requests == []  # no identity, nothing sent

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from gateway.answer_hub import AnswerHub
 from gateway.app import create_app
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.settings import AuthSettings
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from ragbus.settings import InfraSettings
@@ -134,6 +136,13 @@ class FakeTenants:
         self.chunking[tenant_id] = strategy
 
 
+# Route logic is tested behind a proxy that vouches for the caller (an admin);
+# authentication itself is tests/e2e/test_security.py's.
+TRUSTED_HEADERS = Authenticator(
+    AuthSettings(mode="trusted-headers", default_role="admin"), None, None
+)  # type: ignore[arg-type]
+
+
 def client(publisher: FakePublisher | None = None):
     """The real app and routes; the lifespan (NATS, Postgres) is not run: fakes instead."""
     settings = GatewaySettings(max_upload_bytes=1024)
@@ -145,6 +154,7 @@ def client(publisher: FakePublisher | None = None):
         publisher=publisher or FakePublisher(),  # type: ignore[arg-type]
         hub=AnswerHub(),
         ready=True,
+        auth=TRUSTED_HEADERS,
         tenants=FakeTenants(),  # type: ignore[arg-type]
     )
     app.state.gateway = state
@@ -179,16 +189,20 @@ def test_same_bytes_again_name_the_existing_document() -> None:
     assert len(publisher.sent) == 1
 
 
-def test_missing_tenant_is_400() -> None:
-    http, _ = client()
+def test_missing_tenant_is_401() -> None:
+    # Behind a trusted proxy, a request without the tenant header has no identity.
+    http, state = client()
     reply = upload(http, "a.md", b"x", tenant=None)
-    assert reply.status_code == 400
-    assert reply.json()["detail"] == "missing X-Tenant-ID header"
+    assert reply.status_code == 401
+    assert reply.json() == {"detail": "missing X-Tenant-ID header", "code": "missing_credentials"}
+    assert state.blobs.data == {}  # type: ignore[attr-defined]
 
 
-def test_invalid_tenant_is_400() -> None:
-    http, _ = client()
-    assert upload(http, "a.md", b"x", tenant="../etc").status_code == 400
+def test_invalid_tenant_is_401() -> None:
+    http, state = client()
+    reply = upload(http, "a.md", b"x", tenant="../etc")
+    assert reply.status_code == 401 and reply.json()["code"] == "invalid_credentials"
+    assert state.blobs.data == {}  # type: ignore[attr-defined]
 
 
 def test_unsupported_type_is_415_and_names_the_file() -> None:

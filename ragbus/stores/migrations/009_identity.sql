@@ -106,4 +106,4 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_tenant_at ON audit_log (tenant_id, at DESC);
 
 -- Who uploaded a document: a member may delete or reprocess only their own.
-ALTER TABLE documents ADD COLUMN uploaded_by uuid;
+ALTER TABLE documents ADD COLUMN uploaded_by text;
