@@ -12,6 +12,7 @@ import typer
 from ragbus_tools.bench.cli import app as bench_app
 from ragbus_tools.dead_letters_cli import app as dlq_app
 from ragbus_tools.keys_cli import keys_app, tenants_app
+from ragbus_tools.process_cli import status, up_processes
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bench_app, name="bench")
+app.command()(status)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 
@@ -89,7 +91,7 @@ def up(
 
     _logging()
     if processes or cluster > 1:  # a cluster's services run as processes too
-        _up_processes(host, port, data_dir, replicas, cluster)
+        up_processes(host, port, data_dir, replicas, cluster, tenant)
         return
     threads = set_all_in_one_threads()
     logging.getLogger(__name__).info("embedding model threads", extra={"threads": threads})
@@ -99,44 +101,6 @@ def up(
     except PortTakenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
-
-
-def _up_processes(host: str, port: int, data_dir: Path, replicas: str, cluster: int) -> None:
-    """``ragbus up --processes``: see :mod:`ragbus_tools.process_stack`."""
-    from ragbus.settings import InfraSettings
-    from ragbus_tools.process_stack import MODULES, ProcessPlan, run_processes
-    from ragbus_tools.supervisor import parse_replicas
-
-    try:
-        counts = parse_replicas(replicas, list(MODULES))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--replicas") from None
-    plan = ProcessPlan(counts, cluster=cluster, host=host, port=port)
-    asyncio.run(run_processes(InfraSettings(data_dir=data_dir), plan))
-
-
-@app.command()
-def status(
-    data_dir: Annotated[
-        Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where the stack keeps its state.")
-    ] = Path(".ragbus"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON as served.")] = False,
-) -> None:
-    """Each replica of `ragbus up --processes`: pid, state, ready, restarts, memory.
-
-    Exits 1 unless every replica is ready, 2 when no such stack runs in DATA_DIR.
-    """
-    import httpx
-
-    from ragbus_tools.process_status import read_status, status_lines
-
-    try:
-        current = read_status(data_dir)
-    except (OSError, ValueError, httpx.HTTPError) as exc:
-        typer.echo(f"no process-mode stack answers in {data_dir}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(json.dumps(current, indent=2) if as_json else "\n".join(status_lines(current)))
-    raise typer.Exit(0 if current["ready"] else 1)
 
 
 @app.command()

@@ -22,12 +22,14 @@ from pathlib import Path
 import nats
 
 from deploy.jetstream import JetStreamSettings, ensure_streams
+from gateway.auth.bootstrap import bootstrap_admin
+from ragbus.resources import Resources
 from ragbus.runtime import GRACEFUL_TIMEOUT_S, wait_for_shutdown_signal
 from ragbus.settings import InfraSettings
 from ragbus_tools.process_status import PROCESSES_FILE, serve_status
 from ragbus_tools.servers.nats_cluster import NatsCluster, start_nats_cluster
 from ragbus_tools.servers.ports import free_ports
-from ragbus_tools.stack import embedded_servers
+from ragbus_tools.stack import DEFAULT_TENANT, announce, check_port_free, embedded_servers
 from ragbus_tools.supervisor import ReplicaSpec, Supervisor
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,14 @@ class ProcessPlan:
         cluster: nats-server nodes; 1 is the single embedded server.
         host: The gateway's interface.
         port: The first gateway replica's port; replica ``i`` listens on ``port + i``.
+        tenant: Tenant of the admin key made on the first start (as ``ragbus up``).
     """
 
     replicas: dict[str, int]
     cluster: int = 1
     host: str = "127.0.0.1"
     port: int = 8000
+    tenant: str = DEFAULT_TENANT
 
 
 def replica_specs(
@@ -139,7 +143,16 @@ async def keep_nodes_alive(cluster: NatsCluster, every_s: float = 1.0) -> None:
 
 
 async def run_processes(infra: InfraSettings, plan: ProcessPlan) -> None:
-    """Run the stack as supervised processes until SIGINT/SIGTERM, then drain them all."""
+    """Run the stack as supervised processes until SIGINT/SIGTERM, then drain them all.
+
+    As ``ragbus up`` (:func:`ragbus_tools.stack.run_stack`), the first start makes the
+    tenant's admin key and ``stack.json``; the gateways' ports are checked first.
+
+    Raises:
+        PortTakenError: a gateway's port is in use.
+    """
+    for i in range(plan.replicas.get("gateway", 1)):
+        check_port_free(plan.host, plan.port + i)
     if infra.vector_store == "qdrant" and not infra.qdrant_url:
         if "vector_store" in infra.model_fields_set:
             raise ValueError("Qdrant local mode admits one process: set QDRANT_URL or pgvector")
@@ -149,15 +162,19 @@ async def run_processes(infra: InfraSettings, plan: ProcessPlan) -> None:
         if cluster is not None:
             infra = infra.model_copy(update={"nats_url": cluster.urls[0]})
         infra = await stack.enter_async_context(embedded_servers(infra))
-        urls = cluster.urls if cluster else [infra.nats_url]
+        # NATS_URL may list several servers, comma-separated (an external cluster).
+        urls = cluster.urls if cluster else infra.nats_url.split(",")
         stream_replicas = min(3, len(urls)) if cluster else JetStreamSettings().replicas
         nc = await nats.connect(urls, name="ragbus-topology")
         try:  # once here, so the replicas do not all race to create the streams
             await ensure_streams(nc.jetstream(), JetStreamSettings(replicas=stream_replicas))
         finally:
             await nc.close()
-        # Whatever `ragbus up` sets up for the gateway in run_stack (an admin key, the
-        # stack file) belongs here too, before the replicas start.
+        resources = Resources(infra)
+        try:  # the same first admin key as `ragbus up`
+            new_key = await bootstrap_admin(await resources.pool(), plan.tenant)
+        finally:
+            await resources.close()
         supervisor = Supervisor(replica_specs(plan, infra, urls, stream_replicas))
         await supervisor.start()
         watch = asyncio.create_task(keep_nodes_alive(cluster)) if cluster else None
@@ -167,9 +184,11 @@ async def run_processes(infra: InfraSettings, plan: ProcessPlan) -> None:
         gateway = f"http://{plan.host}:{plan.port}"
         record = {"status_url": f"http://127.0.0.1:{port}", "gateway_url": gateway, "nats": urls}
         (Path(infra.data_dir) / PROCESSES_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        print(f"ragbus is up (processes): {gateway}", flush=True)
-        print(f"  NATS: {', '.join(urls)}; streams R{stream_replicas}", flush=True)
-        print(f"  status: ragbus status --data-dir {infra.data_dir}", flush=True)
+        await announce(infra, gateway, plan.tenant, new_key)
+        print(f"  {len(supervisor.replicas)} processes; NATS {', '.join(urls)}", flush=True)
+        print(
+            f"  streams R{stream_replicas}; ragbus status --data-dir {infra.data_dir}", flush=True
+        )
         try:
             await wait_for_shutdown_signal()
         finally:

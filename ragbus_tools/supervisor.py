@@ -228,14 +228,16 @@ class Supervisor:
 
     async def _probe(self, http: httpx.AsyncClient, replica: Replica) -> None:
         state = replica.state
-        if state.pid is None or state.state == "stopping":
+        pid = state.pid
+        if pid is None or state.state == "stopping":
             return
         ready = replica.spec.health_url is None
         if not ready:
             with contextlib.suppress(httpx.HTTPError):
                 assert replica.spec.health_url is not None
                 ready = (await http.get(replica.spec.health_url)).status_code == 200
-        if state.pid is not None and state.state != "stopping":
+        # Only for the process probed: it may have died and been replaced meanwhile.
+        if state.pid == pid and state.state != "stopping":
             state.ready = ready
             state.state = "running" if ready else "starting"
 

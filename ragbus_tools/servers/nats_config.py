@@ -62,6 +62,10 @@ class NatsConfig:
             verbatim. Empty today: NATS authentication is added here.
         max_file_store: JetStream's disk limit (``"10G"``), or ``None`` for the
             server's default (75% of the free disk).
+        pid_file: Where the server writes its pid, for ``nats-server --signal``
+            (Kubernetes' preStop hook puts it in lame-duck mode).
+        lame_duck_duration: How long a stopping server spreads its clients' moves
+            to the other nodes (``"30s"``), or ``None`` for the default (2 min).
     """
 
     server_name: Value
@@ -72,6 +76,8 @@ class NatsConfig:
     cluster: ClusterConfig | None = None
     security: Sequence[str] = field(default_factory=tuple)
     max_file_store: str | None = None
+    pid_file: str | None = None
+    lame_duck_duration: str | None = None
 
 
 def _value(value: Value) -> str:
@@ -88,6 +94,10 @@ def render_nats_config(config: NatsConfig) -> str:
     ]
     if config.http is not None:
         lines.append(f"http: {_value(config.http)}")
+    if config.pid_file is not None:
+        lines.append(f"pid_file: {_value(config.pid_file)}")
+    if config.lame_duck_duration is not None:
+        lines.append(f"lame_duck_duration: {_value(config.lame_duck_duration)}")
     lines.append("jetstream {")
     lines.append(f"  store_dir: {_value(config.store_dir)}")
     if config.sync_always:

@@ -208,6 +208,7 @@ def start_nats_server(
     host: str = "127.0.0.1",
     sync_always: bool = False,
     timeout: float = 20.0,
+    http_port: int | None = None,
 ) -> NatsServer:
     """Start nats-server with JetStream, storing under ``data_dir/nats``.
 
@@ -218,6 +219,7 @@ def start_nats_server(
         sync_always: fsync every JetStream write. Only needed to survive a machine
             crash; a killed process loses nothing that reached the kernel anyway.
         timeout: Seconds to wait for JetStream to answer.
+        http_port: Monitoring port (``/healthz``, ``/jsz``); none when ``None``.
 
     Returns:
         The running server; use it as a context manager or call ``stop()``.
@@ -233,6 +235,7 @@ def start_nats_server(
             host=host,
             port=port if port is not None else free_port(host),
             sync_always=sync_always,
+            http_port=http_port,
         )
         server.start(timeout)
         return server
