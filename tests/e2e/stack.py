@@ -9,6 +9,7 @@ import httpx
 import uvicorn
 
 from gateway.app import create_app
+from gateway.auth.settings import AuthSettings, QuotaSettings
 from gateway.settings import GatewaySettings
 from ragbus.resources import Resources
 from ragbus.runtime import ServiceBuilder, start_bus
@@ -118,6 +119,8 @@ async def running_stack(
     builders: Sequence[ServiceBuilder] | None = None,
     gateway: GatewaySettings | None = None,
     name: str = "ragbus-test",
+    auth: AuthSettings | None = None,
+    quotas: QuotaSettings | None = None,
 ) -> AsyncIterator[RunningStack]:
     """The services on one broker plus the gateway on a free port.
 
@@ -128,6 +131,8 @@ async def running_stack(
         gateway: Gateway settings, e.g. a smaller upload limit; the port is always
             a free one.
         name: The broker's client name.
+        auth: Authentication settings (default: API keys and ragbus's own tokens).
+        quotas: Default quotas (default: the gateway's).
     """
     resources = Resources(infra)
     # Read at call time, so a test that swaps an entry of SERVICE_BUILDERS gets it.
@@ -135,7 +140,9 @@ async def running_stack(
     bus = await start_bus(infra, resources, chosen, name=name)
     port = free_port()
     settings = (gateway or GatewaySettings()).model_copy(update={"port": port})
-    app = create_app(infra, settings, resources=resources)
+    app = create_app(
+        infra, settings, resources=resources, auth_settings=auth, quota_settings=quotas
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"
