@@ -6,6 +6,7 @@ from faststream.nats import NatsRouter
 
 from ingest_svc.backlog import JetStreamBacklog
 from ingest_svc.handlers import build_router
+from ingest_svc.orphan_blobs import OrphanBlobs
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
 from ingest_svc.sweeper import Sweeper
@@ -26,9 +27,10 @@ async def build(
     """
     settings = settings or IngestSettings()
     documents = await resources.documents()
+    blobs = await resources.blob_store()
     service = IngestService(
         documents,
-        await resources.blob_store(),
+        blobs,
         await resources.embedder(),
         publisher,
         overlap_tokens=settings.overlap_tokens,
@@ -42,6 +44,7 @@ async def build(
             interval_s=settings.sweep_interval_s,
             stale_after_s=settings.stale_after_s,
             backlog=JetStreamBacklog(publisher.jetstream),
+            orphans=OrphanBlobs(await resources.pool(), blobs),
         ).start()
     return build_router(service, settings)
 

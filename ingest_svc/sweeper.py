@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ingest_svc.backlog import Backlog
+from ingest_svc.orphan_blobs import OrphanBlobs
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle, upload_event
 from ragbus.errors import PermanentError
@@ -102,6 +103,7 @@ class Sweeper:
         stale_after_s: A document untouched for longer is re-published.
         backlog: Asked before each rescue whether the work may still be queued;
             ``None`` rescues every stale row.
+        orphans: Deletes blobs without a row after each round (when due).
     """
 
     def __init__(
@@ -113,8 +115,10 @@ class Sweeper:
         interval_s: float = 30.0,
         stale_after_s: float = 300.0,
         backlog: Backlog | None = None,
+        orphans: OrphanBlobs | None = None,
     ) -> None:
         self._backlog = backlog
+        self._orphans = orphans
         self._pool = pool
         self._publisher = publisher
         self._lifecycle = DocumentLifecycle(documents, publisher)
@@ -191,7 +195,9 @@ class Sweeper:
                 return
             try:
                 await self.sweep_once()
-            except Exception:  # Postgres or NATS down: try again next round
+                if self._orphans is not None:
+                    await self._orphans.sweep_due()
+            except Exception:  # Postgres, NATS or the blob store down: next round
                 if not self._done():
                     log.exception("sweep failed")
 

@@ -11,7 +11,9 @@ import io
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -44,6 +46,10 @@ class BlobStore(Protocol):
 
     async def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
+        ...
+
+    async def older_than(self, age_s: float, limit: int) -> list[str]:
+        """Keys of at most ``limit`` objects last written over ``age_s`` seconds ago."""
         ...
 
     async def close(self) -> None:
@@ -146,6 +152,23 @@ class LocalBlobStore:
         """Whether the file exists."""
         return await asyncio.to_thread(self._path(key).is_file)
 
+    async def older_than(self, age_s: float, limit: int) -> list[str]:
+        """Keys of files modified over ``age_s`` seconds ago (temp files left out)."""
+
+        def walk() -> list[str]:
+            cutoff = time.time() - age_s
+            found = []
+            for path in self._root.rglob("*"):
+                if path.name.startswith(".tmp-") or not path.is_file():
+                    continue
+                if path.stat().st_mtime < cutoff:
+                    found.append(path.relative_to(self._root).as_posix())
+                    if len(found) >= limit:
+                        break
+            return found
+
+        return await asyncio.to_thread(walk)
+
     async def close(self) -> None:
         """Nothing to release."""
 
@@ -247,6 +270,22 @@ class S3BlobStore:
         except NotFoundError:
             return False
         return True
+
+    async def older_than(self, age_s: float, limit: int) -> list[str]:
+        """Keys of objects last modified over ``age_s`` seconds ago (one listing)."""
+
+        def listing() -> list[str]:
+            cutoff = datetime.now(UTC) - timedelta(seconds=age_s)
+            found = []
+            for obj in self._client.list_objects(self._bucket, recursive=True):
+                if obj.last_modified is not None and obj.last_modified < cutoff:
+                    found.append(str(obj.object_name))
+                    if len(found) >= limit:
+                        break
+            return found
+
+        with _s3_errors("list"):
+            return await asyncio.to_thread(listing)
 
     async def close(self) -> None:
         """Close pooled HTTP connections."""

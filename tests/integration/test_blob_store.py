@@ -1,5 +1,6 @@
 """Blob store contract against a local directory and a real S3 server (SeaweedFS)."""
 
+import asyncio
 import os
 import re
 import uuid
@@ -96,3 +97,11 @@ async def test_unreachable_s3_is_retryable():
     with pytest.raises(RetryableError):
         await blobs.get("t/d/f")
     await blobs.close()
+
+
+async def test_older_than_lists_by_age_on_both_stores(store) -> None:
+    key = f"t/{uuid.uuid4()}/a.txt"
+    await store.put(key, b"x")
+    assert key not in await store.older_than(3600, 100)
+    await asyncio.sleep(1.1)  # S3 keeps last-modified to the second
+    assert key in await store.older_than(0.5, 100)
