@@ -56,6 +56,17 @@ class Scaling:
 POLLING_S = 10
 """Seconds between KEDA's reads of the backlog."""
 
+# Thresholds (docs/deploy.md has the tables): embed's 40 batches a replica is the knee
+# of `scale_sim replay deploy/k8s/scaling/scifact-import.json --sweep` (600 SciFact
+# documents uploaded in 28 s): drained 19 s after the last upload with 7 replicas at
+# the peak, against 14 s and 10 replicas at 20, and 32 s with 3 at 160; one batch
+# is 1-64 chunks, so 40 is at most ~65 s of work for a 2-core replica (39 chunks/s).
+# ingest parses ~28 uploads/s a replica and never queued more than 5 in the
+# recording: 200 only scales it for imports far larger than the upload quota allows.
+# retrieve and generate have no recorded backlog; theirs come from `ragbus bench
+# query` (docs/benchmarks.md): 20 questions is ~0.2 s of retrieval, 4 contexts ~0.4 s
+# of extractive answering (an LLM's answer takes seconds, so the CPU trigger and the
+# backlog both stay low there).
 PROFILES: dict[str, dict[str, Scaling]] = {
     # A laptop or CI cluster: embed may go to zero (POST /v1/embeddings then answers
     # 503 until an import wakes it), nothing grows far.

@@ -25,9 +25,11 @@ import asyncpg
 import httpx
 import nats
 import pytest
+from gjson import get as gjson_get
 
 from deploy.jetstream import DOCUMENTS_STREAM, streams
 from ragbus_tools.beir import read_corpus
+from ragbus_tools.k8s_scaling import NATS_ACCOUNT, scaled_objects
 from ragbus_tools.servers import ensure_database, start_postgres
 from ragbus_tools.servers.nats_cluster import NatsCluster, start_nats_cluster
 from ragbus_tools.servers.nats_server import NatsServer
@@ -254,3 +256,30 @@ async def test_300_documents_survive_a_node_the_stream_leader_and_a_replica_of_e
     )
     assert len(set(ids)) == 300 and at_c < 300
     assert ok_a > 0, "no query answered while a node was down"
+
+
+async def test_keda_finds_every_scaled_consumer_in_the_running_cluster(
+    stack: tuple[NatsCluster, ProcessStack, str],
+) -> None:
+    """Each generated ScaledObject's backlog, looked up in a node's /jsz as KEDA does."""
+    cluster, _, _ = stack
+    node = cluster.nodes[0]
+    base = f"http://127.0.0.1:{node.http_port}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        jsz = (await http.get(f"{base}/jsz?acc=%24G&consumers=true&config=true")).json()
+        streams_only = (await http.get(f"{base}/jsz?acc=%24G&streams=true")).json()
+    account = next(a for a in jsz["account_details"] if a["name"] == NATS_ACCOUNT)
+    found = {}
+    for obj in scaled_objects("prod", "ragbus"):
+        trigger = obj["spec"]["triggers"][0]
+        meta = trigger["metadata"]
+        if trigger["type"] == "nats-jetstream":
+            stream = next(s for s in account["stream_detail"] if s["name"] == meta["stream"])
+            names = {c["name"] for c in stream.get("consumer_detail", [])}
+            found[obj["metadata"]["name"]] = meta["consumer"] in names
+        else:
+            found[obj["metadata"]["name"]] = isinstance(
+                gjson_get(streams_only, meta["valueLocation"]), int
+            )
+    print(f"\nKEDA's lookups on {node.server_name}: {found}")
+    assert found == {"ingest": True, "embed": True, "retrieve": True, "generate": True}
