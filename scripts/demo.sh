@@ -8,7 +8,10 @@ question="${2:-How can a client submit a document using only a NATS connection?}
 bash scripts/setup.sh
 port="${RAGBUS_DEMO_PORT:-8765}"
 data_dir="${RAGBUS_DEMO_DATA_DIR:-.ragbus/demo}"
+# ragbus up makes the tenant's first admin key and writes it, with stack.json, under the
+# data dir; the CLI commands below find both there (RAGBUS_DATA_DIR).
 export RAGBUS_URL="http://127.0.0.1:${port}" RAGBUS_TENANT="${RAGBUS_TENANT:-demo}"
+export RAGBUS_DATA_DIR="$data_dir"
 export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 mkdir -p "$data_dir"
 .venv/bin/ragbus up --port "$port" --data-dir "$data_dir" >"$data_dir/ragbus.log" 2>&1 &
