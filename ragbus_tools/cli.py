@@ -11,7 +11,7 @@ import typer
 
 from ragbus_tools.bench.cli import app as bench_app
 from ragbus_tools.dead_letters_cli import app as dlq_app
-from ragbus_tools.keys_cli import keys_app, tenants_app
+from ragbus_tools.keys_cli import keys_app, signing_app, tenants_app
 from ragbus_tools.process_cli import status, up_processes
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
@@ -24,6 +24,7 @@ app.add_typer(bench_app, name="bench")
 app.command()(status)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(signing_app, name="signing-keys")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOpt = Annotated[
@@ -227,7 +228,7 @@ def eval_command(
         used, rows, ranked = asyncio.run(
             run_eval(
                 dataset,
-                url=url,
+                url=url or DEFAULT_URL,
                 tenant=tenant,
                 split=split,
                 modes=modes,

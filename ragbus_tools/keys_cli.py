@@ -125,3 +125,36 @@ async def _first_key(database_url: str, tenant: str) -> str | None:
         return await bootstrap_admin(pool, tenant)
     finally:
         await pool.close()
+
+
+signing_app = typer.Typer(
+    help="The gateway's token signing keys (operators, with DATABASE_URL).", no_args_is_help=True
+)
+
+
+@signing_app.command("rotate")
+def rotate_signing_key(
+    database_url: Annotated[
+        str | None, typer.Option(envvar="DATABASE_URL", help="Postgres DSN.")
+    ] = None,
+) -> None:
+    """Start signing with a new key; the old ones verify until their tokens expire."""
+    if not database_url:
+        typer.echo("error: set DATABASE_URL (or --database-url)", err=True)
+        raise typer.Exit(2)
+    typer.echo(asyncio.run(_rotate(database_url)))
+
+
+async def _rotate(database_url: str) -> str:
+    from gateway.auth.settings import AuthSettings
+    from gateway.auth.signing_keys import SigningKeys
+    from ragbus.stores.postgres import create_pool, migrate
+
+    settings = AuthSettings()
+    pool = await create_pool(database_url)
+    try:
+        await migrate(pool)
+        keys = SigningKeys(pool, retire_after_s=settings.access_ttl_s + settings.leeway_s)
+        return await keys.rotate()
+    finally:
+        await pool.close()
