@@ -193,9 +193,11 @@ def ask(
 @app.command("eval")
 def eval_command(
     dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries, qrels.")],
-    url: UrlOpt = DEFAULT_URL,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    data_dir: DataDirOpt = Path(".ragbus"),
     tenant: Annotated[
-        str | None, typer.Option(help="Reuse this tenant's documents instead of ingesting.")
+        str | None, typer.Option(help="Search this tenant (X-Tenant-ID without a key); no ingest.")
     ] = None,
     split: Annotated[str, typer.Option(help="Queries and qrels split.")] = "test",
     mode: Annotated[
@@ -224,16 +226,18 @@ def eval_command(
     if unknown:
         typer.echo(f"error: unknown mode {unknown[0]!r}; known: {', '.join(MODES)}", err=True)
         raise typer.Exit(2)
+    gateway, key = connection(url, api_key, data_dir)
     try:
         used, rows, ranked = asyncio.run(
             run_eval(
                 dataset,
-                url=url or DEFAULT_URL,
+                url=gateway,
                 tenant=tenant,
                 split=split,
                 modes=modes,
                 limit=limit,
                 indexed_only=indexed_only,
+                api_key=key,
             )
         )
     except (FileNotFoundError, RuntimeError) as exc:
@@ -249,13 +253,8 @@ def eval_command(
         )
         table.add_row(
             *(r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.ndcg_low:.3f}-{r.ndcg_high:.3f}"),
-            *(
-                delta,
-                f"{r.recall_100:.3f}",
-                f"{r.mrr_10:.3f}",
-                f"{r.p50_ms:.1f}",
-                f"{r.p95_ms:.1f}",
-            ),
+            *(delta, f"{r.recall_100:.3f}", f"{r.mrr_10:.3f}"),
+            *(f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}"),
         )
     Console().print(table)
     write_report(out, dataset, used, split, rows)

@@ -2,11 +2,19 @@
 
 The dataset is a BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` (or
 ``queries_<split>.jsonl``) and ``qrels/<split>.tsv`` (or ``qrels_<split>.tsv``).
-The corpus is ingested through the real pipeline (gateway, ingest, embed) into a
-fresh tenant unless ``--tenant`` names one that already holds it; each document is
+The corpus is ingested through the real pipeline (gateway, ingest, embed) into the
+API key's tenant unless ``--tenant`` says it already holds it; each document is
 ``title + "\\n\\n" + text``, the BEIR convention for SciFact (``ragbus_tools.beir``). Every
 query then goes through the real retrieve service (``POST /v1/retrieve``, top 100
 chunks) once per mode, one at a time, so latencies are not inflated by queueing.
+
+The modes (:data:`MODES`) are request variants: ``hybrid`` is exactly what a client
+that names nothing gets (the service's defaults: hybrid search, documents ranked
+from their chunks); ``dense`` and ``sparse`` are one side alone, ranked per chunk
+(their runs are what :mod:`ragbus_tools.tune_fusion` fuses offline); ``hybrid_chunks``
+is hybrid fused per chunk, as before documents were ranked. Every row carries a 95%
+bootstrap interval of its nDCG@10 and the paired bootstrap interval of its
+difference from ``hybrid`` on the same queries (:mod:`ragbus_tools.bench.bootstrap`).
 
 Passages are chunks; qrels are documents. A document's rank is that of its best
 chunk, so the run holds the distinct documents among the top 100 chunks (fewer
@@ -20,24 +28,32 @@ The ranked chunks of every query can be kept (``--runs``) to study fusion offlin
 import json
 import logging
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 
 from ragbus_tools.beir import iter_corpus
+from ragbus_tools.bench.bootstrap import mean_interval, paired_difference
+from ragbus_tools.bench.trec_metrics import document_run, per_query
 
 log = logging.getLogger(__name__)
 
-MODES = ("dense", "sparse", "hybrid")
+MODES: dict[str, dict[str, str]] = {
+    "hybrid": {},
+    "dense": {"mode": "dense", "group_by": "chunk"},
+    "sparse": {"mode": "sparse", "group_by": "chunk"},
+    "hybrid_chunks": {"mode": "hybrid", "group_by": "chunk"},
+}
+"""Each evaluated mode's request fields beyond the question and ``top_k``."""
+DEFAULT_MODE = "hybrid"
+"""The mode every other is compared with: the service's defaults."""
 TOP_CHUNKS = 100  # MAX_TOP_K of /v1/retrieve
 
-Ranked = dict[str, list[tuple[str, str]]]
-"""Per query id, the ``(chunk_id, filename)`` of each passage, best first."""
+Ranked = dict[str, list[tuple[str, str, float]]]
+"""Per query id, the ``(chunk_id, filename, score)`` of each passage, best first."""
 
 
 @dataclass(frozen=True)
@@ -45,24 +61,35 @@ class ModeResult:
     """One mode's row of the table; metrics are means over queries, in [0, 1].
 
     Attributes:
-        mode: ``dense``, ``sparse`` or ``hybrid``.
+        mode: A name of :data:`MODES`.
         queries: Queries evaluated.
         ndcg_10: nDCG@10.
+        ndcg_low: Lower bound of nDCG@10's 95% bootstrap interval.
+        ndcg_high: Its upper bound.
         recall_100: Recall@100 (over the documents of the top 100 chunks).
         mrr_10: MRR@10.
         p50_ms: Median wall time of one ``/v1/retrieve`` call seen by the client.
         p95_ms: Its 95th percentile.
         server_p50_ms: Median ``retrieve_ms`` reported by the retrieve service.
+        delta: nDCG@10 minus :data:`DEFAULT_MODE`'s on the same queries (``None``
+            for that mode itself, or when it was not run).
+        delta_low: Lower bound of the paired 95% bootstrap interval of ``delta``.
+        delta_high: Its upper bound.
     """
 
     mode: str
     queries: int
     ndcg_10: float
+    ndcg_low: float
+    ndcg_high: float
     recall_100: float
     mrr_10: float
     p50_ms: float
     p95_ms: float
     server_p50_ms: float
+    delta: float | None = None
+    delta_low: float | None = None
+    delta_high: float | None = None
 
 
 def _first(folder: Path, *names: str) -> Path:
@@ -98,47 +125,18 @@ def load_queries(folder: Path, split: str) -> tuple[dict[str, str], dict[str, di
     return queries, {q: qrels[q] for q in queries}
 
 
-def document_run(passages: Sequence[dict[str, Any]], beir_ids: dict[str, str]) -> dict[str, float]:
-    """``{corpus_id: score}`` ranking each document by its best chunk (rank 0 best).
-
-    The score is ``len(passages) - rank`` so that trec_eval's sort by score keeps
-    the service's order whatever the mode's score scale is.
-    """
-    run: dict[str, float] = {}
-    for rank, passage in enumerate(passages):
-        corpus_id = beir_ids.get(passage["filename"])
-        if corpus_id is not None and corpus_id not in run:
-            run[corpus_id] = float(len(passages) - rank)
-    return run
-
-
-def score(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    """Mean nDCG@10, Recall@100 and MRR@10 of ``run`` with pytrec_eval."""
-    import pytrec_eval
-
-    full = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
-    top10 = {q: dict(sorted(d.items(), key=lambda kv: -kv[1])[:10]) for q, d in run.items()}
-    mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
-    queries = list(qrels)  # a query with no hits still counts, as 0
-
-    def mean(table: dict[str, dict[str, float]], key: str) -> float:
-        return float(np.mean([table.get(q, {}).get(key, 0.0) for q in queries]))
-
-    return {
-        "ndcg_10": mean(full, "ndcg_cut_10"),
-        "recall_100": mean(full, "recall_100"),
-        "mrr_10": mean(mrr, "recip_rank"),
-    }
-
-
 async def evaluate_mode(
     client: httpx.AsyncClient,
     mode: str,
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     beir_ids: dict[str, str],
-) -> tuple[ModeResult, Ranked]:
-    """Run every query in ``mode`` through ``/v1/retrieve``; returns the row and chunks.
+) -> tuple[ModeResult, Ranked, list[float]]:
+    """Run every query in ``mode`` through ``/v1/retrieve``.
+
+    Returns:
+        The row (without the comparison with the default), the ranked chunks, and
+        nDCG@10 per query in ``queries`` order.
 
     Raises:
         httpx.HTTPStatusError: The gateway refused a query.
@@ -149,25 +147,43 @@ async def evaluate_mode(
     server: list[float] = []
     for query_id, text in queries.items():
         started = time.perf_counter()
-        response = await client.post(
-            "/v1/retrieve", json={"question": text, "top_k": TOP_CHUNKS, "mode": mode}
-        )
+        body = {"question": text, "top_k": TOP_CHUNKS, **MODES[mode]}
+        response = await client.post("/v1/retrieve", json=body)
         wall.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
-        body = response.json()
-        server.append(body["timings"].get("retrieve_ms") or 0.0)
-        run[query_id] = document_run(body["passages"], beir_ids)
-        ranked[query_id] = [(p["chunk_id"], p["filename"]) for p in body["passages"]]
-    metrics = score(run, qrels)
+        reply = response.json()
+        server.append(reply["timings"].get("retrieve_ms") or 0.0)
+        run[query_id] = document_run(reply["passages"], beir_ids)
+        ranked[query_id] = [(p["chunk_id"], p["filename"], p["score"]) for p in reply["passages"]]
+    table = per_query(run, qrels)
+    ndcg = [table[q]["ndcg_10"] for q in queries]
+    interval = mean_interval(ndcg)
     row = ModeResult(
         mode=mode,
         queries=len(queries),
+        ndcg_10=interval.mean,
+        ndcg_low=interval.low,
+        ndcg_high=interval.high,
+        recall_100=float(np.mean([table[q]["recall_100"] for q in queries])),
+        mrr_10=float(np.mean([table[q]["mrr_10"] for q in queries])),
         p50_ms=float(np.percentile(wall, 50)),
         p95_ms=float(np.percentile(wall, 95)),
         server_p50_ms=float(np.percentile(server, 50)),
-        **metrics,
     )
-    return row, ranked
+    return row, ranked, ndcg
+
+
+def compared(rows: list[ModeResult], ndcg: dict[str, list[float]]) -> list[ModeResult]:
+    """``rows`` with each one's paired difference from :data:`DEFAULT_MODE`, if it ran."""
+    if DEFAULT_MODE not in ndcg:
+        return rows
+    out = []
+    for row in rows:
+        if row.mode != DEFAULT_MODE:
+            diff = paired_difference(ndcg[row.mode], ndcg[DEFAULT_MODE])
+            row = replace(row, delta=diff.mean, delta_low=diff.low, delta_high=diff.high)
+        out.append(row)
+    return out
 
 
 async def indexed_files(client: httpx.AsyncClient) -> set[str]:
@@ -190,9 +206,10 @@ async def run_eval(
     url: str,
     tenant: str | None,
     split: str = "test",
-    modes: Sequence[str] = MODES,
+    modes: Sequence[str] = tuple(MODES),
     limit: int | None = None,
     indexed_only: bool = False,
+    api_key: str | None = None,
 ) -> tuple[str, list[ModeResult], dict[str, Ranked]]:
     """Ingest (unless ``tenant`` is given) and evaluate every mode.
 
@@ -201,11 +218,15 @@ async def run_eval(
         url: Gateway URL.
         tenant: Tenant already holding the corpus; ``None`` ingests into a new one.
         split: Which queries and qrels (``test``, ``train``, ``dev``).
-        modes: Modes to evaluate, in order.
+        modes: Names in :data:`MODES` to evaluate, in order.
         limit: Evaluate only the first ``limit`` queries.
         indexed_only: Keep only queries whose judged documents are all searchable
             (to measure a partly ingested corpus; scores are then not comparable
             with a full-corpus run, as there are fewer distractors).
+        api_key: The caller's key (``Authorization: Bearer``); its tenant is the one
+            ingested into and searched, and ``tenant`` only says not to ingest.
+            ``None``: ``X-Tenant-ID`` names the tenant (a gateway in
+            ``trusted-headers`` mode, or one without authentication).
 
     Returns:
         The tenant used, one result per mode, and the ranked chunks per mode.
@@ -221,17 +242,19 @@ async def run_eval(
         queries = dict(list(queries.items())[:limit])
         qrels = {q: qrels[q] for q in queries}
     if tenant is None:
+        if api_key is None:
+            raise RuntimeError("without an API key, --tenant must name a tenant holding the corpus")
         from ragbus_tools.console import run_ingest
 
-        tenant = f"eval-{folder.name}-{uuid.uuid4().hex[:8]}"
-        summary = await run_ingest(url, tenant, [corpus], concurrency=4)
+        tenant = "the API key's tenant"
+        summary = await run_ingest(url, api_key, [corpus], concurrency=4)
         if summary.failed:
-            raise RuntimeError(f"{summary.failed} documents failed to ingest into {tenant}")
+            raise RuntimeError(f"{summary.failed} documents failed to ingest")
     results = []
     ranked: dict[str, Ranked] = {}
-    async with httpx.AsyncClient(
-        base_url=url, headers={"X-Tenant-ID": tenant}, timeout=60.0
-    ) as client:
+    ndcg: dict[str, list[float]] = {}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {"X-Tenant-ID": tenant}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60.0) as client:
         if indexed_only:
             present = {beir_ids[f] for f in await indexed_files(client) if f in beir_ids}
             queries = {q: t for q, t in queries.items() if set(qrels[q]) <= present}
@@ -239,10 +262,12 @@ async def run_eval(
             beir_ids = {f: b for f, b in beir_ids.items() if b in present}
             log.warning("%d documents searchable, %d queries kept", len(present), len(queries))
         for mode in modes:
-            row, ranked[mode] = await evaluate_mode(client, mode, queries, qrels, beir_ids)
+            row, ranked[mode], ndcg[mode] = await evaluate_mode(
+                client, mode, queries, qrels, beir_ids
+            )
             log.info("evaluated %s", asdict(row))
             results.append(row)
-    return tenant, results, ranked
+    return tenant, compared(results, ndcg), ranked
 
 
 def write_report(
@@ -254,6 +279,8 @@ def write_report(
         "split": split,
         "tenant": tenant,
         "metrics_library": "pytrec_eval",
+        "default_mode": DEFAULT_MODE,
+        "intervals": "95% percentile bootstrap over queries, paired for deltas (10,000 resamples)",
         "modes": [asdict(r) for r in rows],
     }
     path.write_text(json.dumps(report, indent=2) + "\n")

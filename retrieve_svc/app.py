@@ -26,6 +26,11 @@ def retrieve_config(settings: RetrieveSettings) -> RetrieveConfig:
         dense_weight=settings.dense_weight,
         sparse_weight=settings.sparse_weight,
         candidates=settings.fusion_candidates,
+        group_by=settings.group_by,
+        decay=settings.fusion_decay,
+        per_document=settings.passages_per_document,
+        method=settings.fusion_method,
+        alpha=settings.fusion_alpha,
     )
     return RetrieveConfig(
         default_mode=settings.default_mode,

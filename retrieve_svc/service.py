@@ -20,7 +20,7 @@ numbers that BM25 would match literally, while its embedding carries the topic).
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from ragbus.embedding import Embedder, Vectors
@@ -61,6 +61,7 @@ class _Query:
     vector: Vectors | None
     document_ids: list[UUID] | None
     with_vectors: bool
+    fusion: Fusion
 
 
 class RetrieveService:
@@ -109,7 +110,8 @@ class RetrieveService:
             tenant_id: Owner; every search is filtered by it, whatever ``options`` say.
             question: The question text.
             top_k: Most passages returned.
-            options: Technique, mode, filters, ``min_score``, rerank and MMR (all optional).
+            options: Technique, mode, grouping, filters, ``min_score``, rerank and MMR
+                (all optional).
 
         Returns:
             The passages (score as the mode defines it, see ``ScoredChunk``; fused RRF
@@ -149,8 +151,11 @@ class RetrieveService:
             if plan.rerank:
                 limit = max(limit, self.config.rerank_candidates)
             limit += self.config.overfetch
+            fusion = self.config.fusion
+            if options.group_by is not None:
+                fusion = replace(fusion, group_by=options.group_by)
             searches = [
-                _Query(tenant_id, text, plan.mode, vector, ids, with_vectors=mmr)
+                _Query(tenant_id, text, plan.mode, vector, ids, mmr, fusion)
                 for (text, _), vector in zip(queries, vectors, strict=True)
             ]
             lists = await asyncio.gather(*(self._search_visible(q, limit) for q in searches))
@@ -224,7 +229,7 @@ class RetrieveService:
                 document_ids=ids,
                 text=q.text,
                 mode=q.mode,
-                fusion=self.config.fusion,
+                fusion=q.fusion,
                 with_vectors=q.with_vectors,
             )
             span.set_attribute("db.response.returned_rows", len(hits))

@@ -35,6 +35,15 @@ class RetrieveSettings(LlmSettings):
         dense_weight: Weight of the dense list in ``hybrid``.
         sparse_weight: Weight of the BM25 list in ``hybrid``.
         fusion_candidates: Hits taken from each list before fusing.
+        group_by: What a query that names none ranks: ``document`` (documents from
+            their chunks, then their best passages) or ``chunk``.
+        fusion_decay: Grouping by document, a document's score in one list is its
+            chunks' scores weighted ``1, decay, decay**2, ...``; 0 is its best chunk.
+        passages_per_document: Grouping by document, most passages per document.
+        fusion_method: Grouping by document, how ``hybrid`` fuses: ``convex``
+            (a mix of the lists' max-normalised document scores) or ``rrf``
+            (reciprocal ranks of documents, ``rrf_k`` and the weights above).
+        fusion_alpha: ``convex``'s dense share (BM25's is ``1 - alpha``).
         overfetch: Extra candidates fetched beyond ``top_k`` so that dropping chunks
             of just-deleted documents still leaves ``top_k`` passages.
         cache_size: Question embeddings kept in the LRU cache (0 disables it).
@@ -81,6 +90,11 @@ class RetrieveSettings(LlmSettings):
     dense_weight: float = Field(1.0, ge=0)
     sparse_weight: float = Field(0.75, ge=0)
     fusion_candidates: int = Field(100, ge=1, le=1000)
+    group_by: Literal["document", "chunk"] = "document"
+    fusion_decay: float = Field(0.0, ge=0, lt=1)
+    passages_per_document: int = Field(3, ge=1, le=100)
+    fusion_method: Literal["convex", "rrf"] = "convex"
+    fusion_alpha: float = Field(0.7, ge=0, le=1)
     overfetch: int = Field(10, ge=0, le=100)
     cache_size: int = Field(1024, ge=0)
     mmr_candidates: int = Field(4, ge=1, le=20)

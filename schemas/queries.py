@@ -69,6 +69,13 @@ class RetrievalOptions(BaseModel):
             with ``technique_unavailable``. The names are checked by the service,
             not here, so a plain NATS client gets that typed failure in the reply
             (or ``answer.failed``) and a new technique needs no schema change.
+        group_by: ``document``: documents are ranked from their chunks (in each of
+            dense and sparse by their best chunks, then fused by RRF over document
+            ranks) and each is returned as its best passages (at most the service's
+            ``passages_per_document``), every passage scored with its document's
+            score. ``chunk``: every chunk is ranked (and fused) on its own. ``None``
+            is the service's default (``document``, the best measured on BEIR
+            SciFact, see docs/retrieval.md).
     """
 
     mode: SearchMode | None = None
@@ -77,6 +84,7 @@ class RetrievalOptions(BaseModel):
     mmr_lambda: float | None = Field(default=None, ge=0.0, le=1.0)
     rerank: bool | None = None
     technique: str | None = Field(default=None, min_length=1, max_length=64)
+    group_by: Literal["document", "chunk"] | None = None
 
 
 class Passage(BaseModel):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ragbus_tools.eval import document_run, load_queries, score
+from ragbus_tools.bench.trec_metrics import document_run, score
+from ragbus_tools.eval import load_queries
 
 pytestmark = pytest.mark.unit
 

@@ -61,9 +61,16 @@ SearchMode = Literal["dense", "sparse", "hybrid"]
 """``dense``: embedding similarity; ``sparse``: BM25 terms; ``hybrid``: both, RRF-fused."""
 
 
+FusionMethod = Literal["rrf", "convex"]
+"""How ``hybrid`` fuses documents: reciprocal ranks, or a convex mix of normalised scores."""
+
+GroupBy = Literal["chunk", "document"]
+"""Rank chunks on their own, or documents from their chunks (see ``stores.vectors.fusion``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Fusion:
-    """How ``hybrid`` fuses its two ranked lists (weighted reciprocal rank fusion).
+    """How a search ranks: ``hybrid``'s weighted reciprocal rank fusion, and grouping.
 
     Attributes:
         k: RRF rank constant; a hit at 0-based rank ``r`` of a list with weight ``w``
@@ -71,13 +78,30 @@ class Fusion:
             Cormack et al. 2009's ``1 / (k + rank)``).
         dense_weight: Weight of the dense list.
         sparse_weight: Weight of the sparse list.
-        candidates: Hits taken from each list before fusing.
+        candidates: Hits taken from each list before fusing (and, grouping by
+            document, from the one list of ``dense`` or ``sparse``).
+        group_by: ``chunk``: chunks ranked and fused on their own. ``document``:
+            documents ranked from their chunks in each list, fused by RRF over
+            document ranks, each returned as its best passages
+            (:func:`ragbus.stores.vectors.fusion.fuse_documents`); in every mode.
+        decay: With ``document``: a document's score in one list is its chunks'
+            scores summed with weights ``1, decay, decay**2, ...``.
+        per_document: With ``document``: most passages returned per document.
+        method: With ``document``, how ``hybrid`` fuses: ``rrf`` over document
+            ranks (``k`` and the weights above), or ``convex``, a mix of the lists'
+            max-normalised document scores (``alpha``).
+        alpha: ``convex``'s dense share; the sparse list's is ``1 - alpha``.
     """
 
     k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     candidates: int = 100
+    group_by: GroupBy = "chunk"
+    decay: float = 0.0
+    per_document: int = 3
+    method: FusionMethod = "rrf"
+    alpha: float = 0.5
 
 
 def rrf_fuse(

@@ -32,8 +32,8 @@ from ragbus.stores.vectors.base import (
     check_batch,
     check_query,
     require_tenant,
-    rrf_fuse,
 )
+from ragbus.stores.vectors.fusion import depth, fuse, grouped
 from ragbus.stores.vectors.pgvector_schema import create_table
 from ragbus.stores.vectors.pgvector_sparse import backfill_terms, search_terms, write_terms
 
@@ -154,7 +154,8 @@ class PgVectorStore:
         """The tenant's ``top_k`` best chunks for ``mode`` (see the port).
 
         Scores: ``1 - cosine distance`` for ``dense``, BM25 (IDF over the tenant's
-        chunks) for ``sparse``, weighted RRF for ``hybrid``. A question of only
+        chunks) for ``sparse``, weighted RRF for ``hybrid``; grouped by document
+        (``fusion.group_by``) as :mod:`ragbus.stores.vectors.fusion` says. A question of only
         stopwords has no terms: ``sparse`` returns ``[]`` and ``hybrid`` is ``dense``.
 
         Note:
@@ -177,24 +178,23 @@ class PgVectorStore:
             if mode == "sparse":
                 return []
             mode = "dense"  # as the Qdrant store: nothing to fuse with
+        n = max(top_k, fusion.candidates) if mode == "hybrid" else depth(mode, fusion, top_k)
         async with self._pool.acquire() as conn, conn.transaction():
             if mode == "sparse":
-                rows = await search_terms(conn, self._table, names, tenant_id, terms, top_k, ids)
-                return [_hit(r) for r in rows]
-            n = top_k if mode == "dense" else max(top_k, fusion.candidates)
+                rows = await search_terms(conn, self._table, names, tenant_id, terms, n, ids)
+                return grouped([_hit(r) for r in rows], fusion, top_k)
             # An HNSW scan yields at most ef_search rows (default 40). Twice the rows
             # wanted: on SciFact's 12,823 chunks the top 100 then matches exact search
             # at 99.4% (97.8% at ef_search 100) for 2.3 ms; 1000 is pgvector's maximum.
             await conn.execute(f"SET LOCAL hnsw.ef_search = {min(max(2 * n, 40), 1000)}")
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            if mode == "dense":
-                return await self._dense(conn, cols, tenant_id, query, n, ids)
             dense = await self._dense(conn, cols, tenant_id, query, n, ids)
+            if mode == "dense":
+                return grouped(dense, fusion, top_k)
             rows = await search_terms(conn, self._table, names, tenant_id, terms, n, ids)
             sparse = [_hit(r) for r in rows]
-        weights = (fusion.dense_weight, fusion.sparse_weight)
-        return rrf_fuse([dense, sparse], weights, k=fusion.k, limit=top_k)
+        return fuse([dense, sparse], fusion, top_k)
 
     async def _dense(
         self,

@@ -33,6 +33,7 @@ from ragbus.stores.vectors.base import (
     check_query,
     require_tenant,
 )
+from ragbus.stores.vectors.fusion import depth, fuse, grouped
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus.stores.vectors.qdrant_local import local_index, search_local
 from ragbus.stores.vectors.qdrant_query import (
@@ -147,7 +148,9 @@ class QdrantVectorStore:
         """The tenant's ``top_k`` best chunks for ``mode``, best first (see the port).
 
         Scores: cosine for ``dense``, BM25 (IDF from the whole collection) for
-        ``sparse``, weighted RRF for ``hybrid``. A question of only stopwords has no
+        ``sparse``, weighted RRF for ``hybrid`` (by Qdrant's ``RrfQuery``; grouped by
+        document, the two lists are read and fused here, see
+        :mod:`ragbus.stores.vectors.fusion`). A question of only stopwords has no
         sparse terms: ``sparse`` returns ``[]`` and ``hybrid`` falls back to ``dense``.
         """
         query = check_query(vector, self._require_open(), top_k, mode=mode, text=text)
@@ -175,14 +178,25 @@ class QdrantVectorStore:
                 fusion=fusion or Fusion(),
                 with_vectors=with_vectors,
             )
+        fusion = fusion or Fusion()
+        flt = tenant_filter(tenant_id, *extra)
+        if mode == "hybrid" and fusion.group_by == "document":  # fused here, not by Qdrant
+            modes: tuple[SearchMode, ...] = ("dense", "sparse")
+            sides = [
+                query_arguments(m, dense=query, sparse=terms, flt=flt, top_k=n, fusion=fusion)
+                for m, n in zip(modes, (fusion.candidates,) * 2, strict=True)
+            ]
+            lists = [await self._query(arguments, with_vectors) for arguments in sides]
+            return fuse(lists, fusion, top_k)
+        n = depth(mode, fusion, top_k) if mode != "hybrid" else top_k
         arguments = query_arguments(
-            mode,
-            dense=query,
-            sparse=terms,
-            flt=tenant_filter(tenant_id, *extra),
-            top_k=top_k,
-            fusion=fusion or Fusion(),
+            mode, dense=query, sparse=terms, flt=flt, top_k=n, fusion=fusion
         )
+        hits = await self._query(arguments, with_vectors)
+        return hits if mode == "hybrid" else grouped(hits, fusion, top_k)
+
+    async def _query(self, arguments: dict[str, Any], with_vectors: bool) -> list[ScoredChunk]:
+        """``query_points`` with ``arguments`` (see ``qdrant_query``), as hits."""
         if with_vectors:
             arguments["with_vectors"] = [DENSE]
         with qdrant_errors("search"):

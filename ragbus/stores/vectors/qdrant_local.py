@@ -19,7 +19,8 @@ import numpy.typing as npt
 from qdrant_client import AsyncQdrantClient
 
 from ragbus.embedding.sparse import SparseVector
-from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, rrf_fuse
+from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode
+from ragbus.stores.vectors.fusion import depth, fuse, grouped
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus.stores.vectors.qdrant_query import DENSE, SPARSE
 from ragbus.stores.vectors.qdrant_support import chunk_from_payload
@@ -100,7 +101,9 @@ def search_local(
     """What Qdrant returns for ``qdrant_query.query_arguments(mode, ...)``, from ``index``.
 
     ``hybrid`` takes ``fusion.candidates`` hits from each list and fuses them with
-    :func:`~ragbus.stores.vectors.base.rrf_fuse`, Qdrant's weighted RRF.
+    :func:`~ragbus.stores.vectors.fusion.fuse`: per chunk, Qdrant's weighted RRF; per
+    document, :func:`~ragbus.stores.vectors.fusion.fuse_documents`. A single list
+    grouped by document is read ``fusion.candidates`` deep first.
     """
 
     def dense_hits(limit: int) -> list[ScoredChunk]:
@@ -112,10 +115,9 @@ def search_local(
             tenant_id, sparse, limit, document_ids, with_vectors=with_vectors
         )
 
+    n = depth(mode, fusion, top_k)
     if mode == "dense":
-        return dense_hits(top_k)
+        return grouped(dense_hits(n), fusion, top_k)
     if mode == "sparse":
-        return sparse_hits(top_k)
-    lists = [dense_hits(fusion.candidates), sparse_hits(fusion.candidates)]
-    weights = [fusion.dense_weight, fusion.sparse_weight]
-    return rrf_fuse(lists, weights, k=fusion.k, limit=top_k)
+        return grouped(sparse_hits(n), fusion, top_k)
+    return fuse([dense_hits(n), sparse_hits(n)], fusion, top_k)
