@@ -45,7 +45,8 @@ def without_title_line(sections: Sequence[Section], title: str | None) -> list[S
     Markdown ``#`` marks ignored) and stands as a paragraph of its own: followed by
     a blank line, alone in its section, or a Markdown heading. A first sentence that
     merely became the title of a plain-text file is kept. A section left empty is
-    dropped.
+    dropped. A document that is nothing but its title keeps it: its one line is the
+    content to index (a one-line note would otherwise become an empty document).
     """
     if not sections or not title:
         return list(sections)
@@ -58,7 +59,10 @@ def without_title_line(sections: Sequence[Section], title: str | None) -> list[S
         return list(sections)
     rest = rest.strip("\n")
     kept = [Section(rest, first.page, first.heading)] if rest.strip() else []
-    return kept + list(sections[1:])
+    remaining = kept + list(sections[1:])
+    if not any(section.text.strip() for section in remaining):
+        return list(sections)
+    return remaining
 
 
 def context_budget(
@@ -104,10 +108,16 @@ def with_context(
 
     Returns:
         ``(text, tokens, header)`` per passage: ``header + CONTEXT_SEPARATOR +
-        passage``, or the passage alone (header ``None``) when it has no header or
-        the two exceed ``capacity`` (a header longer than the budget).
+        passage``, or the passage alone (header ``None``) when it has no header, the
+        passage says no more than the header (a document that is only its title),
+        or the two exceed ``capacity`` (a header longer than the budget).
     """
-    headers = [chunk_context(title, heading) for _, heading in passages]
+    headers = [
+        None if _same_words(passage.lstrip("#"), header) else header
+        for (passage, _), header in zip(
+            passages, (chunk_context(title, heading) for _, heading in passages), strict=True
+        )
+    ]
     texts = [
         passage if header is None else f"{header}{CONTEXT_SEPARATOR}{passage}"
         for (passage, _), header in zip(passages, headers, strict=True)
@@ -119,6 +129,10 @@ def with_context(
             text, count, header = passage, count_tokens(counter, [passage])[0], None
         out.append((text, count, header))
     return out
+
+
+def _same_words(passage: str, header: str | None) -> bool:
+    return header is not None and " ".join(passage.split()) == " ".join(header.split())
 
 
 def passage_chars(max_chars: int) -> int:

@@ -110,7 +110,8 @@ async def announce(infra: InfraSettings, url: str, tenant: str, new_key: str | N
     key_file = infra.data_dir / ADMIN_KEY_FILE
     if new_key is not None:
         write_private(key_file, new_key + "\n")
-    write_stack(infra.data_dir, StackInfo(url, infra.nats_url, tenant, str(key_file)))
+    info = StackInfo(url, infra.nats_url, tenant, str(key_file), infra.database_url)
+    write_stack(infra.data_dir, info)
     print(f"ragbus is up: {url}", flush=True)
     print(f"  NATS: {infra.nats_url}", flush=True)
     if new_key is not None:

@@ -25,12 +25,15 @@ class StackInfo:
         nats_url: The NATS server its services use.
         tenant: The tenant of the built-in admin key.
         api_key_file: Where that key is (mode 0600).
+        database_url: The stack's Postgres, for operators' tools (``ragbus tenants
+            create``, multi-tenant benchmarks); the file is its owner's only.
     """
 
     gateway_url: str
     nats_url: str
     tenant: str
     api_key_file: str
+    database_url: str | None = None
 
 
 def write_private(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ from itertools import cycle
 import httpx
 
 from ragbus_tools.bench.live import arguments, indexed_tenant, summary
+from ragbus_tools.client import auth_headers
 
 QUESTIONS = [
     "How do I spawn a child process and read its output?",
@@ -42,11 +43,11 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
 
-    tenant = await indexed_tenant(args.url, "cache-bench", args.docs, timeout_s=900)
+    tenant, key = await indexed_tenant(args, "cache-bench", args.docs, timeout_s=900)
     misses: list[float] = []
     hits: list[float] = []
     usage: list[dict] = []
-    async with httpx.AsyncClient(base_url=args.url, headers={"X-Tenant-ID": tenant}) as http:
+    async with httpx.AsyncClient(base_url=args.url, headers=auth_headers(key)) as http:
         http.timeout = httpx.Timeout(180)
         for question in QUESTIONS:
             await ask(http, question, cache=True)  # fills the cache (and warms up)

@@ -14,6 +14,7 @@ Usage (against a running stack, e.g. ``ragbus up --data-dir /tmp/emb``)::
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -22,7 +23,8 @@ from pathlib import Path
 import httpx
 
 from ragbus_tools.beir import read_corpus
-from ragbus_tools.client import RagbusClient
+from ragbus_tools.client import RagbusClient, auth_headers
+from ragbus_tools.tenant_keys import tenant_key
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared/datasets/scifact/corpus.jsonl"
 TEXT = "How do I read the output of a child process?"
@@ -52,7 +54,7 @@ async def pending(client: RagbusClient) -> int:
 
 async def main(args: argparse.Namespace) -> None:
     run = uuid.uuid4().hex[:6]
-    headers = {"X-Tenant-ID": f"embed-{run}"}
+    headers = auth_headers(await tenant_key(args.database_url, f"embed-{run}", "reader"))
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=300) as http:
         await embed(http, [TEXT])  # warm-up
         one = [await embed(http, [TEXT]) for _ in range(args.rounds)]
@@ -61,7 +63,8 @@ async def main(args: argparse.Namespace) -> None:
         print(line("idle, 32 inputs", many))
 
         documents = read_corpus(args.corpus, limit=args.backlog)
-        async with RagbusClient(args.url, f"bulk-{run}") as bulk:
+        bulk_key = await tenant_key(args.database_url, f"bulk-{run}")
+        async with RagbusClient(args.url, bulk_key) as bulk:
             started = time.monotonic()
             for doc in documents:
                 await bulk.upload_bytes(doc.filename, doc.content.encode())
@@ -88,4 +91,12 @@ if __name__ == "__main__":
     parser.add_argument("--after", type=float, default=5.0, help="seconds after the bulk starts")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--every", type=float, default=1.0)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="the stack's Postgres, to make a key per tenant (default: DATABASE_URL)",
+    )
+    parsed = parser.parse_args()
+    if not parsed.database_url:
+        parser.error("two tenants need two keys: pass --database-url or set DATABASE_URL")
+    asyncio.run(main(parsed))

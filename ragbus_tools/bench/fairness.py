@@ -16,12 +16,14 @@ Usage (against a running stack, e.g. ``ragbus up --data-dir /tmp/fair``)::
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from pathlib import Path
 
 from ragbus_tools.beir import read_corpus
 from ragbus_tools.client import RagbusClient
+from ragbus_tools.tenant_keys import tenant_key
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared/datasets/scifact/corpus.jsonl"
 SINGLE_TEXT = (
@@ -52,12 +54,12 @@ async def unfinished(client: RagbusClient) -> int:
     return sum(d["status"] not in ("indexed", "failed", "duplicate") for d in docs)
 
 
-async def main(url: str, corpus: Path, backlog: int, after_s: float) -> None:
+async def main(url: str, database_url: str, corpus: Path, backlog: int, after_s: float) -> None:
     run = uuid.uuid4().hex[:6]
     documents = read_corpus(corpus, limit=backlog)
     async with (
-        RagbusClient(url, f"bulk-{run}") as bulk,
-        RagbusClient(url, f"single-{run}") as single,
+        RagbusClient(url, await tenant_key(database_url, f"bulk-{run}")) as bulk,
+        RagbusClient(url, await tenant_key(database_url, f"single-{run}")) as single,
     ):
         started = time.monotonic()
         ids = []
@@ -81,8 +83,15 @@ async def main(url: str, corpus: Path, backlog: int, after_s: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="the stack's Postgres, to make a key per tenant (default: DATABASE_URL)",
+    )
     parser.add_argument("--corpus", type=Path, default=SCIFACT)
     parser.add_argument("--backlog", type=int, default=600)
     parser.add_argument("--after", type=float, default=10.0, help="seconds after the bulk starts")
     args = parser.parse_args()
-    asyncio.run(main(args.url, args.corpus, args.backlog, args.after))
+    if not args.database_url:
+        parser.error("two tenants need two keys: pass --database-url or set DATABASE_URL")
+    asyncio.run(main(args.url, args.database_url, args.corpus, args.backlog, args.after))

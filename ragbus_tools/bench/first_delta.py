@@ -23,6 +23,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from ragbus_tools.bench.live import arguments, indexed_tenant, summary
+from ragbus_tools.client import auth_headers
 
 QUESTIONS = [
     "How do I spawn a child process and read its output?",
@@ -58,8 +59,8 @@ async def main() -> None:
     parser.add_argument("--questions", type=int, default=30)
     args = parser.parse_args()
 
-    tenant = await indexed_tenant(args.url, "ttfd", args.docs, timeout_s=600)
-    headers = {"X-Tenant-ID": tenant}
+    tenant, key = await indexed_tenant(args, "ttfd", args.docs, timeout_s=600)
+    headers = auth_headers(key)
     runs: list[dict[str, float]] = []
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=120) as http:
         await one(http, QUESTIONS[0])  # warm-up, not counted

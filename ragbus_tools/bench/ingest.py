@@ -20,7 +20,7 @@ from ragbus.settings import InfraSettings
 from ragbus_tools.bench import raw
 from ragbus_tools.bench.corpus import BenchDocument, chunk_texts, load_documents
 from ragbus_tools.bench.stats import percentile, rate, ratio, stage_summary
-from ragbus_tools.bench.target import Target, started_stack
+from ragbus_tools.bench.target import Target, given_target, key_for, started_stack
 from ragbus_tools.bench.uploads import Upload, status_events, upload_all, wait_final
 from ragbus_tools.client import RagbusClient
 
@@ -67,7 +67,7 @@ async def run(options: IngestOptions) -> dict[str, Any]:
         fp32_before = raw.raw_rate(fp32, texts)
     before = raw.raw_rate(embedder, texts)
     if options.url is not None:
-        target = Target(options.url, options.nats_url)
+        target = given_target(options.url, options.nats_url)
         uploads = await _ingest(target, documents, options)
     else:
         async with started_stack(embed_workers=options.embed_workers, env=options.env) as target:
@@ -105,7 +105,7 @@ async def _ingest(
 ) -> list[Upload]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     async with (
-        RagbusClient(target.url, tenant) as client,
+        RagbusClient(target.url, await key_for(target, tenant)) as client,
         status_events(target.nats_url) as events,
     ):
         uploads = await upload_all(client, documents, options.concurrency)

@@ -22,9 +22,9 @@ from nats.aio.msg import Msg
 
 from ragbus_tools.bench.corpus import BenchDocument, load_documents
 from ragbus_tools.bench.stats import latency_summary
-from ragbus_tools.bench.target import Target, started_stack
+from ragbus_tools.bench.target import Target, given_target, key_for, started_stack
 from ragbus_tools.bench.uploads import upload_all, wait_final
-from ragbus_tools.client import RagbusClient
+from ragbus_tools.client import RagbusClient, auth_headers
 
 MODES = ("retrieve", "query")
 CONCURRENCY = (1, 8, 32)
@@ -71,7 +71,8 @@ async def run(options: QueryOptions) -> dict[str, Any]:
     if not questions:
         raise FileNotFoundError(f"no questions found for {options.path}")
     if options.url is not None:
-        return await _measure(Target(options.url, options.nats_url), documents, questions, options)
+        target = given_target(options.url, options.nats_url)
+        return await _measure(target, documents, questions, options)
     async with started_stack() as target:
         return await _measure(target, documents, questions, options)
 
@@ -81,12 +82,13 @@ async def _measure(
 ) -> dict[str, Any]:
     tenant = options.tenant or f"bench-{uuid.uuid4().hex[:8]}"
     report: dict[str, Any] = {"tenant": tenant, "seconds": options.seconds}
-    async with RagbusClient(target.url, tenant, timeout_s=60.0) as client:
+    key = await key_for(target, tenant)
+    async with RagbusClient(target.url, key, timeout_s=60.0) as client:
         if options.tenant is None:
             uploads = await upload_all(client, documents)
             await wait_final(client, uploads, timeout_s=3600.0)
             report["documents"] = sum(u.document["status"] == "indexed" for u in uploads)
-    headers = {"X-Tenant-ID": tenant}
+    headers = auth_headers(key)
     async with httpx.AsyncClient(base_url=target.url, headers=headers, timeout=60.0) as http:
         for mode in options.modes:
             call = _call(http, mode, options.top_k)

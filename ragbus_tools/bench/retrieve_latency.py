@@ -7,13 +7,14 @@ first pass misses the query-embedding cache, the second hits it; both are shown.
 
 Example (SciFact ingested into tenant ``scifact``)::
 
-    python -m ragbus_tools.bench.retrieve_latency --url http://127.0.0.1:8401 --tenant scifact \\
+    python -m ragbus_tools.bench.retrieve_latency --url http://127.0.0.1:8401 --api-key $KEY \\
         --queries ../shared/datasets/scifact/queries_train.jsonl --n 200
 """
 
 import argparse
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,11 @@ async def _pass(
 
 
 async def bench(
-    url: str, tenant: str, questions: list[str], modes: list[str], top_k: int
+    url: str, api_key: str, questions: list[str], modes: list[str], top_k: int
 ) -> list[dict[str, Any]]:
     """Per mode and cache state, the latency figures (milliseconds)."""
     rows = []
-    headers = {"X-Tenant-ID": tenant}
+    headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60.0) as client:
         await _pass(client, questions[:3], modes[0], top_k)  # warm connections and model
         for mode in modes:
@@ -75,7 +76,11 @@ def main() -> None:
     """Parse arguments, run the benchmark, print a table and optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--tenant", default="default")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("RAGBUS_API_KEY"),
+        help="a key of the tenant whose documents are searched (default: RAGBUS_API_KEY)",
+    )
     parser.add_argument("--queries", type=Path, help="a BEIR queries .jsonl file")
     parser.add_argument("--n", type=int, default=200, help="questions per pass")
     parser.add_argument("--top-k", type=int, default=5)
@@ -84,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     questions = _questions(args.queries, args.n)
     rows = asyncio.run(
-        bench(args.url, args.tenant, questions, args.mode or list(MODES), args.top_k)
+        bench(args.url, args.api_key, questions, args.mode or list(MODES), args.top_k)
     )
     header = f"{'mode':<7} {'cache':<5} {'n':>4} {'p50':>7} {'p95':>7} {'p99':>7}"
     print(header + f" {'embed':>7} {'filter':>7} {'search':>7}  (ms; server medians)")

@@ -23,6 +23,7 @@ import httpx
 import psutil
 
 from ragbus_tools.servers import free_port, start_nats_server, start_postgres
+from ragbus_tools.tenant_keys import tenant_key
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,38 @@ class Target:
     Attributes:
         url: Gateway URL.
         nats_url: NATS URL, or ``None`` when unknown (a stack given by URL only).
+        database_url: Postgres DSN, to make a key per benchmark tenant; ``None`` for a
+            stack given by URL without one (then ``api_key`` is its only tenant's).
+        api_key: The key of a stack given by URL, when no database is known.
         processes: Label -> process id of every process whose RSS is sampled.
         peak_rss_mb: Label -> highest resident set size seen, in MiB (filled while running).
     """
 
     url: str
     nats_url: str | None
+    database_url: str | None = None
+    api_key: str | None = None
     processes: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+
+def given_target(url: str, nats_url: str | None) -> Target:
+    """A stack started elsewhere, with ``DATABASE_URL`` or ``RAGBUS_API_KEY`` from the
+    environment to authenticate (see :func:`key_for`)."""
+    return Target(url, nats_url, os.environ.get("DATABASE_URL"), os.environ.get("RAGBUS_API_KEY"))
+
+
+async def key_for(target: Target, tenant: str) -> str:
+    """An admin key of ``tenant`` on ``target``: made in its database, else its given key.
+
+    Raises:
+        RuntimeError: neither a database nor a key is known for the target.
+    """
+    if target.database_url is not None:
+        return await tenant_key(target.database_url, tenant)
+    if target.api_key is not None:
+        return target.api_key
+    raise RuntimeError("pass --api-key (or DATABASE_URL) for a stack given by --url")
 
 
 class RssSampler:
@@ -131,11 +156,12 @@ async def started_stack(
             "DATABASE_URL": pg.url,
             "RAGBUS_DATA_DIR": str(data_dir / "ragbus"),
             "RAGBUS_LOG_LEVEL": "WARNING",
+            "RAGBUS_QUOTA_ENABLED": "false",  # a benchmark is the load a quota would cut
             **(env or {}),
         }
         if embed_workers > 1:
             child_env["RAGBUS_VECTOR_STORE"] = "pgvector"
-        target = Target(f"http://127.0.0.1:{port}", nats.url)
+        target = Target(f"http://127.0.0.1:{port}", nats.url, pg.url)
         if nats.pid:
             target.processes["nats-server"] = nats.pid
         if pg.pid:
