@@ -5,7 +5,11 @@ bytes go to the blob store and ``document.uploaded`` references them, so the siz
 limit and the dedup by SHA-256 apply alike.
 
 Dedup: without ``external_id``, the same bytes as a live document of the tenant
-name that document (``"duplicate": true``). With ``external_id``, only the
+name that document (``"duplicate": true``), also under concurrency: the row is
+found or inserted under a lock on ``(tenant, sha256)``
+(``DocumentRepository.create_or_find``), and an upload answers only once the
+document is in JetStream. An upload whose enqueue failed leaves a row no listing
+shows, which a retry of the same bytes reuses. With ``external_id``, only the
 document holding that key counts: the same bytes as its current version are a
 duplicate (unless that version failed, which re-runs it); other bytes start its
 next version, and the previous version stays searchable until the new one is
@@ -73,6 +77,8 @@ async def accept(
     """Dedup, store, record and enqueue one upload; returns its :func:`summary`.
 
     ``chunking`` (already resolved by :func:`resolve_chunking`) goes on the event.
+    Of concurrent uploads of the same bytes, each gets the same document and
+    exactly one ``"duplicate": false`` (:func:`_enqueued_once`).
 
     Raises:
         HTTPException: 409 if the document was deleted during a new version's
@@ -86,13 +92,11 @@ async def accept(
     else:
         existing = await docs.find_by_external_id(tenant, external_id)
     if existing is None:
-        record, created = await _create(state, identity, upload, digest, metadata, external_id)
-        if created:
-            await enqueue(state, record, chunking)
-            return summary(record, duplicate=False)
-        existing = record  # a concurrent upload took the external_id first
+        existing = await _create(state, identity, upload, digest, metadata, external_id)
     if existing.sha256 == digest and existing.status != DocumentStatus.FAILED:
-        return summary(existing, duplicate=True)
+        # Ours, a concurrent upload's, or one whose enqueue failed: make sure it is
+        # in the queue before answering for it.
+        return summary(existing, duplicate=not await _enqueued_once(state, existing, chunking))
     key = blob_key(tenant, existing.id, upload.filename)
     async with _blob_kept_only_if_recorded(state, key, upload):
         version = await docs.new_version(
@@ -107,7 +111,7 @@ async def accept(
         )
     if version is None:
         raise HTTPException(409, f"{upload.filename}: the document was deleted meanwhile; retry")
-    await enqueue(state, version, chunking)
+    await _enqueued_once(state, version, chunking)
     return summary(version, duplicate=False)
 
 
@@ -147,26 +151,30 @@ async def _create(
     digest: str,
     metadata: dict[str, Any],
     external_id: str | None,
-) -> tuple[DocumentRecord, bool]:
+) -> DocumentRecord:
+    """A new document of these bytes, or the one a concurrent upload made first
+    (same bytes without ``external_id``; same ``external_id`` otherwise)."""
     doc_id = uuid.uuid4()
     key = blob_key(identity.tenant_id, doc_id, upload.filename)
+    row: dict[str, Any] = dict(filename=upload.filename, content_type=upload.content_type)
+    row.update(sha256=digest, size_bytes=len(upload.data), blob_key=key, metadata=metadata)
     async with _blob_kept_only_if_recorded(state, key, upload):
-        record, created = await state.documents.create(
-            identity.tenant_id,
-            doc_id,
-            filename=upload.filename,
-            content_type=upload.content_type,
-            sha256=digest,
-            size_bytes=len(upload.data),
-            blob_key=key,
-            metadata=metadata,
-            version=1,
-            external_id=external_id,
-            uploaded_by=identity.principal_id,
-        )
+        if external_id is None:
+            record, created = await state.documents.create_or_find(
+                identity.tenant_id, doc_id, uploaded_by=identity.principal_id, **row
+            )
+        else:
+            record, created = await state.documents.create(
+                identity.tenant_id,
+                doc_id,
+                external_id=external_id,
+                uploaded_by=identity.principal_id,
+                enqueued=False,
+                **row,
+            )
     if not created:  # our blob belongs to no row
         await state.blobs.delete(key)
-    return record, created
+    return record
 
 
 @contextlib.asynccontextmanager
@@ -185,14 +193,38 @@ async def _blob_kept_only_if_recorded(
         raise
 
 
-async def enqueue(
-    state: GatewayState, record: DocumentRecord, chunking: ChunkingStrategy | None = None
-) -> None:
-    """Publish ``document.uploaded`` for the row's current version, chunked by ``chunking``.
+async def _enqueued_once(
+    state: GatewayState, record: DocumentRecord, chunking: ChunkingStrategy | None
+) -> bool:
+    """Make sure the row's current version is in JetStream; True if this call put it there.
+
+    A version already enqueued is left alone (False). Otherwise it is published
+    (``Nats-Msg-Id`` ``<id>:<version>``, so concurrent publishes of one version are
+    stored once) and recorded; of concurrent callers only the one whose record
+    lands first gets True: that upload is the original, the others duplicates.
 
     Raises:
-        HTTPException: 503 when JetStream did not take it; the document is then
-            marked failed (so the client's retry is not deduplicated against it).
+        HTTPException: 503 when JetStream did not take it (see :func:`enqueue`).
+    """
+    if record.enqueued_version == record.version:
+        return False
+    return await enqueue(state, record, chunking)
+
+
+async def enqueue(
+    state: GatewayState, record: DocumentRecord, chunking: ChunkingStrategy | None = None
+) -> bool:
+    """Publish ``document.uploaded`` for the row's current version, chunked by ``chunking``.
+
+    Returns:
+        True if this call recorded the version as enqueued, False if a concurrent
+        call had (``DocumentRepository.mark_enqueued``).
+
+    Raises:
+        HTTPException: 503 when JetStream did not take it. The row is left as it
+            is, never enqueued: listings hide it, the client's retry of the same
+            bytes finds it and enqueues it, and if none comes, ingest_svc's sweeper
+            deletes it with its blob (:mod:`ingest_svc.sweeper`).
     """
     event = upload_event(record, chunking)
     if event.chunking is not None and str(event.chunking) != record.chunking:
@@ -202,17 +234,9 @@ async def enqueue(
         await state.publisher.publish(
             event, s.DOCUMENT_UPLOADED, msg_id=f"{record.id}:{record.version}"
         )
-    except Exception as exc:
-        # Not acknowledged by JetStream: say so on the document instead of leaving
-        # it "uploaded" forever, and let the client retry (failed rows don't dedup).
+    except Exception:
         log.exception("could not publish document.uploaded")
-        await state.documents.set_status(
-            record.tenant_id,
-            record.id,
-            DocumentStatus.FAILED,
-            error=f"could not enqueue the document: {type(exc).__name__}",
-            error_code="enqueue_failed",
-        )
         raise HTTPException(
-            503, f"{record.filename}: could not enqueue the document; it is marked failed, retry"
+            503, f"{record.filename}: could not enqueue the document; retry"
         ) from None
+    return await state.documents.mark_enqueued(record.tenant_id, record.id, record.version)

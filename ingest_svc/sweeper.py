@@ -14,6 +14,10 @@ re-publish waits another period.
 
 A row without ``blob_key`` came from an ``inline_text`` event, whose text was never
 stored: it cannot be re-published, so it is marked failed (``lost_inline_upload``).
+A row in ``uploaded`` that was never enqueued is an upload that got no ``2xx`` (its
+enqueue failed, or the gateway died first) and that no retry reused: nobody holds
+its id, so it is deleted ("abandoned") instead, and its blob goes with the next
+sweep of orphan blobs (:mod:`ingest_svc.orphan_blobs`).
 
 ``stale_after_s`` (300 s) exceeds the streams' two-minute duplicate window, so the
 re-publish is not swallowed as a duplicate, and the ack wait, so a live worker
@@ -81,6 +85,7 @@ class SweepReport:
         locked: Whether this replica held the lock (False: another one swept).
         republished: Documents whose ``document.uploaded`` was published again.
         lost: Inline documents marked failed with ``lost_inline_upload``.
+        abandoned: Rows of uploads never enqueued, deleted.
         errors: Rows skipped because publishing or recording failed.
         deferred: Stale rows whose work may still be queued, left for a later round.
     """
@@ -88,6 +93,7 @@ class SweepReport:
     locked: bool
     republished: int = 0
     lost: int = 0
+    abandoned: int = 0
     errors: int = 0
     deferred: int = 0
 
@@ -121,6 +127,7 @@ class Sweeper:
         self._orphans = orphans
         self._pool = pool
         self._publisher = publisher
+        self._documents = documents
         self._lifecycle = DocumentLifecycle(documents, publisher)
         self._interval_s = interval_s
         self._stale_after_s = stale_after_s
@@ -138,7 +145,9 @@ class Sweeper:
                 return SweepReport(locked=False)
             try:
                 rows = await conn.fetch(_STALE_ROWS, self._stale_after_s, MAX_ROWS_PER_SWEEP)
-                counts = {"republished": 0, "lost": 0, "errors": 0, "deferred": 0}
+                counts = dict.fromkeys(
+                    ("republished", "lost", "abandoned", "errors", "deferred"), 0
+                )
                 if rows and self._backlog is not None:
                     await self._backlog.refresh()
                 for row in rows:
@@ -157,6 +166,9 @@ class Sweeper:
     async def _rescue(self, conn: asyncpg.Connection, record: DocumentRecord) -> str:
         extra = {"document_id": str(record.id), "status": str(record.status)}
         try:
+            if record.status == "uploaded" and record.enqueued_version is None:
+                await self._documents.delete_abandoned(record.tenant_id, record.id)
+                return "abandoned"
             if record.blob_key is None:
                 await self._lifecycle.fail(
                     record.tenant_id,

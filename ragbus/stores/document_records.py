@@ -40,7 +40,9 @@ class DocumentRecord:
     stays searchable meanwhile. ``external_id`` is the client's key of the document;
     ``chunking`` the strategy the current version was enqueued with (None: default);
     ``uploaded_by`` the principal whose upload created it (None: before identities,
-    or submitted straight over NATS).
+    or submitted straight over NATS); ``enqueued_version`` the last version whose
+    ``document.uploaded`` JetStream acknowledged (None: never enqueued, an upload
+    that got no ``202``, which listings hide).
     """
 
     tenant_id: str
@@ -67,6 +69,7 @@ class DocumentRecord:
     searchable_version: int | None = None
     chunking: str | None = None
     uploaded_by: str | None = None
+    enqueued_version: int | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

@@ -12,7 +12,6 @@ one stays searchable, so a query never sees none or both of them.
 Every write is safe to repeat, so redelivered messages change nothing.
 """
 
-import builtins
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ import asyncpg
 
 from ragbus.errors import RetryableError
 from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
+from ragbus.stores.document_uploads import DocumentUploads
 from ragbus.stores.document_versions import DocumentVersions
 from ragbus.stores.index_versions import bump_index_version_sql
 from ragbus.stores.postgres import pg_errors
@@ -30,12 +30,15 @@ from schemas.documents import DocumentStatus, Progress
 __all__ = ["DocumentRecord", "DocumentRepository"]  # DocumentRecord: callers import it here
 
 
-class DocumentRepository(DocumentVersions):
+class DocumentRepository(DocumentVersions, DocumentUploads):
     """Tenant-scoped access to ``documents`` and ``document_batches``.
 
     The version methods (``new_version``, ``reset_for_reprocess``,
     ``find_by_external_id``, ``visible_versions``) come from
-    :class:`~ragbus.stores.document_versions.DocumentVersions`.
+    :class:`~ragbus.stores.document_versions.DocumentVersions`; dedup, enqueue
+    records and listings (``create_or_find``, ``find_by_sha256``, ``mark_enqueued``,
+    ``delete_abandoned``, ``list``) from
+    :class:`~ragbus.stores.document_uploads.DocumentUploads`.
 
     Every method raises :class:`~ragbus.errors.RetryableError` when Postgres is
     unreachable; ``tenant_id`` is part of every statement.
@@ -59,11 +62,14 @@ class DocumentRepository(DocumentVersions):
         version: int = 1,
         external_id: str | None = None,
         uploaded_by: str | None = None,
+        enqueued: bool = True,
     ) -> tuple[DocumentRecord, bool]:
         """Insert the document unless it exists; returns ``(row, created)``.
 
         ``uploaded_by`` is the principal whose upload creates it (members may delete
-        and reprocess only their own).
+        and reprocess only their own). ``enqueued``: its ``document.uploaded`` is
+        already in JetStream (a row made from the event itself); the gateway inserts
+        with False and calls ``mark_enqueued`` once JetStream has acknowledged it.
 
         An existing row is returned unchanged (``created`` False), so a
         redelivered ``document.uploaded`` is a no-op. When another live document
@@ -72,11 +78,13 @@ class DocumentRepository(DocumentVersions):
         """
         row = await self._pool.fetchrow(
             """INSERT INTO documents (tenant_id, id, filename, content_type, sha256,
-                   size_bytes, blob_key, metadata, version, external_id, uploaded_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   size_bytes, blob_key, metadata, version, external_id, uploaded_by,
+                   enqueued_version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT DO NOTHING RETURNING *""",
             *(tenant_id, document_id, filename, content_type, sha256, size_bytes),
             *(blob_key, dict(metadata or {}), version, external_id, uploaded_by),
+            version if enqueued else None,
         )
         if row is not None:
             return DocumentRecord.from_row(row), True
@@ -92,29 +100,6 @@ class DocumentRepository(DocumentVersions):
         """The document, whatever its status, or None if this tenant has no such id."""
         row = await self._pool.fetchrow(
             "SELECT * FROM documents WHERE tenant_id = $1 AND id = $2", tenant_id, document_id
-        )
-        return None if row is None else DocumentRecord.from_row(row)
-
-    @pg_errors
-    async def list(
-        self, tenant_id: str, *, limit: int = 100, offset: int = 0, include_deleted: bool = False
-    ) -> builtins.list[DocumentRecord]:
-        """The tenant's documents, newest first; ``limit`` is clamped to 1..1000."""
-        rows = await self._pool.fetch(
-            """SELECT * FROM documents WHERE tenant_id = $1 AND ($2 OR status <> 'deleted')
-               ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
-            *(tenant_id, include_deleted, min(max(limit, 1), 1000), max(offset, 0)),
-        )
-        return [DocumentRecord.from_row(r) for r in rows]
-
-    @pg_errors
-    async def find_by_sha256(self, tenant_id: str, sha256: str) -> DocumentRecord | None:
-        """The oldest live (neither deleted nor failed) document with these bytes, if any."""
-        row = await self._pool.fetchrow(
-            """SELECT * FROM documents WHERE tenant_id = $1 AND sha256 = $2
-                 AND status NOT IN ('deleted', 'failed') ORDER BY created_at, id LIMIT 1""",
-            tenant_id,
-            sha256,
         )
         return None if row is None else DocumentRecord.from_row(row)
 

@@ -76,9 +76,10 @@ async def world(
 
 
 async def add_document(
-    world: World, *, stored: bool, status: DocumentStatus, age_s: float
+    world: World, *, stored: bool, status: DocumentStatus, age_s: float, enqueued: bool = True
 ) -> uuid.UUID:
-    """A document row in ``status`` last touched ``age_s`` seconds ago."""
+    """A document row in ``status`` last touched ``age_s`` seconds ago; ``enqueued``:
+    its ``document.uploaded`` reached JetStream (False: its upload got no 202)."""
     doc_id = uuid.uuid4()
     data = f"# Stuck {doc_id}\n\nThe sweeper should find this text.\n".encode()
     key = blob_key(world.tenant, doc_id, "stuck.md") if stored else None
@@ -93,6 +94,7 @@ async def add_document(
         size_bytes=len(data),
         blob_key=key,
         metadata={"source": "test"},
+        enqueued=enqueued,
     )
     if status != DocumentStatus.UPLOADED:
         assert await world.documents.set_status(world.tenant, doc_id, status)
@@ -201,6 +203,21 @@ async def test_sweep_republishes_stale_work_and_fails_lost_inline_uploads(world:
     # Just touched: the next round leaves them alone.
     again = await sweeper.sweep_once()
     assert (again.republished, again.lost) == (0, 0)
+
+
+async def test_sweep_deletes_stale_uploads_never_enqueued(world: World) -> None:
+    abandoned = await add_document(
+        world, stored=True, status=DocumentStatus.UPLOADED, age_s=3600, enqueued=False
+    )
+    retried_soon = await add_document(
+        world, stored=True, status=DocumentStatus.UPLOADED, age_s=5, enqueued=False
+    )
+    uploaded = await collect(world, s.DOCUMENT_UPLOADED)
+    report = await Sweeper(world.pool, world.documents, world.publisher).sweep_once()
+    assert (report.abandoned, report.republished, report.errors) == (1, 0, 0)
+    assert await world.documents.get(world.tenant, abandoned) is None
+    assert await world.documents.get(world.tenant, retried_soon) is not None
+    assert await uploaded() == []
 
 
 async def test_only_one_replica_sweeps_at_a_time(world: World) -> None:

@@ -47,9 +47,23 @@ class FakeDocuments:
             metadata=dict(kw.get("metadata") or {}),
             created_at=datetime.now(UTC),
             external_id=kw.get("external_id"),
+            enqueued_version=1 if kw.get("enqueued", True) else None,
         )
         self.rows[(tenant_id, document_id)] = row
         return row, True
+
+    async def create_or_find(self, tenant_id: str, document_id: uuid.UUID, **kw: Any):
+        found = await self.find_by_sha256(tenant_id, kw["sha256"])
+        if found is not None:
+            return found, False
+        return await self.create(tenant_id, document_id, enqueued=False, **kw)
+
+    async def mark_enqueued(self, tenant_id: str, document_id: uuid.UUID, version: int) -> bool:
+        row = self.rows[(tenant_id, document_id)]
+        if row.version != version or row.enqueued_version == version:
+            return False
+        self.rows[(tenant_id, document_id)] = replace(row, enqueued_version=version)
+        return True
 
     async def find_by_external_id(self, tenant_id: str, external_id: str):
         return next(
@@ -226,12 +240,22 @@ def test_metadata_must_be_a_json_object() -> None:
     assert reply.json()["detail"] == "metadata must be a JSON object"
 
 
-def test_unpublished_upload_is_marked_failed_not_left_uploaded() -> None:
-    http, state = client(FakePublisher(fail=True))
+def test_unpublished_upload_is_not_enqueued_and_its_retry_reuses_it() -> None:
+    publisher = FakePublisher(fail=True)
+    http, state = client(publisher)
     reply = upload(http, "a.md", b"content")
     assert reply.status_code == 503
+    assert reply.json()["detail"] == "a.md: could not enqueue the document; retry"
     (row,) = state.documents.rows.values()  # type: ignore[attr-defined]
-    assert row.status == DocumentStatus.FAILED and row.error_code == "enqueue_failed"
+    assert (row.status, row.enqueued_version) == (DocumentStatus.UPLOADED, None)
+    publisher.fail = False
+    (doc,) = upload(http, "a.md", b"content").json()["documents"]
+    assert (doc["id"], doc["duplicate"]) == (str(row.id), False)
+    assert [str(e.document_id) for _, e in publisher.sent] == [doc["id"]]
+    (row,) = state.documents.rows.values()  # type: ignore[attr-defined]
+    assert row.enqueued_version == 1
+    (again,) = upload(http, "b.md", b"content").json()["documents"]
+    assert (again["id"], again["duplicate"], len(publisher.sent)) == (doc["id"], True, 1)
 
 
 def test_unknown_document_is_404() -> None:
@@ -327,7 +351,7 @@ def test_reprocess_of_unknown_or_deleted_document_is_404() -> None:
     assert reply.status_code == 404
 
 
-def test_reprocess_not_enqueued_is_503_and_failed() -> None:
+def test_reprocess_not_enqueued_is_503_and_left_for_a_retry() -> None:
     publisher = FakePublisher()
     http, state = client(publisher)
     doc = upload(http, "a.md", b"content").json()["documents"][0]
@@ -335,7 +359,7 @@ def test_reprocess_not_enqueued_is_503_and_failed() -> None:
     reply = http.post(f"/v1/documents/{doc['id']}/reprocess", headers={"X-Tenant-ID": "acme"})
     assert reply.status_code == 503
     (row,) = state.documents.rows.values()  # type: ignore[attr-defined]
-    assert (row.status, row.version, row.error_code) == (DocumentStatus.FAILED, 2, "enqueue_failed")
+    assert (row.status, row.version, row.enqueued_version) == (DocumentStatus.UPLOADED, 2, 1)
 
 
 def test_settings_default_put_get_and_unknown_strategy() -> None:
