@@ -25,7 +25,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ import numpy as np
 from ragbus.stores.vectors.base import ChunkRecord, Fusion, ScoredChunk
 from ragbus.stores.vectors.fusion import fuse
 from ragbus_tools.beir import iter_corpus
+from ragbus_tools.bench.bootstrap import mean_interval
 from ragbus_tools.bench.trec_metrics import per_query
 from ragbus_tools.eval import load_queries
 
@@ -163,6 +164,7 @@ def report(folder: Path, split: str, runs_path: Path) -> dict[str, object]:
         "dense": float(dense.mean()),
         "sparse": float(sparse.mean()),
         "cross_validated": float(cv["per_query"].mean()),
+        "cross_validated_ci95": list(astuple(mean_interval(cv["per_query"]))[1:]),
         "folds": [asdict(s) for s in cv["chosen"]],
         "deploy": asdict(cv["deploy"]),
         "deploy_chosen_by_folds": cv["deploy_folds"],
