@@ -22,7 +22,13 @@ MAX_PAGE = 1000
 
 
 def document_json(record: DocumentRecord) -> dict[str, Any]:
-    """The public JSON shape of a document."""
+    """The public JSON shape of a document.
+
+    ``parse_report`` says what parsing the current version left out:
+    ``running_lines_dropped`` (lines dropped as running headers or footers),
+    ``empty_pages`` (pages without text) and ``warning`` (``most_text_dropped``,
+    ``most_pages_empty`` or null); each is null until the version is parsed.
+    """
     return {
         "id": str(record.id),
         "filename": record.filename,
@@ -33,6 +39,11 @@ def document_json(record: DocumentRecord) -> dict[str, Any]:
         "title": record.title,
         "parser": record.parser,
         "page_count": record.page_count,
+        "parse_report": {
+            "running_lines_dropped": record.running_lines_dropped,
+            "empty_pages": record.empty_pages,
+            "warning": record.parse_warning,
+        },
         "chunking": record.chunking,
         "chunks": record.chunks_total,
         "progress": {"done": record.chunks_embedded, "total": record.chunks_total},

@@ -117,6 +117,9 @@ class IngestService:
             title=parsed.title,
             parser=parsed.parser,
             page_count=parsed.page_count,
+            running_lines_dropped=parsed.report.running_lines_dropped,
+            empty_pages=parsed.report.empty_pages,
+            parse_warning=parsed.report.warning(parsed.page_count),
         )
         if not changed and not await self._still_embedding(tenant, doc_id, record.version):
             return  # deleted, failed or re-versioned meanwhile

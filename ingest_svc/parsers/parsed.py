@@ -6,7 +6,10 @@ these values without importing the dispatcher that imports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+MOST = 0.5
+"""Share of a document past which a loss is "most of it" and earns a warning."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,39 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class ParseReport:
+    """What parsing left out of a document, shown in its detail.
+
+    Attributes:
+        running_lines_dropped: Lines dropped as running headers or footers (PDF).
+        running_chars_dropped: Characters of those lines.
+        chars_extracted: Characters of text extracted, before anything was dropped.
+        empty_pages: Pages without text at the end (blank, scanned or unreadable);
+            the header/footer filter never empties a page.
+    """
+
+    running_lines_dropped: int = 0
+    running_chars_dropped: int = 0
+    chars_extracted: int = 0
+    empty_pages: int = 0
+
+    def warning(self, page_count: int | None) -> str | None:
+        """A code when the document lost most of its text, else ``None``.
+
+        Returns:
+            ``"most_text_dropped"`` when running headers and footers were more than
+            :data:`MOST` of the extracted characters; ``"most_pages_empty"`` when
+            more than :data:`MOST` of ``page_count`` pages have no text (a scan
+            without a text layer); else ``None``.
+        """
+        if self.running_chars_dropped > MOST * self.chars_extracted:
+            return "most_text_dropped"
+        if page_count and self.empty_pages > MOST * page_count:
+            return "most_pages_empty"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDocument:
     """Text and metadata extracted from one upload.
 
@@ -42,6 +78,7 @@ class ParsedDocument:
         source_format: Detected format (``"pdf"``, ``"markdown"``, ``"html"``,
             ``"text"`` or ``"docx"``). Markdown, HTML and DOCX sections hold
             Markdown (HTML and DOCX are converted to it).
+        report: What parsing dropped (running headers and footers, empty pages).
     """
 
     title: str | None
@@ -50,3 +87,4 @@ class ParsedDocument:
     sections: list[Section]
     language: str | None = None
     source_format: str = "text"
+    report: ParseReport = field(default_factory=ParseReport)

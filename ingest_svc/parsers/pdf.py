@@ -1,10 +1,13 @@
 """PDF documents: text per page with pypdf, heading paths from the outline.
 
 Every section lies on one page and carries its 1-based page number, so chunks
-can cite pages and never straddle two. Heading paths come from the PDF outline
-(bookmarks), which LaTeX, Word and most generators write: an outline entry takes
-effect on its destination page at the first line that ends with its title
-(allowing a numbering prefix such as ``2.1`` or ``Chapter 2:``), or at the top of
+can cite pages and never straddle two. Running headers and footers are dropped
+where their page keeps body text without them
+(:mod:`ingest_svc.parsers.running_lines`), and the document's
+:class:`~ingest_svc.parsers.parsed.ParseReport` counts them. Heading paths come
+from the PDF outline (bookmarks), which LaTeX, Word and most generators write:
+an outline entry takes effect on its destination page at the first line that ends
+with its title (allowing a numbering prefix such as ``2.1`` or ``Chapter 2:``), or at the top of
 the page if no such line is found, and stays in effect until the next entry.
 
 A PDF encrypted with an empty user password (owner-only restrictions) is
@@ -16,14 +19,13 @@ from __future__ import annotations
 
 import io
 import logging
-import re
-from collections import Counter
 from itertools import pairwise
 from typing import Any
 
 from pypdf import PasswordType, PdfReader
 
-from ingest_svc.parsers.parsed import ParsedDocument, Section
+from ingest_svc.parsers.parsed import ParsedDocument, ParseReport, Section
+from ingest_svc.parsers.running_lines import drop_running_lines
 from ingest_svc.parsers.text import first_line_title, normalize_newlines
 from ragbus.errors import DocumentParseError
 
@@ -33,15 +35,7 @@ log = logging.getLogger(__name__)
 #: numbering prefix like ``"2.10.4 "`` or ``"Chapter 12: "`` but not for a sentence.
 HEADING_SLACK_CHARS = 16
 
-#: Pages on which the same first (or last) line must appear for it to count as a
-#: running header (or footer) and be dropped. Three rules out coincidence for
-#: plain lines; a line with a number (a page number, as in ``"Chapter 3: Utilities
-#: 6"``, whose chapter covers only two pages of libtasn1.pdf) needs two.
-RUNNING_LINE_MIN_PAGES = 3
-NUMBERED_RUNNING_LINE_MIN_PAGES = 2
-
 Path = tuple[str, ...]
-_DIGITS = re.compile(r"\d+")
 
 
 def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
@@ -80,7 +74,8 @@ def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
         raise DocumentParseError(f"{filename}: corrupt PDF, no page could be read")
 
     first_text = next((text for text in texts if text), "")
-    texts = _drop_running_lines(texts)
+    running = drop_running_lines(texts)
+    texts = running.pages
     sections: list[Section] = []
     current: Path = ()
     for number, text in enumerate(texts):
@@ -95,6 +90,12 @@ def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
         page_count=page_count,
         sections=sections,
         source_format="pdf",
+        report=ParseReport(
+            running_lines_dropped=running.lines_dropped,
+            running_chars_dropped=running.chars_dropped,
+            chars_extracted=running.chars_before,
+            empty_pages=sum(1 for text in texts if not text),
+        ),
     )
 
 
@@ -106,40 +107,6 @@ def _page_text(reader: PdfReader, number: int) -> str | None:
         log.warning("pdf page unreadable", extra={"page": number + 1, "error": repr(exc)})
         return None
     return normalize_newlines(text.replace("\x00", "")).strip()
-
-
-def _drop_running_lines(texts: list[str | None]) -> list[str | None]:
-    """Remove running headers and footers: first or last lines repeated across pages.
-
-    Lines are compared with digits masked, so ``"Chapter 4: Function reference 17"``
-    and a bare page number match their counterparts on other pages. The first page
-    with text keeps its lines: a title page has no running header, and a first line
-    repeated later is the title that the running header echoes.
-    """
-    firsts = Counter(_line_key(text.split("\n", 1)[0]) for text in texts if text)
-    lasts = Counter(_line_key(text.rsplit("\n", 1)[-1]) for text in texts if text)
-    title_page = next((number for number, text in enumerate(texts) if text), -1)
-    cleaned: list[str | None] = []
-    for number, text in enumerate(texts):
-        if number == title_page:
-            cleaned.append(text)
-            continue
-        if text and _is_running(firsts, text.split("\n", 1)[0]):
-            text = text.split("\n", 1)[1] if "\n" in text else ""
-        if text and _is_running(lasts, text.rsplit("\n", 1)[-1]):
-            text = text.rsplit("\n", 1)[0] if "\n" in text else ""
-        cleaned.append(text.strip() if text is not None else None)
-    return cleaned
-
-
-def _is_running(counts: Counter[str], line: str) -> bool:
-    key = _line_key(line)
-    needed = NUMBERED_RUNNING_LINE_MIN_PAGES if "#" in key else RUNNING_LINE_MIN_PAGES
-    return counts[key] >= needed
-
-
-def _line_key(line: str) -> str:
-    return _DIGITS.sub("#", " ".join(line.split()).casefold())
 
 
 def _metadata_title(reader: PdfReader) -> str | None:

@@ -42,7 +42,9 @@ class DocumentRecord:
     ``uploaded_by`` the principal whose upload created it (None: before identities,
     or submitted straight over NATS); ``enqueued_version`` the last version whose
     ``document.uploaded`` JetStream acknowledged (None: never enqueued, an upload
-    that got no ``202``, which listings hide).
+    that got no ``202``, which listings hide). ``running_lines_dropped``,
+    ``empty_pages`` and ``parse_warning`` are what parsing the current version left
+    out (``ingest_svc.parsers.parsed.ParseReport``; None before it was parsed).
     """
 
     tenant_id: str
@@ -70,6 +72,9 @@ class DocumentRecord:
     chunking: str | None = None
     uploaded_by: str | None = None
     enqueued_version: int | None = None
+    running_lines_dropped: int | None = None
+    empty_pages: int | None = None
+    parse_warning: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

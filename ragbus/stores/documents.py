@@ -161,8 +161,15 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
         title: str | None,
         parser: str | None,
         page_count: int | None,
+        running_lines_dropped: int | None = None,
+        empty_pages: int | None = None,
+        parse_warning: str | None = None,
     ) -> bool:
         """Record the parse result of ``version`` and move to ``embedding``.
+
+        ``running_lines_dropped``, ``empty_pages`` and ``parse_warning`` say what
+        parsing left out (header and footer lines, pages without text, a code when
+        that was most of the document).
 
         Returns:
             True if this call changed the row; False when the document is missing,
@@ -171,10 +178,12 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
         result = await self._pool.execute(
             """UPDATE documents SET status = 'embedding', chunks_total = $4, title = $5,
                    parser = $6, page_count = $7, error = NULL, error_code = NULL,
+                   running_lines_dropped = $8, empty_pages = $9, parse_warning = $10,
                    updated_at = now()
                WHERE tenant_id = $1 AND id = $2 AND version = $3
                  AND status IN ('uploaded', 'parsing')""",
             *(tenant_id, document_id, version, chunks_total, title, parser, page_count),
+            *(running_lines_dropped, empty_pages, parse_warning),
         )
         return result != "UPDATE 0"
 
