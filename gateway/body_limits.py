@@ -6,6 +6,7 @@ arrives and refused with 413 the moment it passes the limit. So four 250 MB
 bodies cost the gateway their headers, not their bytes.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.embeddings_openai import MAX_BODY_BYTES as EMBEDDINGS_BODY_BYTES
+from gateway.openai_errors import is_openai_path, openai_body
 
 LimitFor = Callable[[str, str, str], int]
 """``(method, path, content type) -> largest body in bytes`` of that request."""
@@ -48,7 +50,7 @@ class BodyLimits:
         limit = self.limit_for(scope["method"], scope["path"], content_type)
         declared = headers.get(b"content-length")
         if declared is not None and _over(declared, limit):
-            await _refuse(send, limit)
+            await _refuse(send, limit, openai=is_openai_path(scope["path"]))
             return
         received = 0
 
@@ -71,11 +73,10 @@ def _over(declared: bytes, limit: int) -> bool:
         return False  # malformed: the server rejects it itself
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = (
-        f'{{"detail": "the request body is over its limit of {limit} bytes", '
-        f'"code": "body_too_large"}}'
-    ).encode()
+async def _refuse(send: Send, limit: int, *, openai: bool) -> None:
+    message = f"the request body is over its limit of {limit} bytes"
+    shape = openai_body(413, message, code="body_too_large") if openai else None
+    body = json.dumps(shape or {"detail": message, "code": "body_too_large"}).encode()
     start: dict[str, Any] = {
         "type": "http.response.start",
         "status": 413,

@@ -2,7 +2,7 @@
 
 The logic of ``POST /v1/chat/completions`` (``gateway/routes/openai_chat.py``, where
 the request and response fields are described). The question and its history come
-from the messages (:func:`split_messages`); the answer comes from
+from the messages (:func:`gateway.chat_requests.split_messages`); the answer comes from
 :mod:`gateway.queries` and is reshaped: :func:`completion` for a whole
 ``chat.completion``, :func:`completion_chunks` for ``chat.completion.chunk`` SSE.
 """
@@ -13,65 +13,18 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import HTTPException
-from pydantic import ConfigDict, Field, field_validator
 from sse_starlette import ServerSentEvent
 
+from gateway.chat_requests import ChatBody, split_messages
 from gateway.conversation_store import ConversationRepository
 from gateway.identity import Identity
+from gateway.openai_errors import OpenAIError, openai_body
 from gateway.queries import answer_stream, start_query
-from gateway.request_checks import RequestBody
 from gateway.state import GatewayState
 from ragbus.stores.queries import QueryRepository
 from schemas import QueryRequested
-from schemas.conversations import MAX_HISTORY_TURNS, Turn
-from schemas.queries import MAX_TOP_K
-
-MAX_MESSAGES = 256
-"""Most messages in one chat request (the last one is asked; earlier ones are history)."""
-MAX_MESSAGE_CHARS = 32_768
-"""Longest message, in characters: a question, or an earlier turn kept as history."""
-
-
-class ChatMessage(RequestBody):
-    """One message; ``content`` is a string or OpenAI's list of ``{"type": "text"}`` parts,
-    at most :data:`MAX_MESSAGE_CHARS` characters in all."""
-
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = Field(None, max_length=MAX_MESSAGE_CHARS)
-
-    @field_validator("content")
-    @classmethod
-    def _capped(cls, value: Any) -> Any:
-        if isinstance(value, list) and len(json.dumps(value)) > MAX_MESSAGE_CHARS:
-            raise ValueError(f"content is over {MAX_MESSAGE_CHARS} characters")
-        return value
-
-    def text(self) -> str:
-        """The text of the message (text parts joined, other parts ignored)."""
-        if isinstance(self.content, list):
-            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
-
-
-class ChatBody(RequestBody):
-    """Body of ``POST /v1/chat/completions``; OpenAI fields not listed are ignored.
-
-    At most :data:`MAX_MESSAGES` messages of at most :data:`MAX_MESSAGE_CHARS` each.
-    """
-
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-    model: str = Field("ragbus", max_length=256)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
-    conversation_id: uuid.UUID | None = None
-    cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +40,6 @@ class ChatAnswer:
     base: dict[str, Any]
 
 
-def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
-    """The question (last user message) and the earlier turns, oldest first.
-
-    Raises:
-        HTTPException: 422 when no user message has text.
-    """
-    users = [i for i, m in enumerate(messages) if m.role == "user" and m.text().strip()]
-    if not users:
-        raise HTTPException(422, "messages need a user message with text")
-    last = users[-1]
-    turns: list[Turn] = []
-    for message in messages[:last]:
-        if message.role == "user" and message.text().strip():
-            turns.append(Turn(question=message.text()[:8192]))
-        elif message.role == "assistant" and turns and not turns[-1].answer:
-            turns[-1] = Turn(question=turns[-1].question, answer=message.text())
-    return messages[last].text()[:8192], turns[-MAX_HISTORY_TURNS:]
-
-
 async def ask_chat(
     state: GatewayState,
     queries: QueryRepository,
@@ -115,9 +49,14 @@ async def ask_chat(
 ) -> ChatAnswer:
     """Record the last user message as a query and start its answer (cached or live).
 
+    ``max_tokens``, ``temperature``, ``stop`` and ``user`` travel on the event
+    (``generation``); a request that sets one of the first three is answered afresh,
+    bypassing the answer cache, since they change the answer's text.
+
     Raises:
-        HTTPException: 422 without a user message; 404 for an unknown conversation;
-            504 when condensing the question timed out.
+        OpenAIError: 400 without a user message.
+        HTTPException: 404 for an unknown conversation; 504 when condensing the
+            question timed out.
     """
     started = time.perf_counter()
     question, history = split_messages(body.messages)
@@ -128,6 +67,7 @@ async def ask_chat(
         top_k=body.top_k,
         user_id=identity.user_id,
         principal_id=identity.principal_id,
+        generation=body.generation(),
     )
     query = await start_query(
         state,
@@ -137,7 +77,7 @@ async def ask_chat(
         event,
         body.conversation_id,
         started=started,
-        use_cache=body.cache,
+        use_cache=body.cache and not body.shapes_the_answer(),
         history=history or None,
     )
     base = {
@@ -151,17 +91,15 @@ async def ask_chat(
 async def completion(answer: ChatAnswer) -> dict[str, Any]:
     """The whole answer as a ``chat.completion`` object.
 
+    ``citations`` (see :func:`numbered`) is both on the message and at the top.
+
     Raises:
-        HTTPException: 502 when the answer failed; 504 when none came in time.
+        OpenAIError: 502 when the answer failed; 504 when none came in time.
     """
     async with contextlib.aclosing(answer.events):
         done = await _final(answer.events)
-    choice = {
-        "index": 0,
-        "message": {"role": "assistant", "content": done["answer"]},
-        "finish_reason": "stop",
-        "logprobs": None,
-    }
+    message = {"role": "assistant", "content": done["answer"], "citations": numbered(done)}
+    choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
     return {
         **answer.base,
         "object": "chat.completion",
@@ -174,8 +112,11 @@ async def completion(answer: ChatAnswer) -> dict[str, Any]:
 async def completion_chunks(answer: ChatAnswer) -> AsyncIterator[ServerSentEvent]:
     """Answer events as OpenAI ``chat.completion.chunk`` events, then ``[DONE]``.
 
-    A failed answer ends the stream with ``{"error": {"message", "type": "ragbus"}}``
-    instead of ``[DONE]``.
+    The last chunk (``finish_reason: "stop"``) carries ``usage``, ``citations`` and
+    ``ragbus``; ``citations`` is also in its ``delta``, which the SDKs' stream
+    helpers accumulate into the final message (``message.citations``). A failed
+    answer ends the stream with ``{"error": {"message", "type": "server_error",
+    "code"}}`` instead of ``[DONE]``.
     """
     base = answer.base
 
@@ -190,19 +131,28 @@ async def completion_chunks(answer: ChatAnswer) -> AsyncIterator[ServerSentEvent
             yield chunk({"content": json.loads(str(sse.data))["text"]})
         elif sse.event == "done":
             done = json.loads(str(sse.data))
-            yield chunk({}, "stop", usage=_usage(done), **_extras(done))
+            delta = {"citations": numbered(done)}
+            yield chunk(delta, "stop", usage=_usage(done), **_extras(done))
         elif sse.event == "error":
-            error = json.loads(str(sse.data))
-            message = f"the query failed: {error.get('code')}"
-            yield ServerSentEvent(json.dumps({"error": {"message": message, "type": "ragbus"}}))
+            code = json.loads(str(sse.data)).get("code")
+            body = openai_body(502, f"the query failed: {code}", code=code)
+            yield ServerSentEvent(json.dumps(body))
             return
     yield ServerSentEvent("[DONE]")
+
+
+def numbered(done: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """The answer's citations indexed as its ``[n]`` markers: entry ``n-1`` is the
+    citation of ``[n]``, and ``None`` stands for a passage number the answer skips
+    (an answer citing [1] and [3] gets ``[c1, None, c3]``)."""
+    cited = {c["n"]: c for c in done["citations"]}
+    return [cited.get(n) for n in range(1, max(cited, default=0) + 1)]
 
 
 def _extras(done: dict[str, Any]) -> dict[str, Any]:
     ragbus = {k: done[k] for k in ("query_id", "model", "found", "confidence", "timings")}
     ragbus["cached"] = bool(done.get("cached"))
-    return {"citations": done["citations"], "ragbus": ragbus}
+    return {"citations": numbered(done), "ragbus": ragbus}
 
 
 def _usage(done: dict[str, Any]) -> dict[str, int]:
@@ -219,13 +169,14 @@ async def _final(events: AsyncGenerator[ServerSentEvent, None]) -> dict[str, Any
     """The ``done`` payload of an answer stream.
 
     Raises:
-        HTTPException: 502 when the answer failed; 504 when none came in time.
+        OpenAIError: 502 when the answer failed (``code`` is the query's failure
+            code, e.g. ``llm_unavailable``); 504 when none came in time.
     """
     async for sse in events:
         if sse.event == "error":
-            error = json.loads(str(sse.data))
-            status = 504 if error.get("code") == "timeout" else 502
-            raise HTTPException(status, f"the query failed: {error.get('code')}")
+            code = json.loads(str(sse.data)).get("code")
+            status = 504 if code == "timeout" else 502
+            raise OpenAIError(status, f"the query failed: {code}", code=code)
         if sse.event == "done":
             return dict(json.loads(str(sse.data)))
-    raise HTTPException(502, "the answer stream ended without an answer")
+    raise OpenAIError(502, "the answer stream ended without an answer", code="answer_failed")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gateway.openai_errors import OpenAIError
 from schemas.embeddings import (
     MAX_EMBED_INPUT_CHARS,
     MAX_EMBED_INPUTS,
@@ -58,27 +59,9 @@ OPENAPI_BODY: dict[str, Any] = {
 """The body as OpenAPI shows it (the route reads it by hand, see the module doc)."""
 
 
-class EmbeddingsError(Exception):
-    """A refusal or failure to answer in OpenAI's error shape.
-
-    Args:
-        status: HTTP status.
-        message: Readable reason; names the field and the limit, leaks nothing internal.
-        param: The request field at fault, if one is.
-        code: OpenAI-style code such as ``model_not_found``, if any.
-    """
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-
-    def body(self) -> dict[str, Any]:
-        """``{"error": {"message", "type", "param", "code"}}``."""
-        kind = "invalid_request_error" if self.status < 500 else "server_error"
-        error = {"message": self.message, "type": kind, "param": self.param, "code": self.code}
-        return {"error": error}
+class EmbeddingsError(OpenAIError):
+    """A refusal or failure of ``/v1/embeddings`` in OpenAI's error shape (see
+    :class:`~gateway.openai_errors.OpenAIError` for the arguments)."""
 
 
 def invalid(message: str, param: str) -> EmbeddingsError:

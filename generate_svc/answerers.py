@@ -1,9 +1,10 @@
 """The answer-generator port of generate_svc; ``app.py`` picks the adapter."""
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ragbus.llm.calls import GenerationStats
+from schemas.generation import GenerationOptions
 from schemas.queries import Passage
 
 
@@ -47,3 +48,20 @@ class Answerer(Protocol):
                 the retries and deadline, bad key, bad request).
         """
         ...
+
+
+@runtime_checkable
+class TunableAnswerer(Answerer, Protocol):
+    """An answerer whose model takes a query's :class:`GenerationOptions` (the LLM's)."""
+
+    def with_options(self, options: GenerationOptions) -> Answerer:
+        """This answerer, writing with ``options`` where they are set."""
+        ...
+
+
+def answerer_for(answerer: Answerer, options: GenerationOptions | None) -> Answerer:
+    """``answerer`` tuned to a query's options; unchanged when it has none, or when it
+    calls no model (the offline extractive answerer has nothing to tune)."""
+    if options is not None and isinstance(answerer, TunableAnswerer):
+        return answerer.with_options(options)
+    return answerer

@@ -10,6 +10,7 @@ from generate_svc.prompts import (
 )
 from ragbus.llm.calls import GenerationStats
 from ragbus.llm.client import LlmClient, Messages
+from schemas.generation import GenerationOptions
 from schemas.queries import Passage
 
 
@@ -38,6 +39,12 @@ class LiteLLMAnswerer:
         self.models = llm.models
         self._llm = llm
         self._context_tokens = context_tokens
+
+    def with_options(self, options: GenerationOptions) -> "LiteLLMAnswerer":
+        """This answerer for one query's ``max_tokens``, ``temperature``, ``stop`` and
+        ``user`` (see :meth:`ragbus.llm.client.LlmClient.with_options`); a larger
+        ``max_tokens`` leaves less of the window to the passages."""
+        return LiteLLMAnswerer(self._llm.with_options(options), context_tokens=self._context_tokens)
 
     async def stream(
         self,

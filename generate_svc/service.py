@@ -2,7 +2,7 @@
 
 import time
 
-from generate_svc.answerers import Answerer
+from generate_svc.answerers import Answerer, answerer_for
 from generate_svc.citations import build_citations, confidence
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
@@ -41,7 +41,8 @@ class GenerateService:
         started = time.perf_counter()
         parts: list[str] = []
         stats = GenerationStats()
-        async for text in self._answerer.stream(context.question, context.passages, stats):
+        answerer = answerer_for(self._answerer, context.generation)
+        async for text in answerer.stream(context.question, context.passages, stats):
             if not text:
                 continue
             await self._publisher.publish(
@@ -69,7 +70,7 @@ class GenerateService:
             question=context.question,
             answer=answer,
             citations=citations,
-            model=stats.model or self._answerer.model,
+            model=stats.model or answerer.model,
             found=bool(citations),
             timings=timings,
             confidence=confidence(citations),

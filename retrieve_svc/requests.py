@@ -65,6 +65,7 @@ class RetrieveRequests:
             passages=passages,
             user_id=event.user_id,
             timings=timings,
+            generation=event.generation,
         )
         await self._publisher.publish(
             context, s.CONTEXT_RETRIEVED, msg_id=f"{event.query_id}:context"

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.envelope import Envelope
+from schemas.generation import GenerationOptions
 
 MAX_TOP_K = 100
 """Largest ``top_k`` a query may ask for."""
@@ -192,22 +193,29 @@ class QueryRequested(Envelope, RetrievalOptions):
         question: The question, 1-8192 characters.
         top_k: Passages to retrieve, 1-100.
         user_id: Asking user, if known.
+        generation: How an LLM writes the answer (max tokens, temperature, stop
+            sequences, end user); None keeps generate_svc's settings.
     """
 
     query_id: UUID
     question: str = Field(min_length=1, max_length=8192)
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     user_id: str | None = None
+    generation: GenerationOptions | None = None
 
 
 class ContextRetrieved(Envelope):
-    """Passages found for a query, ranked best first (subject ``context.retrieved``)."""
+    """Passages found for a query, ranked best first (subject ``context.retrieved``).
+
+    ``generation`` is the query's :class:`GenerationOptions`, passed on unchanged.
+    """
 
     query_id: UUID
     question: str
     passages: list[Passage]
     user_id: str | None = None
     timings: Timings = Field(default_factory=Timings)
+    generation: GenerationOptions | None = None
 
 
 class AnswerDelta(Envelope):

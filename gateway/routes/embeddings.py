@@ -1,7 +1,7 @@
 """``POST /v1/embeddings``: ragbus's embedding model behind OpenAI's embeddings API.
 
-Point any OpenAI client at ``http://<gateway>/v1`` (the API key is ignored; the
-tenant comes from ``X-Tenant-ID`` as everywhere). The texts go to embed_svc as a
+Point any OpenAI client at ``http://<gateway>/v1`` with a ragbus API key as its
+``api_key`` (the tenant is the key's). The texts go to embed_svc as a
 ``texts.embed`` request (core NATS request-reply), which embeds them as passages
 with the model that built the index. Body checks and response shapes are in
 :mod:`gateway.embeddings_openai`, the request to embed_svc in :mod:`gateway.embeddings`;
@@ -18,14 +18,20 @@ from gateway.embeddings_openai import (
     embeddings_response,
     parse_body,
 )
-from gateway.errors import ERRORS
 from gateway.identity import AskerDep
+from gateway.openai_errors import OPENAI_ERRORS
+from gateway.openai_models import EmbeddingList, schema_of
 from gateway.state import StateDep
 
-router = APIRouter(prefix="/v1", tags=["openai"], responses=ERRORS)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERRORS)
 
 
-@router.post("/embeddings", response_model=None, openapi_extra=OPENAPI_BODY)
+@router.post(
+    "/embeddings",
+    response_model=None,
+    openapi_extra=OPENAPI_BODY,
+    responses=schema_of(EmbeddingList),
+)
 async def create_embeddings(request: Request, state: StateDep, identity: AskerDep) -> JSONResponse:
     """One vector per input, OpenAI-style (``data[].embedding``, ``model``, ``usage``).
 

@@ -6,6 +6,7 @@ sends the same request, with the same retries, fallback models, deadline and err
 classes (:mod:`ragbus.llm.calls`, :mod:`ragbus.llm.errors`).
 """
 
+import copy
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import ModuleType
@@ -15,6 +16,7 @@ from ragbus.llm.calls import GenerationStats, RetryPolicy, with_fallback
 from ragbus.llm.errors import classify_error
 from ragbus.llm.settings import LlmSettings
 from ragbus.telemetry import stage
+from schemas.generation import GenerationOptions
 
 Messages = list[dict[str, str]]
 """OpenAI-style chat messages, ``{"role": ..., "content": ...}``, in order."""
@@ -95,6 +97,24 @@ class LlmClient:
         self._timeout_s = timeout_s
         self._temperature = temperature
         self._policy = policy or RetryPolicy()
+        self._stop: list[str] | None = None
+        self._user: str | None = None
+
+    def with_options(self, options: GenerationOptions) -> "LlmClient":
+        """A copy whose calls use the request's ``options`` where they are set.
+
+        ``max_tokens`` and ``temperature`` replace the configured ones; ``stop``
+        and ``user`` are sent to the provider as OpenAI's ``stop`` and ``user``.
+        The copy shares the models, endpoint, key, timeout and retry policy.
+        """
+        tuned = copy.copy(self)
+        if options.max_tokens is not None:
+            tuned.max_tokens = options.max_tokens
+        if options.temperature is not None:
+            tuned._temperature = options.temperature
+        tuned._stop = list(options.stop) if options.stop else None
+        tuned._user = options.user
+        return tuned
 
     @classmethod
     def from_settings(cls, settings: LlmSettings) -> "LlmClient":
@@ -146,6 +166,8 @@ class LlmClient:
             "max_tokens": self.max_tokens,
             "num_retries": 0,
             "max_retries": 0,
+            **({"stop": self._stop} if self._stop else {}),
+            **({"user": self._user} if self._user else {}),
         }
 
     async def complete(self, messages: Messages, stats: GenerationStats | None = None) -> str:
