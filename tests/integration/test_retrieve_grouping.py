@@ -39,10 +39,13 @@ async def test_passages_come_grouped_by_document_unless_chunks_are_asked_for(
 
     for mode in ("dense", "sparse", "hybrid"):
         options = RetrievalOptions(mode=mode)
-        passages, _ = await service.retrieve(tenant, QUESTION, 10, options)
+        passages, _ = await service.retrieve(tenant, QUESTION, 3, options)
         documents = [p.document_id for p in passages]
-        assert documents == [many, many, one], mode  # two passages at most per document
+        assert documents == [many, many, one], mode  # two passages of each document first
         assert passages[0].score == passages[1].score >= passages[2].score
+        # with room for more, the rest of each document's passages follow
+        passages, _ = await service.retrieve(tenant, QUESTION, 10, options)
+        assert [p.document_id for p in passages] == [many, many, one, many, many], mode
         chunked = RetrievalOptions(mode=mode, group_by="chunk")
         passages, _ = await service.retrieve(tenant, QUESTION, 10, chunked)
         assert [p.document_id for p in passages].count(many) == 4, mode
@@ -53,6 +56,6 @@ async def test_passages_come_grouped_by_document_unless_chunks_are_asked_for(
     passages, _ = await service.retrieve(tenant, QUESTION, 10, RetrievalOptions())
     assert [p.document_id for p in passages].count(many) == 4
     grouped = RetrievalOptions(group_by="document")
-    passages, _ = await service.retrieve(tenant, QUESTION, 10, grouped)
+    passages, _ = await service.retrieve(tenant, QUESTION, 3, grouped)
     assert [p.document_id for p in passages] == [many, many, one]
     await vectors.close()

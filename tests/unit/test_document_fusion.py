@@ -72,8 +72,10 @@ def test_passages_follow_their_chunk_level_fusion_and_are_capped_per_document():
     dense = [hit("A2", 0.9), hit("A0", 0.8), hit("A1", 0.7), hit("B0", 0.6)]
     sparse = [hit("A1", 9.0), hit("A0", 8.0), hit("B0", 7.0)]
     fused = fuse_documents([dense, sparse], [1.0, 1.0], k=60, decay=0.0, per_document=2, limit=10)
-    # A0 and A1 are in both lists, A2 in one: A's best passages are A1 and A0
-    assert names(fused) == ["A1", "A0", "B0"]
+    # A0 and A1 are in both lists, A2 in one: A's best passages are A1 and A0; A2
+    # comes only after every document's first two, as there is room for it
+    assert names(fused) == ["A1", "A0", "B0", "A2"]
+    assert fused[3].score == fused[0].score  # its document's score
     assert names(
         fuse_documents([dense, sparse], [1.0, 1.0], k=60, decay=0.0, per_document=2, limit=2)
     ) == ["A1", "A0"]
@@ -106,8 +108,10 @@ def test_the_dispatch_keeps_chunk_fusion_exactly_rrf():
     assert fuse([dense, sparse], chunk, 10) == rrf_fuse([dense, sparse], [1.0, 0.75], k=5, limit=10)
     assert grouped(dense, chunk, 2) == dense[:2]
     document = Fusion(k=5, sparse_weight=0.75, group_by="document", per_document=1)
-    assert names(fuse([dense, sparse], document, 10)) == ["A1", "B0", "C0"]
-    assert names(grouped(dense, document, 10)) == ["A0", "B0"]
+    assert names(fuse([dense, sparse], document, 3)) == ["A1", "B0", "C0"]
+    assert names(fuse([dense, sparse], document, 10)) == ["A1", "B0", "C0", "A0"]
+    assert names(grouped(dense, document, 2)) == ["A0", "B0"]
+    assert names(grouped(dense, document, 10)) == ["A0", "B0", "A1"]
 
 
 def test_depth_reads_deeper_only_to_rank_documents():

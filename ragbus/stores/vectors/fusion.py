@@ -17,7 +17,8 @@ document's second chunk takes a place another document needed. So with
    (Cormack et al. 2009 with Qdrant's weights), over documents instead of chunks.
 3. Each document is returned as its best passages, at most ``per_document``,
    ordered by their own chunk-level RRF score; every passage of a document carries
-   the document's score, so the list stays sorted best first.
+   the document's score, so the list stays sorted best first. Only when the limit
+   leaves room do the documents' further passages follow (see :func:`_passages`).
 
 Step 2 may instead combine the scores themselves (``method="convex"``,
 :func:`convex_documents`): each list's document scores are divided by the list's
@@ -85,16 +86,25 @@ def _passages(
     per_document: int,
     limit: int,
 ) -> list[ScoredChunk]:
-    """``chunks`` (best first) grouped under ``order``, ``per_document`` each, document-scored."""
+    """``chunks`` (best first) grouped under ``order``, each scored with its document's score.
+
+    First every document's best ``per_document`` passages, documents in ``order``;
+    then, only if ``limit`` leaves room (a small corpus, or a large ``top_k``), the
+    rest of each document's passages in the same order, so no candidate is dropped
+    while there is room. Those come after passages of lower-ranked documents and
+    still carry their own document's score: the list is sorted by round, then by
+    document.
+    """
     grouped: dict[UUID, list[ScoredChunk]] = {}
     for hit in chunks:
         grouped.setdefault(hit.chunk.document_id, []).append(hit)
     out: list[ScoredChunk] = []
-    for document in order:
-        for hit in grouped.get(document, [])[:per_document]:
-            if len(out) == limit:
-                return out
-            out.append(ScoredChunk(hit.chunk, scores[document], hit.vector))
+    for start, stop in ((0, per_document), (per_document, None)):
+        for document in order:
+            for hit in grouped.get(document, [])[start:stop]:
+                if len(out) == limit:
+                    return out
+                out.append(ScoredChunk(hit.chunk, scores[document], hit.vector))
     return out
 
 
