@@ -13,6 +13,7 @@ from ingest_svc.sweeper import Sweeper
 from ragbus.bus import EventPublisher
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
+from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas, ChunkQuotaSettings
 
 
 async def build(
@@ -35,6 +36,9 @@ async def build(
         publisher,
         overlap_tokens=settings.overlap_tokens,
         max_document_bytes=settings.max_document_bytes,
+        chunk_quotas=ChunkQuotas(
+            await resources.pool(), ChunkLimits(**ChunkQuotaSettings().model_dump())
+        ),
     )
     if settings.sweep_interval_s > 0 and settings.stale_after_s > 0:
         Sweeper(

@@ -14,6 +14,7 @@ from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentError
 from ragbus.stores.blobs import BlobStore
+from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas
 from ragbus.stores.documents import DocumentRepository
 from ragbus.telemetry import stage
 from schemas import (
@@ -42,6 +43,7 @@ class IngestService:
         publisher: Event publisher.
         overlap_tokens: Tokens shared by consecutive chunks.
         max_document_bytes: Largest document accepted, in bytes.
+        chunk_quotas: Each tenant's chunk limits; ``None``: the defaults for all.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class IngestService:
         *,
         overlap_tokens: int = 32,
         max_document_bytes: int = 50 * 1024 * 1024,
+        chunk_quotas: ChunkQuotas | None = None,
     ) -> None:
         self._documents = documents
         self._blobs = blobs
@@ -63,12 +66,14 @@ class IngestService:
             max_tokens=embedder.max_tokens, overlap_tokens=overlap_tokens
         )
         self._max_bytes = max_document_bytes
+        self._quotas = chunk_quotas
 
     async def ingest(self, event: DocumentUploaded) -> None:
         """Parse and chunk one upload; idempotent under redelivery.
 
         Raises:
-            PermanentError: bad input (unsupported, empty, corrupt, too large).
+            PermanentError: bad input (unsupported, empty, corrupt, too large, or
+                more chunks than the tenant's limits allow: ``too_many_chunks``).
             RetryableError: a store or NATS was unavailable.
         """
         tenant, doc_id = event.tenant_id, event.resolved_document_id()
@@ -101,6 +106,12 @@ class IngestService:
                 parse_document, data, event.filename, event.content_type
             )
             span.set_attributes({"file.size": len(data), "ragbus.parser": parsed.parser})
+        limits = await self._quotas.limits_of(tenant) if self._quotas else ChunkLimits()
+        # Each chunk holds at most max_chars characters: a lower bound that refuses
+        # an amplifying upload (a DOCX of megabytes of XML) before chunking it.
+        chars = sum(len(section.text) for section in parsed.sections)
+        at_least = -(-chars // self._chunking.max_chars)
+        limits.check(event.filename, at_least, len(data), parsed.page_count)
         strategy = event.chunking or ChunkingStrategy.TOKEN_WINDOW
         with stage("chunk", {"ragbus.chunking": str(strategy)}) as span:
             chunks = await asyncio.to_thread(
@@ -109,6 +120,7 @@ class IngestService:
             span.set_attribute("ragbus.chunks", len(chunks))
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
+        limits.check(event.filename, len(chunks), len(data), parsed.page_count)
         changed = await self._documents.set_parsed(
             tenant,
             doc_id,

@@ -39,6 +39,8 @@ class QuotaRequest(RequestBody):
     upload_bytes_per_day: int | None = Field(None, ge=1, le=2**50)
     max_documents: int | None = Field(None, ge=1, le=2**31 - 1)
     max_stored_bytes: int | None = Field(None, ge=1, le=2**60)
+    max_chunks_per_document: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_chunks_per_mib: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 def key_json(key: ApiKey) -> dict[str, Any]:

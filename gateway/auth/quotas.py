@@ -5,7 +5,9 @@
 - queries in flight per tenant: leased rows in ``query_slots`` (a replica that
   dies frees its slots when their lease ends);
 - upload bytes per day per tenant: a one-day fixed window whose hits cost bytes;
-- stored documents and bytes per tenant: counted from ``documents``.
+- stored documents and bytes per tenant: counted from ``documents``;
+- chunks per document and per MiB uploaded: only stored and shown here; ingest_svc
+  applies them to each document (:mod:`ragbus.stores.chunk_quotas`).
 
 A refusal is :class:`QuotaExceededError`, which the gateway answers with 429 and
 ``Retry-After``.
@@ -25,6 +27,7 @@ from limits import RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from gateway.auth.rate_limit_storage import PostgresStorage
+from ragbus.stores.chunk_quotas import DEFAULT_MAX_CHUNKS_PER_DOCUMENT, DEFAULT_MAX_CHUNKS_PER_MIB
 from ragbus.stores.postgres import pg_errors
 
 QUOTA_COLUMNS = (
@@ -33,6 +36,8 @@ QUOTA_COLUMNS = (
     "upload_bytes_per_day",
     "max_documents",
     "max_stored_bytes",
+    "max_chunks_per_document",
+    "max_chunks_per_mib",
 )
 
 
@@ -46,6 +51,8 @@ class QuotaLimits:
         upload_bytes_per_day: Bytes uploaded per UTC-aligned day window.
         max_documents: Documents stored (deleted ones not counted).
         max_stored_bytes: Bytes of the documents stored.
+        max_chunks_per_document: Chunks of one document version (ingest_svc).
+        max_chunks_per_mib: Chunks per MiB uploaded, per document (ingest_svc).
     """
 
     requests_per_minute: int = 600
@@ -53,6 +60,8 @@ class QuotaLimits:
     upload_bytes_per_day: int = 2 * 1024**3
     max_documents: int = 100_000
     max_stored_bytes: int = 20 * 1024**3
+    max_chunks_per_document: int = DEFAULT_MAX_CHUNKS_PER_DOCUMENT
+    max_chunks_per_mib: int = DEFAULT_MAX_CHUNKS_PER_MIB
 
 
 class QuotaExceededError(Exception):
@@ -221,7 +230,8 @@ class Quotas:
 
     @pg_errors
     async def usage(self, tenant_id: str) -> dict[str, Any]:
-        """Each limit of the tenant with what is used now."""
+        """Each limit of the tenant with what is used now (``None`` for the chunk
+        limits, which apply to each document and have no running total)."""
         limits = await self.limits_of(tenant_id)
         minute = RateLimitItemPerMinute(limits.requests_per_minute)
         day = RateLimitItemPerDay(limits.upload_bytes_per_day)
@@ -240,7 +250,7 @@ class Quotas:
             "max_stored_bytes": stored,
         }
         return {
-            name: {"limit": getattr(limits, name), "used": used[name]} for name in QUOTA_COLUMNS
+            name: {"limit": getattr(limits, name), "used": used.get(name)} for name in QUOTA_COLUMNS
         }
 
     async def _stored(self, tenant_id: str) -> tuple[int, int]:

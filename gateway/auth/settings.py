@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ragbus.stores.chunk_quotas import DEFAULT_MAX_CHUNKS_PER_DOCUMENT, DEFAULT_MAX_CHUNKS_PER_MIB
+
 
 class AuthSettings(BaseSettings):
     """How callers prove who they are; see docs/security.md.
@@ -69,6 +71,9 @@ class QuotaSettings(BaseSettings):
         upload_bytes_per_day: Upload bytes per one-day window.
         max_documents: Documents stored at once (deleted ones not counted).
         max_stored_bytes: Bytes of the documents stored.
+        max_chunks_per_document: Chunks of one document version; ingest_svc reads the
+            same variable (:class:`ragbus.stores.chunk_quotas.ChunkQuotaSettings`).
+        max_chunks_per_mib: Chunks per MiB uploaded, likewise.
         enabled: ``False`` turns every limit off (a single-user laptop, benchmarks).
     """
 
@@ -79,4 +84,6 @@ class QuotaSettings(BaseSettings):
     upload_bytes_per_day: int = Field(2 * 1024**3, ge=1)
     max_documents: int = Field(100_000, ge=1)
     max_stored_bytes: int = Field(20 * 1024**3, ge=1)
+    max_chunks_per_document: int = Field(DEFAULT_MAX_CHUNKS_PER_DOCUMENT, ge=1)
+    max_chunks_per_mib: int = Field(DEFAULT_MAX_CHUNKS_PER_MIB, ge=1)
     enabled: bool = True

@@ -4,10 +4,15 @@ Each case was found on main by uploading it as a user would (issue 15); the figu
 in the docstrings are from then.
 """
 
+import asyncio
+
 import pytest
 
-from tests.e2e.stack import wait_final
+from tests.e2e.stack import RunningStack, wait_final
+from tests.hostile_files import docx_xml_bomb, one_token_per_byte_markdown
 from tests.pdf_files import running_headers_pdf, templated_pdf
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -42,3 +47,52 @@ async def test_parse_report_shows_what_the_header_filter_dropped(http) -> None:
     pumps = await client.retrieve("When was pump station 4 serviced?")
     texts = [p["text"] for p in pumps["passages"] if p["filename"] == "report.pdf"]
     assert texts and not any("of 6" in text for text in texts), pumps
+
+
+async def test_amplifying_uploads_fail_too_many_chunks(stack: RunningStack, http) -> None:
+    """A 15 KB DOCX of 4.9 MB of XML (before: 2,936 chunks, 9 minutes of embedding) and
+    300 KB of one-token-per-byte Markdown (1,404 chunks) fail under the default limits,
+    before any chunk is published."""
+    raw, client = http
+    files = [
+        ("file", ("bomb.docx", docx_xml_bomb(), DOCX)),
+        ("file", ("dots.md", one_token_per_byte_markdown(), "text/markdown")),
+    ]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    reply = await raw.post("/v1/documents", files=files)
+    assert reply.status_code == 202, reply.text
+    ids = [d["id"] for d in reply.json()["documents"]]
+    docs = await wait_final(client, ids, 120)
+    print(f"\nboth failed {loop.time() - started:.1f} s after the upload")
+    for doc in docs.values():
+        assert (doc["status"], doc["error_code"]) == ("failed", "too_many_chunks"), doc
+        assert doc["error"].startswith(f"{doc['filename']}: ") and "limit" in doc["error"]
+        assert doc["progress"] == {"done": 0, "total": 0}
+    tenant = (await raw.get("/v1/usage")).json()["tenant"]
+    assert await (await stack.resources.vector_store()).count(tenant_id=tenant) == 0
+
+
+async def test_a_tenants_own_chunk_limit_applies(http) -> None:
+    raw, client = http
+    limited = await raw.put("/v1/admin/quotas", json={"max_chunks_per_document": 2})
+    assert limited.status_code == 200 and limited.json()["max_chunks_per_document"] == {
+        "limit": 2,
+        "used": None,
+    }
+    long_text = " ".join(
+        f"Paragraph {n} describes valve {n} of the cooling loop." for n in range(200)
+    )
+    reply = await raw.post(
+        "/v1/documents",
+        files=[
+            ("file", ("long.md", long_text.encode(), "text/markdown")),
+            ("file", ("short.md", b"The valve opens at 3 bar.", "text/markdown")),
+        ],
+    )
+    ids = {d["filename"]: d["id"] for d in reply.json()["documents"]}
+    docs = await wait_final(client, list(ids.values()), 120)
+    long_doc, short_doc = docs[ids["long.md"]], docs[ids["short.md"]]
+    assert (long_doc["status"], long_doc["error_code"]) == ("failed", "too_many_chunks")
+    assert "max_chunks_per_document 2" in long_doc["error"]
+    assert short_doc["status"] == "indexed"
