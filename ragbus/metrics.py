@@ -9,6 +9,9 @@ What is counted where:
   ``embed_batch``, ``vector_upsert``, ``vector_search``, ``llm``) and records
   batch sizes.
 
+* :class:`ragbus.embedding.cache.CachingEmbedder` counts the passages it answered
+  without the model (hits) and those the model embedded (misses), per model.
+
 * :func:`refresh_jetstream_gauges` reads every durable consumer's pending and
   ack-pending counts and the dead-letter count from JetStream; the gateway calls
   it on each scrape (the figures are the cluster's, so one place is enough).
@@ -34,6 +37,8 @@ __all__ = [
     "CONSUMER_PENDING",
     "DEAD_LETTERS",
     "DLQ_MESSAGES",
+    "EMBEDDING_CACHE_HITS",
+    "EMBEDDING_CACHE_MISSES",
     "HANDLE_SECONDS",
     "MESSAGES",
     "STAGE_SECONDS",
@@ -78,6 +83,18 @@ BATCH_SIZE = Histogram(
     "Items handled in one call of a stage (chunks embedded, points upserted).",
     ["stage"],
     buckets=BATCH_BUCKETS,
+)
+
+EMBEDDING_CACHE_HITS = Counter(
+    "ragbus_embedding_cache_hits",
+    "Passages embedded without the model: found in the cache, or a copy of another"
+    " text of the same call; by model.",
+    ["model"],
+)
+EMBEDDING_CACHE_MISSES = Counter(
+    "ragbus_embedding_cache_misses",
+    "Distinct passages the model embedded (not found in the cache), by model.",
+    ["model"],
 )
 
 CONSUMER_PENDING = Gauge(

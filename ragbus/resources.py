@@ -10,7 +10,7 @@ import logging
 
 import asyncpg
 
-from ragbus.embedding import Embedder, get_embedder
+from ragbus.embedding import CachingEmbedder, Embedder, EmbeddingCacheSettings, get_embedder
 from ragbus.settings import InfraSettings
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.documents import DocumentRepository
@@ -63,11 +63,16 @@ class Resources:
         return QueryRepository(await self.pool())
 
     async def embedder(self) -> Embedder:
-        """The embedding model, loaded (in a worker thread) on first use."""
-        if self._embedder is None:
-            self._embedder = get_embedder(self.infra)
-        await asyncio.to_thread(self._embedder.warm_up)
-        return self._embedder
+        """The embedding model behind the process's embedding cache
+        (:class:`~ragbus.embedding.CachingEmbedder`, ``RAGBUS_EMBED_CACHE_ENTRIES``),
+        loaded (in a worker thread) on first use."""
+        embedder = get_embedder(self.infra) if self._embedder is None else self._embedder
+        if not isinstance(embedder, CachingEmbedder):
+            entries = EmbeddingCacheSettings().entries
+            embedder = CachingEmbedder(embedder, max_entries=entries)
+        self._embedder = embedder
+        await asyncio.to_thread(embedder.warm_up)
+        return embedder
 
     async def vector_store(self) -> VectorStore:
         """The vector store, opened for the embedding model's id and dimension.

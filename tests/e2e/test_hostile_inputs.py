@@ -8,6 +8,9 @@ import asyncio
 
 import pytest
 
+from ingest_svc.chunking import ChunkingConfig, chunk_document
+from ingest_svc.parsing import parse_document
+from ragbus.embedding import CachingEmbedder
 from tests.e2e.stack import RunningStack, wait_final
 from tests.hostile_files import docx_xml_bomb, one_token_per_byte_markdown
 from tests.pdf_files import running_headers_pdf, templated_pdf
@@ -96,3 +99,26 @@ async def test_a_tenants_own_chunk_limit_applies(http) -> None:
     assert (long_doc["status"], long_doc["error_code"]) == ("failed", "too_many_chunks")
     assert "max_chunks_per_document 2" in long_doc["error"]
     assert short_doc["status"] == "indexed"
+
+
+async def test_a_file_of_one_repeated_word_embeds_each_distinct_chunk_once(
+    stack: RunningStack, http
+) -> None:
+    """210 KB of one word is 160 chunks of 3 distinct texts (the first two and the
+    last differ); the model embeds 3 (before: 160; the issue's 10 MB file, 9,438)."""
+    raw, client = http
+    data = b"sensor " * 30_000
+    embedder = await stack.resources.embedder()
+    assert isinstance(embedder, CachingEmbedder)
+    hits, misses = embedder.hits, embedder.misses
+    reply = await raw.post("/v1/documents", files=[("file", ("words.txt", data, "text/plain"))])
+    (doc,) = (await wait_final(client, [reply.json()["documents"][0]["id"]], 120)).values()
+    chunks = chunk_document(
+        parse_document(data, "words.txt"),
+        embedder.tokenizer,
+        ChunkingConfig(max_tokens=embedder.max_tokens),
+    )
+    distinct = len({chunk.text for chunk in chunks})
+    assert (doc["status"], doc["chunks"], distinct) == ("indexed", len(chunks), 3)
+    assert embedder.misses - misses == distinct
+    assert embedder.hits - hits == len(chunks) - distinct
