@@ -12,16 +12,18 @@ import typer
 from ragbus_tools.bench.cli import app as bench_app
 from ragbus_tools.dead_letters_cli import app as dlq_app
 from ragbus_tools.keys_cli import keys_app, signing_app, tenants_app
+from ragbus_tools.mcp_cli import mcp
 from ragbus_tools.process_cli import status, up_processes
+from ragbus_tools.schemas_cli import schemas_app
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
-schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bench_app, name="bench")
 app.command()(status)
+app.command()(mcp)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(signing_app, name="signing-keys")
@@ -88,8 +90,13 @@ def up(
     """
     from gateway.settings import GatewaySettings
     from ragbus.settings import InfraSettings, set_all_in_one_threads
-    from ragbus_tools.stack import PortTakenError, run_stack
+    from ragbus_tools.stack import PortTakenError, check_port_free, run_stack
 
+    try:  # before anything logs or starts: a taken port is one line and exit 3
+        check_port_free(host, port)
+    except PortTakenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
     _logging()
     if processes or cluster > 1:  # a cluster's services run as processes too
         up_processes(host, port, data_dir, replicas, cluster, tenant)
@@ -183,11 +190,11 @@ def ask(
     data_dir: DataDirOpt = Path(".ragbus"),
     top_k: Annotated[int, typer.Option(min=1, max=100)] = 5,
 ) -> None:
-    """Stream an answer with its citations."""
+    """Stream an answer with its citations (exit 1 when nothing relevant was found)."""
     from ragbus_tools.console import run_ask
 
     found = asyncio.run(run_ask(*connection(url, api_key, data_dir), question, top_k=top_k))
-    raise typer.Exit(0 if found else 2)
+    raise typer.Exit(0 if found else 1)
 
 
 @app.command("eval")
@@ -264,21 +271,6 @@ def eval_command(
         typer.echo(f"wrote {runs}")
 
 
-@schemas_app.command("export")
-def schemas_export(
-    out: Annotated[Path, typer.Argument(help="Output folder.")] = Path("schemas/jsonschema"),
-) -> None:
-    """Write JSON Schema for every event and the AsyncAPI document."""
-    from ragbus_tools.asyncapi import asyncapi_json
-    from schemas.export import export_json_schemas
-
-    for path in export_json_schemas(out):
-        typer.echo(path)
-    spec = out / "asyncapi.json"
-    spec.write_text(asyncapi_json() + "\n")
-    typer.echo(spec)
-
-
 @model_app.command("prepare")
 def model_prepare() -> None:
     """Resolve the embedding model (export to ONNX and cache it) and print where it is."""
@@ -291,5 +283,8 @@ def model_prepare() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: every error is one line and an exit code
+    (:mod:`ragbus_tools.cli_errors`, listed in the README)."""
+    from ragbus_tools.cli_errors import run_cli
+
+    raise SystemExit(run_cli(app))

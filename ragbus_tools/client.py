@@ -98,6 +98,25 @@ class RagbusClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
+    async def health(self) -> None:
+        """``GET /healthz`` (no credential needed).
+
+        Raises:
+            httpx.TransportError: the gateway cannot be reached.
+            httpx.HTTPStatusError: it answered with an error.
+        """
+        (await self._http.get("/healthz")).raise_for_status()
+
+    async def check_access(self) -> None:
+        """One cheap authenticated call (``GET /v1/documents?limit=1``), to fail fast.
+
+        Raises:
+            httpx.TransportError: the gateway cannot be reached.
+            httpx.HTTPStatusError: it refused the credential (401) or the role (403).
+        """
+        response = await self._http.get("/v1/documents", params={"limit": 1})
+        response.raise_for_status()
+
     async def upload(self, path: Path, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """Upload one file; returns its ``documents[0]`` entry.
 
@@ -180,7 +199,9 @@ class RagbusClient:
         """``POST /v1/query`` as SSE; yields ``(event, data)`` pairs until ``done``/``error``."""
         body = {"question": question, "top_k": top_k, "stream": True}
         async with aconnect_sse(self._http, "POST", "/v1/query", json=body) as source:
-            source.response.raise_for_status()
+            if source.response.is_error:
+                await source.response.aread()  # so the error names the gateway's reason
+                source.response.raise_for_status()
             async for sse in source.aiter_sse():
                 yield sse.event, json.loads(sse.data)
                 if sse.event in ("done", "error"):

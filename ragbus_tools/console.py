@@ -144,6 +144,8 @@ async def run_ingest(
     Raises:
         FileNotFoundError: a path does not exist.
         BeirFormatError: a corpus line is malformed (nothing is uploaded then).
+        httpx.TransportError: the gateway cannot be reached (checked first).
+        httpx.HTTPStatusError: it refused the credential (checked first).
     """
     console = console or Console(stderr=True)
     items = _items(paths, include, exclude, limit)
@@ -156,6 +158,7 @@ async def run_ingest(
         TimeElapsedColumn(),
     )
     async with RagbusClient(url, api_key) as client:
+        await client.check_access()  # a stack that is down or a bad key: one error, not N
         with Progress(*columns, console=console) as progress:
             display = _Display(progress, len(items), wait)
             follower = DocumentFollower(client, max_streams=max_streams, on_change=display.changed)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from ragbus_tools.cli_errors import EXIT_AUTH, CliError
 from ragbus_tools.client import auth_headers
 from ragbus_tools.stack_file import api_key as recorded_key
 from ragbus_tools.stack_file import gateway_url
@@ -30,20 +31,15 @@ DataDirOpt = Annotated[Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="`ragbu
 def _call(
     method: str, path: str, url: str | None, key: str | None, data_dir: Path, **kw: Any
 ) -> Any:
+    """One admin call; refusals and connection errors are left to the CLI's one-line
+    report (:mod:`ragbus_tools.cli_errors`: 4 credentials, 5 unreachable, 6 refused)."""
     base, token = gateway_url(data_dir, url), recorded_key(data_dir, key)
     if token is None:
-        typer.echo("error: no API key; pass --api-key or set RAGBUS_API_KEY", err=True)
-        raise typer.Exit(4)
-    try:
-        response = httpx.request(
-            method, base + path, headers=auth_headers(token), timeout=30.0, **kw
+        raise CliError(
+            EXIT_AUTH, f"no API key: pass --api-key or set RAGBUS_API_KEY (none in {data_dir})"
         )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the gateway at {base}: {exc}", err=True)
-        raise typer.Exit(5) from None
-    if response.is_error:
-        typer.echo(f"error: {response.status_code} {response.text}", err=True)
-        raise typer.Exit(4 if response.status_code in (401, 403) else 2)
+    response = httpx.request(method, base + path, headers=auth_headers(token), timeout=30.0, **kw)
+    response.raise_for_status()
     return response.json() if response.content else None
 
 

@@ -1,6 +1,7 @@
-"""The CLI of process mode: ``ragbus up --processes`` and ``ragbus status``."""
+"""The CLI of process mode (``ragbus up --processes``) and ``ragbus status`` (any stack)."""
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -33,20 +34,38 @@ def status(
     data_dir: Annotated[
         Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="Where the stack keeps its state.")
     ] = Path(".ragbus"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON as served.")] = False,
+    url: Annotated[
+        str | None, typer.Option(envvar="RAGBUS_URL", help="Gateway URL (default: the stack's).")
+    ] = None,
+    nats_url: Annotated[
+        str | None, typer.Option("--nats-url", help="NATS server (default: the stack's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """Each replica of `ragbus up --processes`: pid, state, ready, restarts, memory.
+    """The running stack: its URLs, each stage's backlog, dead letters and, in process
+    mode, every replica (pid, state, ready, restarts, memory).
 
-    Exits 1 unless every replica is ready, 2 when no such stack runs in DATA_DIR.
+    Exits 0 when the gateway and every replica are ready, 1 when one is not, 5 when
+    no stack answers (see the README's exit codes).
     """
     import httpx
 
-    from ragbus_tools.process_status import read_status, status_lines
+    from ragbus_tools.process_status import PROCESSES_FILE, read_status, status_lines
+    from ragbus_tools.stack_status import backlogs, gateway_ready, where
+    from ragbus_tools.stack_status import status_lines as stack_lines
 
-    try:
-        current = read_status(data_dir)
-    except (OSError, ValueError, httpx.HTTPError) as exc:
-        typer.echo(f"no process-mode stack answers in {data_dir}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(json.dumps(current, indent=2) if as_json else "\n".join(status_lines(current)))
-    raise typer.Exit(0 if current["ready"] else 1)
+    current = where(data_dir, url, nats_url)
+    current.update(asyncio.run(backlogs(current["nats"])))
+    ready = gateway_ready(current["gateway"])
+    current["gateway_ready"] = ready["ready"]
+    processes = None
+    if (data_dir / PROCESSES_FILE).exists():
+        with contextlib.suppress(OSError, ValueError, httpx.HTTPError):  # left by an old run
+            processes = current["processes"] = read_status(data_dir)
+    if as_json:
+        typer.echo(json.dumps(current, indent=2))
+    else:
+        lines = stack_lines(current) + (status_lines(processes) if processes else [])
+        typer.echo("\n".join(lines))
+    all_ready = current["gateway_ready"] and (processes is None or processes["ready"])
+    raise typer.Exit(0 if all_ready else 1)
