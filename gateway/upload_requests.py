@@ -33,12 +33,31 @@ _MULTIPART_SCHEMA = {
         "chunking": {"type": "string", "enum": [str(c) for c in ChunkingStrategy]},
     },
 }
+def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` written in place of their ``#/$defs/...`` references:
+    inside an OpenAPI document such a reference would resolve against the document's
+    root, where no ``$defs`` is (openapi-typescript and Redocly refuse it)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
+
+
 OPENAPI_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
-            "application/json": {"schema": TextUpload.model_json_schema()},
+            "application/json": {"schema": inline_defs(TextUpload.model_json_schema())},
         },
     }
 }

@@ -10,3 +10,6 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 .venv/bin/ruff format --check .
 .venv/bin/mypy schemas deploy ragbus ragbus_tools gateway ingest_svc embed_svc retrieve_svc generate_svc
 .venv/bin/python -m pytest -ra "$@"
+# The TypeScript SDK: its generated types must match schemas/jsonschema, it must
+# type-check, and its tests run against a real `ragbus up` (clients/typescript/test).
+(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
+from gateway.api_models import Conversation, ConversationList, ConversationWithMessages, typed
 from gateway.conversation_turns import ConversationsDep, QueriesDep
 from gateway.conversations import (
     ConversationBody,
@@ -27,7 +28,7 @@ from gateway.identity import ConverserDep
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **typed(Conversation))
 async def create_conversation(
     identity: ConverserDep, conversations: ConversationsDep, body: ConversationBody | None = None
 ) -> dict[str, Any]:
@@ -39,7 +40,7 @@ async def create_conversation(
     return conversation_json(await new_conversation(conversations, identity, body))
 
 
-@router.get("")
+@router.get("", **typed(ConversationList))
 async def list_conversations(
     identity: ConverserDep,
     conversations: ConversationsDep,
@@ -50,7 +51,7 @@ async def list_conversations(
     return {"conversations": [conversation_json(r) for r in records]}
 
 
-@router.get("/{conversation_id}")
+@router.get("/{conversation_id}", **typed(ConversationWithMessages))
 async def get_conversation(
     conversation_id: uuid.UUID,
     identity: ConverserDep,
@@ -62,7 +63,17 @@ async def get_conversation(
     return conversation_with_messages(record, turns)
 
 
-@router.get("/{conversation_id}/export", response_model=None)
+@router.get(
+    "/{conversation_id}/export",
+    response_model=None,
+    responses={
+        200: {
+            "model": ConversationWithMessages,
+            "description": "Markdown (format=markdown, the default) or the JSON above",
+            "content": {"text/markdown": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export_conversation(
     conversation_id: uuid.UUID,
     identity: ConverserDep,

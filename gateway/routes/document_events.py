@@ -18,9 +18,15 @@ from gateway.identity import DocumentReaderDep
 from gateway.state import StateDep
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
+SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
-@router.get("/{document_id}/events", response_model=None)
+@router.get(
+    "/{document_id}/events",
+    response_model=None,
+    response_class=EventSourceResponse,
+    responses={200: {"description": "SSE: document, status..., end", "content": SSE}},
+)
 async def document_events(
     state: StateDep, identity: DocumentReaderDep, document_id: uuid.UUID
 ) -> EventSourceResponse:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
 
+from gateway.api_models import Document, DocumentAccepted, DocumentList, Uploaded, typed
 from gateway.documents import document_json, find_document, list_page, reprocess, tombstone
 from gateway.errors import ERRORS
 from gateway.identity import DocumentReaderDep, UploaderDep
@@ -19,7 +20,9 @@ from gateway.uploads import accept_all
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=ERRORS)
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, openapi_extra=OPENAPI_BODY)
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, openapi_extra=OPENAPI_BODY, **typed(Uploaded)
+)
 async def upload_documents(
     request: Request, state: StateDep, identity: UploaderDep
 ) -> dict[str, list[dict[str, Any]]]:
@@ -31,7 +34,7 @@ async def upload_documents(
     return {"documents": await accept_all(state, identity, asked)}
 
 
-@router.get("")
+@router.get("", **typed(DocumentList))
 async def list_documents(
     state: StateDep,
     identity: DocumentReaderDep,
@@ -42,7 +45,7 @@ async def list_documents(
     return {"documents": await list_page(state, identity.tenant_id, limit, offset)}
 
 
-@router.get("/{document_id}")
+@router.get("/{document_id}", **typed(Document))
 async def get_document(
     state: StateDep, identity: DocumentReaderDep, document_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -50,7 +53,7 @@ async def get_document(
     return document_json(await find_document(state, identity.tenant_id, document_id))
 
 
-@router.delete("/{document_id}", status_code=status.HTTP_202_ACCEPTED)
+@router.delete("/{document_id}", status_code=status.HTTP_202_ACCEPTED, **typed(DocumentAccepted))
 async def delete_document(
     state: StateDep, identity: UploaderDep, document_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -59,7 +62,9 @@ async def delete_document(
     return await tombstone(state, identity, document_id)
 
 
-@router.post("/{document_id}/reprocess", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{document_id}/reprocess", status_code=status.HTTP_202_ACCEPTED, **typed(DocumentAccepted)
+)
 async def reprocess_document(
     state: StateDep, identity: UploaderDep, document_id: uuid.UUID
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
+from gateway.api_models import Answer, Retrieved, typed
 from gateway.conversation_turns import ConversationsDep, QueriesDep
 from gateway.errors import ERRORS
 from gateway.identity import AskerDep
@@ -24,13 +25,23 @@ from gateway.state import StateDep
 router = APIRouter(prefix="/v1", tags=["queries"], responses=ERRORS)
 
 
-@router.post("/retrieve")
+@router.post("/retrieve", **typed(Retrieved))
 async def retrieve(state: StateDep, identity: AskerDep, body: RetrieveBody) -> dict[str, Any]:
     """Top-k passages for a question, without generation (NATS request-reply)."""
     return await retrieve_passages(state, identity.tenant_id, body)
 
 
-@router.post("/query", response_model=None)
+@router.post(
+    "/query",
+    response_model=None,
+    responses={
+        200: {
+            "model": Answer,
+            "description": "JSON, or SSE (stream): query, delta..., citations, done or error",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def query(
     request: Request,
     state: StateDep,

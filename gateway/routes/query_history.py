@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
 from gateway.answer_stream import answer_events, record_json, resume_after
+from gateway.api_models import QueryList, QueryRecord, typed
 from gateway.conversation_turns import QueriesDep
 from gateway.errors import ERRORS
 from gateway.identity import AskerDep
@@ -14,9 +15,10 @@ from gateway.queries import visible_query
 from gateway.state import StateDep
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
+SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
-@router.get("")
+@router.get("", **typed(QueryList))
 async def list_queries(
     identity: AskerDep,
     queries: QueriesDep,
@@ -33,13 +35,17 @@ async def list_queries(
     return {"queries": [record_json(r) for r in records]}
 
 
-@router.get("/{query_id}")
+@router.get("/{query_id}", **typed(QueryRecord))
 async def get_query(query_id: uuid.UUID, identity: AskerDep, queries: QueriesDep) -> dict[str, Any]:
     """One query: ``pending``, ``answered`` (answer, citations, timings) or ``failed``."""
     return record_json(await visible_query(queries, identity, query_id))
 
 
-@router.get("/{query_id}/events")
+@router.get(
+    "/{query_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "SSE: delta..., citations, done or error", "content": SSE}},
+)
 async def resume_query(
     query_id: uuid.UUID,
     identity: AskerDep,
