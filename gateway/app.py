@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from gateway import errors
+from gateway import errors, http_metrics
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings
 from gateway.answer_cache_store import AnswerCacheRepository
 from gateway.answer_hub import AnswerHub
@@ -118,6 +118,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    http_metrics.install(app)
     app.add_middleware(
         BodyLimits,
         limit_for=route_limits(

@@ -28,15 +28,34 @@ from opentelemetry.util.types import AttributeValue
 
 from ragbus.metrics import BATCH_SIZE, STAGE_SECONDS
 
-__all__ = ["configure_tracing", "message_context", "stage"]
+__all__ = ["configure_tracing", "instrument_postgres", "message_context", "stage"]
 
 _configured = False
 _PROPAGATOR = TraceContextTextMapPropagator()
 """W3C ``traceparent``, the format FastStream's middleware writes into NATS headers."""
 
 
+def instrument_postgres() -> None:
+    """Give every Postgres call a span (opentelemetry-instrumentation-asyncpg).
+
+    One span per query, named by its operation, with ``db.system``,
+    ``db.statement`` (the SQL, never its parameters) and the server's address, a
+    child of whatever span is current (the HTTP request, the message being
+    handled). Patches asyncpg once per process; without a tracer provider the spans
+    cost nothing.
+    """
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    instrumentor = AsyncPGInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
 def configure_tracing(service_name: str) -> bool:
-    """Install an OTLP/HTTP tracer provider once per process; returns whether it did."""
+    """Install an OTLP/HTTP tracer provider once per process; returns whether it did.
+
+    Postgres calls get spans as well (:func:`instrument_postgres`) once it does.
+    """
     global _configured
     if _configured or os.environ.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
         return False
@@ -51,6 +70,7 @@ def configure_tracing(service_name: str) -> bool:
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    instrument_postgres()
     _configured = True
     return True
 

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragbus.settings import InfraSettings
+from ragbus.telemetry import instrument_postgres
 from tests.e2e.stack import running_stack, wait_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -43,6 +44,7 @@ async def stack(exporter, nats_url: str, database_url: str, tmp_path_factory) ->
     infra = InfraSettings(
         nats_url=nats_url, database_url=database_url, data_dir=tmp_path_factory.mktemp("otel")
     )
+    instrument_postgres()  # as configure_tracing does in every service process
     async with running_stack(infra) as running:
         yield running
 
@@ -131,3 +133,36 @@ async def test_gateway_metrics_count_settled_messages_and_stages(stack: Any) -> 
     assert samples[("ragbus_consumer_pending", uploads)] == 0  # read from JetStream
     assert samples[("ragbus_consumer_ack_pending", uploads)] == 0
     assert ("ragbus_dlq_messages", ()) in samples
+    upload = (("method", "POST"), ("route", "/v1/documents"), ("status", "202"))
+    assert samples[("ragbus_http_requests_total", upload)] >= 1  # gateway/http_metrics.py
+
+
+def is_postgres(span: ReadableSpan) -> bool:
+    attributes = span.attributes or {}
+    return "postgresql" in (attributes.get("db.system"), attributes.get("db.system.name"))
+
+
+async def test_postgres_calls_and_the_embed_batch_are_found_from_an_upload(
+    stack: Any, exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    async with stack.client("otel-links") as client:
+        text = b"# Tides\n\nThe harbour floods twice a day, an hour after the moon rises.\n"
+        doc = (await client.upload_bytes("tides.md", text))["id"]
+        await wait_final(client, [doc], 120)
+    finished = list(exporter.get_finished_spans())
+    spans = trace_of(finished, "POST", "/v1/documents")
+    (request,) = [s for s in spans if s.kind == trace.SpanKind.SERVER]
+    assert request.context is not None
+    upload_trace = request.context.trace_id
+    # asyncpg's spans: the gateway's insert under its request, the services' under their work.
+    postgres = [s for s in spans if is_postgres(s)]
+    assert postgres, {s.name for s in spans}
+    assert any(s.parent and s.parent.span_id == request.context.span_id for s in postgres)
+    assert all("db.statement" in (s.attributes or {}) or s.name for s in postgres)
+    # embed_svc's pull batch starts its own trace, linked to each message it embeds:
+    # the link from a batch span to this upload's trace is how the batch is found.
+    linked = [s for s in finished if any(link.context.trace_id == upload_trace for link in s.links)]
+    assert linked, "no span links to the upload's trace"
+    assert all(s.context is not None and s.context.trace_id != upload_trace for s in linked)
+    assert any("chunks.ready" in s.name for s in linked), [s.name for s in linked]
