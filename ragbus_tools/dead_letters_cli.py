@@ -18,13 +18,24 @@ T = TypeVar("T")
 
 def _run(nats_url: str | None, action: Callable[[DeadLetterQueue], Awaitable[T]]) -> T:
     async def main() -> T:
-        nc = await nats.connect(nats_url or InfraSettings().nats_url, name="ragbus-dlq")
+        nc = await nats.connect(
+            nats_url or InfraSettings().nats_url,
+            name="ragbus-dlq",
+            connect_timeout=5,
+            max_reconnect_attempts=1,  # NATS down: one line from the CLI, not retries
+            reconnect_time_wait=0.5,
+            error_cb=_quiet,
+        )
         try:
             return await action(DeadLetterQueue(nc.jetstream()))
         finally:
             await nc.close()
 
     return asyncio.run(main())
+
+
+async def _quiet(exc: Exception) -> None:
+    """nats-py logs each failed connect with a traceback; the CLI reports it once."""
 
 
 def _line(entry: StoredDeadLetter) -> str:
