@@ -107,10 +107,10 @@ QUERIES_STREAM = _stream(
     "RAGBUS_QUERIES",
     "Questions, retrieved context and finished answers; answer.delta stays core NATS",
     [
-        subjects.QUERY_REQUESTED,
+        f"{subjects.QUERY_REQUESTED}.>",
         subjects.CONTEXT_RETRIEVED,
-        subjects.ANSWER_READY,
-        subjects.ANSWER_FAILED,
+        f"{subjects.ANSWER_READY}.>",
+        f"{subjects.ANSWER_FAILED}.>",
     ],
     max_age_s=DAY_S,
 )
@@ -143,13 +143,19 @@ STREAMS = (
 def stream_for(subject: str) -> str:
     """Name of the stream that stores ``subject``.
 
+    Args:
+        subject: A concrete subject (``query.requested.acme``), a subscription with
+            wildcards (``document.uploaded.*``), or a family of
+            :mod:`schemas.subjects` (``query.requested``), which stands for its
+            tenants' subjects.
+
     Raises:
         KeyError: if no stream captures the subject (it is core NATS only).
     """
-    family = subject.split(".", 1)[0]
+    probe = subjects.every_tenant(subject).replace("*", "t")
     for config in STREAMS:
         for pattern in config.subjects or []:
-            if pattern == subject or (pattern.endswith(".>") and pattern[:-2] == family):
+            if subjects.matches(pattern, probe):
                 assert config.name is not None
                 return config.name
     raise KeyError(f"no JetStream stream captures subject {subject!r}")

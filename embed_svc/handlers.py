@@ -12,10 +12,10 @@ from embed_svc.tenant_lanes import LaneSpec, TenantLanes
 from embed_svc.texts_embedding import EmbeddingsApi
 from ragbus.runtime import ServiceParts
 from ragbus.subscribers import jetstream_handler, raw_messages
-from schemas import ChunksReady, DeleteDocument, EmbedTexts, TextsEmbedded
+from schemas import DeleteDocument, EmbedTexts, TextsEmbedded
 from schemas import subjects as s
 
-EmbedHandler = Callable[[list[ChunksReady], NatsMessage], Awaitable[None]]
+EmbedHandler = Callable[[NatsMessage], Awaitable[None]]
 
 EMBEDDINGS_QUEUE = "embed-svc-texts"
 """Core NATS queue group: one replica answers each ``texts.embed`` request."""
@@ -42,8 +42,8 @@ def build_router(
     model with the lanes, so requests are served like one more tenant lane.
     """
     router = NatsRouter()
-    lanes = TenantLanes(lane_spec(settings), embed_handler(pulls))
-    deletes = consumer("embed-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
+    lanes = TenantLanes(lane_spec(settings), embed_handler(pulls), raw=True)
+    deletes = consumer("embed-svc-delete", s.every_tenant(s.DOCUMENT_DELETE), ack_wait_s=30.0)
 
     # The row is already a tombstone: retrieval drops its chunks even if this fails.
     @jetstream_handler(router, deletes)
@@ -74,9 +74,9 @@ def lane_spec(settings: EmbedSettings) -> LaneSpec:
 
 
 def embed_handler(pulls: PullBatches) -> EmbedHandler:
-    """The lanes' batched handler: one pull's batches to :meth:`PullBatches.handle`."""
+    """The lanes' batched handler: one pull's messages, undecoded, to :meth:`PullBatches.handle`."""
 
-    async def embed_chunks(batches: list[ChunksReady], msg: NatsMessage) -> None:
-        await pulls.handle(batches, raw_messages(msg))
+    async def embed_chunks(msg: NatsMessage) -> None:
+        await pulls.handle(raw_messages(msg))
 
     return embed_chunks

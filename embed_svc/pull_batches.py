@@ -16,8 +16,10 @@ from embed_svc.service import EmbedService
 from embed_svc.settings import EmbedSettings
 from ragbus.ack_policy import RETRY_IN_PLACE_S, settle
 from ragbus.embedding import Vectors
-from ragbus.errors import PermanentError
+from ragbus.errors import ForbiddenError, PermanentError
+from ragbus.invalid_events import decode_each
 from ragbus.subscribers import heartbeat
+from ragbus.tenancy import check_subject_tenant
 from schemas import ChunksReady
 
 
@@ -36,13 +38,25 @@ class PullBatches:
         self._model_lock = model_lock
         self._settings = settings
 
-    async def handle(self, batches: list[ChunksReady], raws: list[Msg]) -> None:
-        """Embed ``batches`` (one per message of ``raws``, same order), then settle each."""
+    async def handle(self, pulled: list[Msg]) -> None:
+        """Decode each message of a pull, embed the batches in one model turn, settle each.
+
+        A message that is not a ``ChunksReady`` is dead-lettered at once
+        (``invalid_event``, :func:`ragbus.invalid_events.decode_each`); the others
+        proceed without it.
+        """
+        decoded = await decode_each(pulled, ChunksReady)
+        if not decoded:
+            return
+        batches = [batch for batch, _ in decoded]
+        raws = [raw for _, raw in decoded]
         vectors: list[Vectors] = []
         failure: Exception | None = None
+        refusals = [_refusal(raw.subject, batch) for batch, raw in zip(batches, raws, strict=True)]
         try:
             async with heartbeat(raws, self._settings.heartbeat_s):
                 wanted = await self._service.wanted(batches)
+                wanted = [w and r is None for w, r in zip(wanted, refusals, strict=True)]
                 async with self._model_lock.turn():
                     vectors = await self._service.embed(
                         batches, trace_parent=raws[0], wanted=wanted
@@ -56,6 +70,9 @@ class PullBatches:
             for i, (batch, raw) in enumerate(zip(batches, raws, strict=True)):
 
                 async def work(batch: ChunksReady = batch, i: int = i) -> None:
+                    refused = refusals[i]
+                    if refused is not None:
+                        raise refused  # a batch of another tenant than its subject's
                     if failure is not None:
                         raise failure
                     await self._service.commit(batch, vectors[i])
@@ -70,3 +87,11 @@ class PullBatches:
                     on_permanent=on_permanent,
                     retry_in_place_s=in_place_s,
                 )
+
+
+def _refusal(subject: str, batch: ChunksReady) -> ForbiddenError | None:
+    try:
+        check_subject_tenant(subject, batch)
+    except ForbiddenError as exc:
+        return exc
+    return None

@@ -16,7 +16,7 @@ from embed_svc.chunk_records import chunk_records
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder, Vectors
-from ragbus.errors import PermanentError
+from ragbus.errors import ForbiddenError, PermanentError
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import VectorStore
 from ragbus.telemetry import stage
@@ -237,7 +237,18 @@ class EmbedService:
         await self._lifecycle.fail(batch.tenant_id, batch.document_id, exc, version=batch.version)
 
     async def delete(self, command: DeleteDocument) -> None:
-        """Remove every vector of the document and announce ``document.deleted``."""
+        """Remove every vector of the document and announce ``document.deleted``.
+
+        Raises:
+            ForbiddenError: the document is another tenant's, or its row is not a
+                tombstone (only the gateway's delete, which tombstones first, counts).
+        """
+        tenant, doc_id = command.tenant_id, command.document_id
+        if await self._documents.held_elsewhere(tenant, doc_id):
+            raise ForbiddenError(f"document {doc_id} belongs to another tenant")
+        record = await self._documents.get(tenant, doc_id)
+        if record is not None and record.status != DocumentStatus.DELETED:
+            raise ForbiddenError(f"document {doc_id} is not deleted")
         await self._vectors.delete_document(
             tenant_id=command.tenant_id, document_id=command.document_id
         )

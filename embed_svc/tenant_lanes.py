@@ -121,6 +121,11 @@ def _tolerate_fetch_timeouts(subscriber: Any) -> None:
     subscription.fetch = fetch_or_nats_timeout
 
 
+async def _undecoded(msg: Any) -> None:
+    """A FastStream decoder that leaves the payload alone (the handler decodes it)."""
+    return None
+
+
 class TenantLanes:
     """Opens and closes one subscriber per subject of ``spec.family`` with pending work.
 
@@ -128,11 +133,17 @@ class TenantLanes:
         spec: The family and consumer limits.
         handler: The FastStream handler every lane runs (batched: it receives a
             list of events and the message).
+        raw: Hand the handler the pull's messages undecoded (its only parameter is
+            the message), so it can decode each on its own and one bad message
+            cannot fail the pull.
     """
 
-    def __init__(self, spec: LaneSpec, handler: Callable[..., Awaitable[None]]) -> None:
+    def __init__(
+        self, spec: LaneSpec, handler: Callable[..., Awaitable[None]], *, raw: bool = False
+    ) -> None:
         self.spec = spec
         self._handler = handler
+        self._raw = raw
         self._lanes: dict[str, _Lane] = {}
         self._broker: NatsBroker | None = None
         self._task: asyncio.Task[None] | None = None
@@ -210,7 +221,10 @@ class TenantLanes:
                     batch=True,
                     persistent=False,
                 )
-                subscriber(self._handler)
+                if self._raw:
+                    subscriber(self._handler, decoder=_undecoded)
+                else:
+                    subscriber(self._handler)
                 await subscriber.start()
                 subscribers.append(subscriber)
                 _tolerate_fetch_timeouts(subscriber)

@@ -209,11 +209,11 @@ class AnswerCache:
         """Core NATS subscriptions that store answers (``no_reply``: see ``AnswerHub``)."""
         router = NatsRouter()
 
-        @router.subscriber(s.ANSWER_READY, no_reply=True)
+        @router.subscriber(s.every_tenant(s.ANSWER_READY), no_reply=True)
         async def cache_answer(event: AnswerReady) -> None:
             await self.settle(event)
 
-        @router.subscriber(s.ANSWER_FAILED, no_reply=True)
+        @router.subscriber(s.every_tenant(s.ANSWER_FAILED), no_reply=True)
         async def forget_failed(event: AnswerFailed) -> None:
             await self.settle(event)
 

@@ -120,15 +120,15 @@ class AnswerHub:
         """
         router = NatsRouter()
 
-        @router.subscriber(s.ANSWER_DELTA, no_reply=True)
+        @router.subscriber(s.every_tenant(s.ANSWER_DELTA), no_reply=True)
         async def on_delta(event: AnswerDelta) -> None:
             self.deliver(event)
 
-        @router.subscriber(s.ANSWER_READY, no_reply=True)
+        @router.subscriber(s.every_tenant(s.ANSWER_READY), no_reply=True)
         async def on_ready(event: AnswerReady) -> None:
             self.deliver(event)
 
-        @router.subscriber(s.ANSWER_FAILED, no_reply=True)
+        @router.subscriber(s.every_tenant(s.ANSWER_FAILED), no_reply=True)
         async def on_failed(event: AnswerFailed) -> None:
             self.deliver(event)
 

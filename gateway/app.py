@@ -5,11 +5,13 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
+import nats
 from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from deploy.nats_security import AUTH, GATEWAY
 from gateway import errors, http_metrics
 from gateway.answer_cache import AnswerCache, AnswerCacheSettings
 from gateway.answer_cache_store import AnswerCacheRepository
@@ -25,12 +27,19 @@ from gateway.auth.signing_keys import SigningKeys
 from gateway.auth.tokens import AccessTokens, ExternalProvider
 from gateway.body_limits import BodyLimits, route_limits
 from gateway.document_status_hub import StatusHub
+from gateway.nats_callout import NatsCallout
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
 from ragbus.bus import EventPublisher
 from ragbus.logs import configure_logging
+from ragbus.nats_identity import (
+    broker_connection,
+    callout_seed,
+    connect_options,
+    without_credentials,
+)
 from ragbus.resources import Resources
 from ragbus.runtime import declare_topology
 from ragbus.settings import InfraSettings
@@ -76,20 +85,24 @@ def create_app(
         res = resources or Resources(infra)
         hub = AnswerHub()
         statuses = StatusHub()
+        credentials = connect_options(infra, GATEWAY)
+        servers, security = broker_connection(infra, GATEWAY)
         broker = NatsBroker(
-            infra.nats_url,
+            servers,
             name="ragbus-gateway",
             middlewares=[NatsTelemetryMiddleware()],
             max_reconnect_attempts=-1,
+            security=security,
         )
         broker.include_router(hub.router())
         broker.include_router(statuses.router())
         pool = await res.pool()
         cache = AnswerCache(AnswerCacheRepository(pool), cache_settings)
         broker.include_router(cache.router())
-        await declare_topology(infra.nats_url)
+        await declare_topology(infra.nats_url, **credentials)
         await broker.start()
         sessions, authenticator = identity(pool, auth_settings)
+        callout = await start_callout(infra, sessions.keys)
         app.state.gateway = GatewayState(
             settings=settings,
             documents=await res.documents(),
@@ -103,6 +116,7 @@ def create_app(
             auth=authenticator,
             quotas=quotas(pool, quota_settings, settings),
             sessions=sessions,
+            nats_servers=client_servers(infra, settings) if callout is not None else [],
         )
         app.state.broker = broker
         app.state.resources = res
@@ -110,6 +124,8 @@ def create_app(
             yield
         finally:
             app.state.gateway.ready = False
+            if callout is not None:
+                await callout.drain()
             await broker.stop()
             if own:
                 await res.close()
@@ -156,6 +172,32 @@ def identity(pool: asyncpg.Pool, settings: AuthSettings) -> tuple[Sessions, Auth
     refresh = RefreshStore(pool, ttl_s=settings.refresh_ttl_s)
     sessions = Sessions(PrincipalStore(pool), keys, refresh, tokens)
     return sessions, Authenticator(settings, keys, tokens)
+
+
+async def start_callout(infra: InfraSettings, keys: KeyStore) -> nats.NATS | None:
+    """Answer NATS auth callouts (clients with API keys), when this gateway has the seed.
+
+    Returns:
+        The callout's own connection (close it with ``drain()``), or ``None`` when no
+        ``RAGBUS_NATS_CALLOUT_SEED`` is configured (NATS without client access).
+    """
+    seed = callout_seed(infra)
+    if seed is None:
+        return None
+    nc = await nats.connect(
+        infra.nats_url,
+        name="ragbus-auth-callout",
+        max_reconnect_attempts=-1,
+        **connect_options(infra, AUTH),  # type: ignore[arg-type]
+    )
+    await NatsCallout(keys, seed).serve(nc)
+    return nc
+
+
+def client_servers(infra: InfraSettings, settings: GatewaySettings) -> list[str]:
+    """The NATS URLs clients are told (``GET /v1/nats``): ``RAGBUS_GATEWAY_PUBLIC_NATS_URL``
+    when set (a load balancer's), else the gateway's own, without credentials."""
+    return without_credentials(settings.public_nats_url or infra.nats_url)
 
 
 def quotas(pool: asyncpg.Pool, limits: QuotaSettings, gateway: GatewaySettings) -> Quotas | None:

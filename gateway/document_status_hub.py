@@ -53,11 +53,11 @@ class StatusHub:
         # waiting for the stream's ack, so an auto-reply from here would answer it
         # with an empty body first (the publisher then fails parsing the "ack").
 
-        @router.subscriber(s.DOCUMENT_STATUS, no_reply=True)
+        @router.subscriber(s.every_tenant(s.DOCUMENT_STATUS), no_reply=True)
         async def on_status(event: DocumentStatusChanged) -> None:
             self.deliver(event)
 
-        @router.subscriber(s.DOCUMENT_DELETED, no_reply=True)
+        @router.subscriber(s.every_tenant(s.DOCUMENT_DELETED), no_reply=True)
         async def on_deleted(event: DocumentDeleted) -> None:
             # Deletes are announced as document.deleted only; present them as a status.
             self.deliver(

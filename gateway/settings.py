@@ -19,6 +19,8 @@ class GatewaySettings(BaseSettings):
         max_upload_request_bytes: Largest multipart upload body (all files), in
             bytes; refused with 413 before it is read when ``Content-Length`` says so.
         max_json_bytes: Largest body of every other route but ``/v1/embeddings``.
+        public_nats_url: The NATS URL(s), comma-separated, that ``GET /v1/nats`` tells
+            clients; default: the gateway's own ``NATS_URL`` without its credentials.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_GATEWAY_", extra="ignore")
@@ -31,3 +33,4 @@ class GatewaySettings(BaseSettings):
     embeddings_timeout_s: float = Field(120.0, gt=0)
     max_upload_request_bytes: int = Field(256 * 1024 * 1024, ge=1)
     max_json_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    public_nats_url: str | None = None

@@ -34,6 +34,7 @@ class GatewayState:
     auth: Authenticator | None = None  # None: every request is refused (fail closed)
     quotas: Quotas | None = None  # None: no rate limits or quotas (unit tests)
     sessions: Sessions | None = None  # None: no token exchange, keys or users routes
+    nats_servers: list[str] = field(default_factory=list)  # empty: no NATS clients
 
     def require_sessions(self) -> Sessions:
         """The token and key manager.

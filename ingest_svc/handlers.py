@@ -22,11 +22,11 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     router = NatsRouter()
     uploads = consumer(
         INGEST_DURABLE,
-        s.DOCUMENT_UPLOADED,
+        s.every_tenant(s.DOCUMENT_UPLOADED),
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )
-    deletes = consumer("ingest-svc-delete", s.DOCUMENT_DELETE, ack_wait_s=30.0)
+    deletes = consumer("ingest-svc-delete", s.every_tenant(s.DOCUMENT_DELETE), ack_wait_s=30.0)
 
     @jetstream_handler(
         router,

@@ -12,11 +12,12 @@ from ingest_svc.parsing import parse_document
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
-from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, PermanentError
+from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, ForbiddenError, PermanentError
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas
 from ragbus.stores.documents import DocumentRepository
 from ragbus.telemetry import stage
+from ragbus.tenancy import check_blob_key
 from schemas import (
     MAX_CHUNKS_PER_BATCH,
     ChunkingStrategy,
@@ -72,11 +73,14 @@ class IngestService:
         """Parse and chunk one upload; idempotent under redelivery.
 
         Raises:
+            ForbiddenError: the event names another tenant's blob or document.
             PermanentError: bad input (unsupported, empty, corrupt, too large, or
                 more chunks than the tenant's limits allow: ``too_many_chunks``).
             RetryableError: a store or NATS was unavailable.
         """
         tenant, doc_id = event.tenant_id, event.resolved_document_id()
+        check_blob_key(tenant, doc_id, event.blob_key)
+        await self._check_owned(tenant, doc_id)
         record, _ = await self._documents.create(
             tenant,
             doc_id,
@@ -154,10 +158,23 @@ class IngestService:
         )
 
     async def delete_blob(self, command: DeleteDocument) -> None:
-        """Remove the deleted document's raw bytes from the blob store (idempotent)."""
+        """Remove the deleted document's raw bytes from the blob store (idempotent).
+
+        Raises:
+            ForbiddenError: the document is another tenant's, or it was never
+                deleted (the gateway tombstones the row before it publishes the
+                command; a command without the tombstone did not come from it).
+        """
+        await self._check_owned(command.tenant_id, command.document_id)
         record = await self._documents.get(command.tenant_id, command.document_id)
+        if record is not None and record.status != DocumentStatus.DELETED:
+            raise ForbiddenError(f"document {command.document_id} is not deleted")
         if record is not None and record.blob_key:
             await self._blobs.delete(record.blob_key)
+
+    async def _check_owned(self, tenant: str, doc_id: UUID) -> None:
+        if await self._documents.held_elsewhere(tenant, doc_id):
+            raise ForbiddenError(f"document {doc_id} belongs to another tenant")
 
     async def _still_embedding(self, tenant: str, doc_id: UUID, version: int) -> bool:
         current = await self._documents.get(tenant, doc_id)

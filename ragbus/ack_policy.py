@@ -4,6 +4,9 @@
 * :class:`~ragbus.errors.PermanentError`: the caller's ``on_permanent`` records the
   failure (document or query marked failed with the reason), the message is
   dead-lettered (:mod:`ragbus.dead_letters`), then ``term``;
+* :class:`~ragbus.errors.ForbiddenError` (an event beyond its sender's tenant):
+  dead-lettered with reason ``forbidden`` and ``term``'d, with nothing recorded or
+  changed (:func:`refuse`; counted in ``ragbus_dead_letters_total``);
 * anything else is transient. It is first retried *in place* for up to
   :data:`RETRY_IN_PLACE_S`, with ``in_progress`` sent every second so JetStream
   does not redeliver it meanwhile; in-place retries do not use up deliveries,
@@ -27,7 +30,7 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from ragbus.dead_letters import dead_letter
-from ragbus.errors import PermanentError
+from ragbus.errors import ForbiddenError, PermanentError
 from ragbus.metrics import DEAD_LETTERS, HANDLE_SECONDS, MESSAGES
 from ragbus.telemetry import message_context
 from schemas.dead_letters import DeadLetterReason
@@ -142,6 +145,10 @@ async def _settle(
         attempt += 1
         try:
             await work()
+        except ForbiddenError as exc:
+            HANDLE_SECONDS.labels(consumer).observe(time.monotonic() - started)
+            await refuse(raw, DeadLetterReason.FORBIDDEN, exc.code, str(exc))
+            return
         except PermanentError as exc:
             HANDLE_SECONDS.labels(consumer).observe(time.monotonic() - started)
             await _give_up(raw, exc, on_permanent, DeadLetterReason.PERMANENT_ERROR)
@@ -164,6 +171,27 @@ async def _settle(
         await raw.ack()
         MESSAGES.labels(consumer, "ack").inc()
         return
+
+
+async def refuse(raw: Msg, reason: DeadLetterReason, code: str, error: str) -> None:
+    """Dead-letter ``raw`` and ``term`` it, recording nothing anywhere else.
+
+    For a message that must not be acted on at all: a forbidden or undecodable
+    event. If the dead letter cannot be written (NATS down), the message is nak'ed
+    so it is not lost, and refused again on its next delivery.
+    """
+    consumer = consumer_name(raw)
+    log.error("refused, term", extra={"subject": raw.subject, "reason": reason.value})
+    try:
+        await dead_letter(raw, reason=reason, code=code, error=error)
+    except Exception:
+        log.exception("could not dead-letter a refused message, nak")
+        await raw.nak(delay=NAK_MAX_DELAY_S)
+        MESSAGES.labels(consumer, "nak").inc()
+        return
+    DEAD_LETTERS.labels(consumer, reason.value).inc()
+    await raw.term()
+    MESSAGES.labels(consumer, "term").inc()
 
 
 async def _transient(

@@ -18,6 +18,7 @@ from tenacity import (
 )
 
 from deploy.jetstream import stream_for
+from schemas import subjects
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class EventPublisher:
     async def publish(self, event: BaseModel, subject: str, *, msg_id: str | None = None) -> None:
         """Publish ``event`` on ``subject``.
 
+        A tenant-scoped family (:data:`schemas.subjects.TENANT_SCOPED`, ``answer.delta``)
+        is published on the event's own tenant's subject (``answer.ready.<tenant>``),
+        so an event always travels under the tenant it names.
+
         Subjects stored by a stream go through JetStream and wait for its ack, with
         ``Nats-Msg-Id`` set to ``msg_id`` (default: the event's ``event_id``) so a
         retried publish is stored once; an ack that does not come within
@@ -72,6 +77,7 @@ class EventPublisher:
             nats.errors.Error: if NATS or JetStream does not accept the message
                 (``TimeoutError`` after the last attempt).
         """
+        subject = _concrete(subject, event)
         try:
             stream = stream_for(subject)
         except KeyError:
@@ -109,3 +115,13 @@ class EventPublisher:
         """
         response = await self._broker.request(event, subject, timeout=timeout_s)
         return await response.decode()
+
+
+def _concrete(subject: str, event: BaseModel) -> str:
+    """``subject``, or for a tenant-scoped family the subject of ``event``'s tenant."""
+    if subject not in subjects.TENANT_SCOPED and subject not in subjects.PER_QUERY:
+        return subject
+    tenant = getattr(event, "tenant_id", None)
+    if not isinstance(tenant, str):
+        raise ValueError(f"an event on {subject} needs a tenant_id")
+    return subjects.subject_for(subject, tenant, getattr(event, "query_id", None))

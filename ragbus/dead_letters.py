@@ -68,7 +68,9 @@ def _tenant_of(data: bytes) -> str | None:
 
 
 async def _publish(js: JetStreamContext, letter: DeadLettered) -> None:
-    dedup = f"dlq:{letter.original_stream}:{letter.original_sequence}"
+    # Per consumer: a message two consumers give up on (document.delete is read by
+    # ingest and embed) is two dead letters, not one dropped as a duplicate.
+    dedup = f"dlq:{letter.original_stream}:{letter.original_sequence}:{letter.consumer}"
     await js.publish(
         dead_letter_subject(letter.original_subject),
         letter.model_dump_json().encode(),

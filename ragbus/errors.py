@@ -23,6 +23,16 @@ class RagbusError(Exception):
             self.code = code
 
 
+class ForbiddenError(RagbusError):
+    """An event reaches beyond its sender's tenant: refused, dead-lettered, nothing changed.
+
+    Not a :class:`PermanentError` on purpose: a permanent error marks the event's
+    document or query failed, and a forged event must not touch them at all.
+    """
+
+    code = "forbidden"
+
+
 class RetryableError(RagbusError):
     """The operation may succeed if tried again later."""
 

@@ -2,7 +2,10 @@
 
 A *service builder* is an async function ``(resources, publisher) -> NatsRouter``;
 every service exposes one as ``<svc>.app.build``. ``ragbus serve NAME`` runs one
-builder in its own process; ``ragbus up`` runs all of them on one broker.
+builder in its own process; ``ragbus up`` runs all of them in one process. Each
+service gets its own broker, connected as its own NATS identity
+(:mod:`ragbus.nats_identity`), so NATS holds every service to its permissions
+whether it runs alone or beside the others.
 """
 
 import asyncio
@@ -20,7 +23,9 @@ from deploy.jetstream import ensure_streams
 from ragbus.bus import EventPublisher
 from ragbus.dead_letter_advisories import advisory_router
 from ragbus.health import Health, nats_connected, serve_health
+from ragbus.invalid_events import InvalidEventMiddleware
 from ragbus.logs import configure_logging
+from ragbus.nats_identity import broker_connection, connect_options, identity_of
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
@@ -49,9 +54,14 @@ GRACEFUL_TIMEOUT_S = 30.0
 """Seconds a stopping broker waits for in-flight handlers before giving up."""
 
 
-async def declare_topology(nats_url: str) -> None:
-    """Create or update the JetStream streams (idempotent)."""
-    nc = await nats.connect(nats_url, name="ragbus-topology")
+async def declare_topology(nats_url: str, **auth: str) -> None:
+    """Create or update the JetStream streams (idempotent).
+
+    Args:
+        nats_url: The NATS server.
+        **auth: ``user`` and ``password`` of an identity allowed to manage streams.
+    """
+    nc = await nats.connect(nats_url, name="ragbus-topology", **auth)  # type: ignore[arg-type]
     try:
         await ensure_streams(nc.jetstream())
     finally:
@@ -60,18 +70,43 @@ async def declare_topology(nats_url: str) -> None:
 
 @dataclass
 class RunningBus:
-    """A started broker with its publisher; :meth:`stop` drains it."""
+    """The started brokers (one per service) and their publishers; :meth:`stop` drains.
 
-    broker: NatsBroker
-    publisher: EventPublisher
+    Attributes:
+        brokers: Each service's broker, in the order of the builders.
+        publishers: Each broker's publisher, in the same order.
+        parts: What each builder returned.
+    """
+
+    brokers: Sequence[NatsBroker]
+    publishers: Sequence[EventPublisher]
     parts: Sequence[ServiceParts] = ()
 
+    @property
+    def broker(self) -> NatsBroker:
+        """The first service's broker (the only one of a process that runs one service)."""
+        return self.brokers[0]
+
     async def stop(self) -> None:
-        """Stop consuming, wait for in-flight handlers, close the connection."""
+        """Stop consuming, wait for in-flight handlers, close the connections."""
         for part in self.parts:
             for hook in part.on_stop:
                 await hook()
-        await self.broker.stop()
+        for broker in self.brokers:
+            await broker.stop()
+
+
+def service_broker(infra: InfraSettings, identity: str, name: str) -> NatsBroker:
+    """A broker connected as ``identity``, with the telemetry and invalid-event middlewares."""
+    servers, security = broker_connection(infra, identity)
+    return NatsBroker(
+        servers,
+        name=name,
+        graceful_timeout=GRACEFUL_TIMEOUT_S,
+        middlewares=[NatsTelemetryMiddleware(), InvalidEventMiddleware],
+        max_reconnect_attempts=-1,
+        security=security,
+    )
 
 
 async def start_bus(
@@ -81,32 +116,35 @@ async def start_bus(
     *,
     name: str = "ragbus",
 ) -> RunningBus:
-    """Connect to NATS, declare streams, include every service's router and start.
+    """Connect each service to NATS as itself, declare streams, include its router, start.
+
+    The max-deliveries advisories are read by the first service's broker.
 
     Raises:
         nats.errors.NoServersError: if NATS is unreachable.
+        nats.errors.Error: ``Authorization Violation`` with wrong credentials.
     """
-    await declare_topology(infra.nats_url)
-    broker = NatsBroker(
-        infra.nats_url,
-        name=name,
-        graceful_timeout=GRACEFUL_TIMEOUT_S,
-        middlewares=[NatsTelemetryMiddleware()],
-        max_reconnect_attempts=-1,
-    )
-    publisher = EventPublisher(broker)
-    parts = []
-    for build in builders:
+    identities = [identity_of(build) for build in builders]
+    await declare_topology(infra.nats_url, **connect_options(infra, identities[0]))
+    brokers: list[NatsBroker] = []
+    publishers: list[EventPublisher] = []
+    parts: list[ServiceParts] = []
+    for build, identity in zip(builders, identities, strict=True):
+        broker = service_broker(infra, identity, f"{name}:{identity}")
+        publisher = EventPublisher(broker)
         built = await build(resources, publisher)
         part = built if isinstance(built, ServiceParts) else ServiceParts(built)
         broker.include_router(part.router)
+        if not brokers:
+            broker.include_router(advisory_router(publisher))
+        brokers.append(broker)
+        publishers.append(publisher)
         parts.append(part)
-    broker.include_router(advisory_router(publisher))
-    await broker.start()
-    for part in parts:
+    for broker, part in zip(brokers, parts, strict=True):
+        await broker.start()
         for hook in part.on_start:
             await hook(broker)
-    return RunningBus(broker, publisher, parts)
+    return RunningBus(brokers, publishers, parts)
 
 
 async def wait_for_shutdown_signal() -> None:

@@ -24,6 +24,16 @@ class InfraSettings(BaseSettings):
         data_dir: Local state (Qdrant local mode, blobs, embedded servers) when no
             server URL is given. Default ``./.ragbus``.
         nats_url: NATS server with JetStream.
+        nats_user: This process's NATS identity (a service's name, e.g. ``ingest-svc``).
+        nats_password: Its password.
+        nats_credentials: A file with several identities' passwords (and the auth
+            callout's seed), for one process that runs several services
+            (``ragbus up`` writes it under its data dir, mode 0600); an identity
+            found there wins over ``nats_user``.
+        nats_callout_seed: The account nkey seed (``SA...``) that signs the auth
+            callout's answers; the gateway needs it to let clients in with API keys.
+        nats_callout_password: The password of the callout's own identity
+            (``ragbus-auth``), which the gateway connects as beside its own.
         database_url: Postgres DSN; required by services run on their own.
         vector_store: ``qdrant`` (server when ``qdrant_url`` is set, local mode
             under ``data_dir/qdrant`` otherwise) or ``pgvector`` (in ``database_url``).
@@ -38,6 +48,13 @@ class InfraSettings(BaseSettings):
         embed_precision: ``fp32`` (the export as it is) or ``int8`` (MatMul weights
             quantised per channel, dynamically, after removing the export's no-op
             NaN guards; see :mod:`ragbus.embedding.quantize`).
+        embed_batch_size: Most texts per onnxruntime call. The call's buffers grow
+            with texts x tokens squared (attention) and onnxruntime's CPU arena keeps
+            the largest for good: 64 full 256-token texts held 1.8-1.9 GB, 16 hold
+            about 0.6 GB at the same throughput (``ragbus_tools.bench.embed_memory``).
+        embed_cpu_arena: Let onnxruntime keep its CPU memory arena. Off, every call
+            allocates and frees its buffers: memory returns between calls, but the
+            peak is higher and throughput 60% lower (same benchmark), so it is on.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
@@ -45,6 +62,17 @@ class InfraSettings(BaseSettings):
     data_dir: Path = Path(".ragbus")
     nats_url: str = Field(
         "nats://127.0.0.1:4222", validation_alias=_alias("NATS_URL", "RAGBUS_NATS_URL")
+    )
+    nats_user: str | None = Field(None, validation_alias=_alias("NATS_USER", "RAGBUS_NATS_USER"))
+    nats_password: SecretStr | None = Field(
+        None, validation_alias=_alias("NATS_PASSWORD", "RAGBUS_NATS_PASSWORD")
+    )
+    nats_credentials: Path | None = Field(None, validation_alias=_alias("RAGBUS_NATS_CREDENTIALS"))
+    nats_callout_seed: SecretStr | None = Field(
+        None, validation_alias=_alias("RAGBUS_NATS_CALLOUT_SEED")
+    )
+    nats_callout_password: SecretStr | None = Field(
+        None, validation_alias=_alias("RAGBUS_NATS_CALLOUT_PASSWORD")
     )
     database_url: str | None = Field(
         None, validation_alias=_alias("DATABASE_URL", "RAGBUS_DATABASE_URL")
@@ -73,6 +101,8 @@ class InfraSettings(BaseSettings):
     embed_max_tokens: int = Field(256, ge=8, le=8192)
     embed_threads: int | None = Field(None, ge=1)
     embed_precision: Literal["fp32", "int8"] = "fp32"
+    embed_batch_size: int = Field(16, ge=1, le=256)
+    embed_cpu_arena: bool = True
 
 
 EMBED_THREADS_ENV = "RAGBUS_EMBED_THREADS"

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from deploy.jetstream import ConsumerSpec
 from ragbus.ack_policy import settle
 from ragbus.errors import PermanentError
+from ragbus.tenancy import check_subject_tenant
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,10 @@ def jetstream_handler(
     The decorated handler holds only the work: it takes the typed event and
     returns when the side effects are committed. Around it, for each message:
     ``ack`` on return; a :class:`~ragbus.errors.PermanentError` is recorded with
-    ``on_permanent(event, exc)``, dead-lettered and ``term``'d; anything else is
+    ``on_permanent(event, exc)``, dead-lettered and ``term``'d; an event whose
+    subject names another tenant than its ``tenant_id`` is refused
+    (:func:`ragbus.tenancy.check_subject_tenant`: dead-lettered ``forbidden``,
+    nothing recorded); anything else is
     transient and retried in place, then ``nak``'ed with backoff, until the last
     delivery (see :func:`ragbus.ack_policy.settle`). With ``heartbeat_s`` the
     message is kept alive with ``in_progress`` while the handler runs.
@@ -118,12 +122,14 @@ def jetstream_handler(
                 else:
                     await on_permanent(event, exc)
 
+            async def work() -> None:
+                check_subject_tenant(raw.subject, event)
+                await handler(event)
+
             raw = msg.raw_message
             alive = heartbeat([raw], heartbeat_s) if heartbeat_s else contextlib.nullcontext()
             async with alive:
-                await settle(
-                    raw, lambda: handler(event), max_deliver=spec.max_deliver, on_permanent=record
-                )
+                await settle(raw, work, max_deliver=spec.max_deliver, on_permanent=record)
 
         # FastStream reads the payload type (for decoding and the AsyncAPI document)
         # from the signature, so the wrapper declares the handler's event type.

@@ -44,8 +44,9 @@ def asyncapi_json() -> str:
     broker.include_router(retrieve_router(none, RetrieveSettings()))
     broker.include_router(generate_router(none))
     broker.include_router(AnswerHub().router())
-    for subject in PUBLISHED_ONLY:
-        broker.publisher(subject, schema=EVENTS[subject], title=f"{subject}:publish")
+    for family in PUBLISHED_ONLY:
+        subject = f"{family}.{{tenant}}"
+        broker.publisher(subject, schema=EVENTS[family], title=f"{subject}:publish")
     # embed_svc opens one subscriber per tenant at run time (embed_svc.tenant_lanes); the
     # contract is the per-tenant subject ingest_svc publishes.
     lane = f"{s.CHUNKS_READY}.{{tenant}}"
@@ -54,6 +55,13 @@ def asyncapi_json() -> str:
         broker,
         title="ragbus",
         version=__version__,
-        description="Event contracts of ragbus v1. Subjects and payloads are public.",
+        description=(
+            "Event contracts of ragbus, schema version 2. Subjects and payloads are"
+            " public. A client-facing subject ends in its tenant's token ({tenant}: the"
+            " tenant id with '.' written '~'); answer.delta adds the query id. Clients"
+            " connect with one of their tenant's API keys as the connect token and"
+            " the inbox prefix _INBOX.{tenant}; GET /v1/nats on the gateway gives the"
+            " server URLs and the caller's subjects (docs/events.md)."
+        ),
     )
     return spec.to_specification().to_json()

@@ -51,11 +51,13 @@ def status(
     import httpx
 
     from ragbus_tools.process_status import PROCESSES_FILE, read_status, status_lines
+    from ragbus_tools.stack_file import nats_connection
     from ragbus_tools.stack_status import backlogs, gateway_ready, where
     from ragbus_tools.stack_status import status_lines as stack_lines
 
     current = where(data_dir, url, nats_url)
-    current.update(asyncio.run(backlogs(current["nats"])))
+    _, auth = nats_connection(data_dir, current["nats"])  # as ragbus-admin
+    current.update(asyncio.run(backlogs(current["nats"], auth=auth)))
     ready = gateway_ready(current["gateway"])
     current["gateway_ready"] = ready["ready"]
     processes = None

@@ -22,7 +22,9 @@ from pathlib import Path
 import nats
 
 from deploy.jetstream import JetStreamSettings, ensure_streams
+from deploy.nats_security import ADMIN, AUTH, GATEWAY
 from gateway.auth.bootstrap import bootstrap_admin
+from ragbus.nats_identity import callout_seed, connect_options
 from ragbus.resources import Resources
 from ragbus.runtime import GRACEFUL_TIMEOUT_S, wait_for_shutdown_signal
 from ragbus.settings import InfraSettings
@@ -89,6 +91,7 @@ def replica_specs(
         env = {
             **os.environ,
             **common,
+            **nats_identity_env(infra, MODULES[svc].replace("_", "-")),
             "NATS_URL": nats_urls[k % len(nats_urls)],
             "RAGBUS_METRICS_PORT": str(port),
         }
@@ -98,6 +101,7 @@ def replica_specs(
         env = {
             **os.environ,
             **common,
+            **nats_identity_env(infra, GATEWAY),
             "NATS_URL": nats_urls[i % len(nats_urls)],
             "RAGBUS_GATEWAY_HOST": plan.host,
             "RAGBUS_GATEWAY_PORT": str(port),
@@ -105,6 +109,28 @@ def replica_specs(
         probe_host = "127.0.0.1" if plan.host in ("0.0.0.0", "") else plan.host
         specs.append(_spec(infra, "gateway", i, env, f"http://{probe_host}:{port}/readyz"))
     return specs
+
+
+def nats_identity_env(infra: InfraSettings, identity: str) -> dict[str, str]:
+    """The environment that makes a replica connect to NATS as ``identity`` and no other.
+
+    Each replica gets its own identity's password only (``NATS_USER``/``NATS_PASSWORD``,
+    as in Compose and Kubernetes), not the file of every password; the gateway also
+    gets the auth callout's identity and signing seed. ``{}`` without credentials.
+    """
+    if infra.nats_credentials is None:
+        return {}
+    mine = infra.model_copy(update={"nats_user": None})
+    env: dict[str, str] = {}
+    auth = connect_options(mine, identity)
+    if auth:
+        env |= {"NATS_USER": auth["user"], "NATS_PASSWORD": auth["password"]}
+    if identity == GATEWAY:
+        seed = callout_seed(mine)
+        env |= {"RAGBUS_NATS_CALLOUT_SEED": seed or ""}
+        callout = connect_options(mine, AUTH)
+        env |= {"RAGBUS_NATS_CALLOUT_PASSWORD": callout.get("password", "")}
+    return env
 
 
 def _spec(
@@ -122,7 +148,9 @@ async def nats_for(plan: ProcessPlan, infra: InfraSettings) -> AsyncIterator[Nat
         yield None
         return
     data_dir, size = Path(infra.data_dir), plan.cluster
-    cluster = await asyncio.to_thread(lambda: start_nats_cluster(data_dir.resolve(), size))
+    cluster = await asyncio.to_thread(
+        lambda: start_nats_cluster(data_dir.resolve(), size, authenticated=True)
+    )
     try:
         yield cluster
     finally:
@@ -160,12 +188,15 @@ async def run_processes(infra: InfraSettings, plan: ProcessPlan) -> None:
     async with contextlib.AsyncExitStack() as stack:
         cluster = await stack.enter_async_context(nats_for(plan, infra))
         if cluster is not None:
-            infra = infra.model_copy(update={"nats_url": cluster.urls[0]})
+            assert cluster.credentials is not None
+            update = {"nats_url": cluster.urls[0], "nats_credentials": cluster.credentials.path}
+            infra = infra.model_copy(update=update)
         infra = await stack.enter_async_context(embedded_servers(infra))
         # NATS_URL may list several servers, comma-separated (an external cluster).
         urls = cluster.urls if cluster else infra.nats_url.split(",")
         stream_replicas = min(3, len(urls)) if cluster else JetStreamSettings().replicas
-        nc = await nats.connect(urls, name="ragbus-topology")
+        admin = connect_options(infra, ADMIN)
+        nc = await nats.connect(urls, name="ragbus-topology", **admin)  # type: ignore[arg-type]
         try:  # once here, so the replicas do not all race to create the streams
             await ensure_streams(nc.jetstream(), JetStreamSettings(replicas=stream_replicas))
         finally:

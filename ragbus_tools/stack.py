@@ -44,8 +44,13 @@ SERVICE_BUILDERS: dict[str, ServiceBuilder] = {
 async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]:
     """Start nats-server and Postgres for whatever URL ``infra`` was not given.
 
+    The embedded nats-server admits only ragbus's identities and API-key clients
+    (:mod:`deploy.nats_security`); their credentials are created once under
+    ``<data dir>/nats/credentials.json`` (0600) and named by ``nats_credentials``.
+
     Yields:
-        A copy of ``infra`` with ``nats_url`` and ``database_url`` filled in.
+        A copy of ``infra`` with ``nats_url``, ``nats_credentials`` and
+        ``database_url`` filled in.
     """
     data_dir = infra.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,9 +60,11 @@ async def embedded_servers(infra: InfraSettings) -> AsyncIterator[InfraSettings]
             # fsync every JetStream write: with the default 2-minute sync interval an
             # OS crash or power loss can lose messages already acked to a publisher
             # (Jepsen's 2025 JetStream analysis). See docs/delivery.md.
-            nats_server = start_nats_server(data_dir, sync_always=True)
+            nats_server = start_nats_server(data_dir, sync_always=True, authenticated=True)
             stack.callback(nats_server.stop)
             updates["nats_url"] = nats_server.url
+            assert nats_server.credentials is not None
+            updates["nats_credentials"] = nats_server.credentials.path
             log.info("embedded nats-server", extra={"url": nats_server.url})
         if not infra.database_url:
             pg = start_postgres(data_dir)
@@ -110,10 +117,13 @@ async def announce(infra: InfraSettings, url: str, tenant: str, new_key: str | N
     key_file = infra.data_dir / ADMIN_KEY_FILE
     if new_key is not None:
         write_private(key_file, new_key + "\n")
-    info = StackInfo(url, infra.nats_url, tenant, str(key_file), infra.database_url)
+    credentials = str(infra.nats_credentials) if infra.nats_credentials else None
+    info = StackInfo(url, infra.nats_url, tenant, str(key_file), infra.database_url, credentials)
     write_stack(infra.data_dir, info)
     print(f"ragbus is up: {url}", flush=True)
     print(f"  NATS: {infra.nats_url}", flush=True)
+    if credentials is not None:
+        print(f"  NATS credentials of ragbus's identities: {credentials}", flush=True)
     if new_key is not None:
         print(f"  admin API key of tenant {tenant!r} (shown once): {new_key}", flush=True)
     print(f"  the CLI reads the admin key from {key_file}", flush=True)

@@ -11,6 +11,10 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deploy.nats_security import ADMIN
+from ragbus.nats_identity import connect_options
+from ragbus.settings import InfraSettings
+
 STACK_FILE = "stack.json"
 ADMIN_KEY_FILE = "admin.key"
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -27,6 +31,9 @@ class StackInfo:
         api_key_file: Where that key is (mode 0600).
         database_url: The stack's Postgres, for operators' tools (``ragbus tenants
             create``, multi-tenant benchmarks); the file is its owner's only.
+        nats_credentials: The embedded NATS server's credentials file (every
+            identity's password, :mod:`ragbus_tools.servers.nats_secrets`), or
+            ``None`` when the stack uses a NATS server of its own.
     """
 
     gateway_url: str
@@ -34,6 +41,7 @@ class StackInfo:
     tenant: str
     api_key_file: str
     database_url: str | None = None
+    nats_credentials: str | None = None
 
 
 def write_private(path: Path, text: str) -> None:
@@ -81,3 +89,24 @@ def api_key(data_dir: Path, given: str | None) -> str | None:
         except OSError:
             continue
     return None
+
+
+def nats_connection(data_dir: Path, given: str | None) -> tuple[str, dict[str, str]]:
+    """Where an operator's tool reaches NATS, and the ``ragbus-admin`` credentials to use.
+
+    The URL is ``given`` (a flag or ``NATS_URL``), else the recorded stack's, else
+    the default. The credentials come from ``NATS_USER``/``NATS_PASSWORD`` or
+    ``RAGBUS_NATS_CREDENTIALS`` when set, else from the recorded stack's credentials
+    file when the URL is that stack's; ``{}`` for a NATS server without auth.
+
+    Returns:
+        ``(url, {"user": ..., "password": ...})`` (the mapping may be empty).
+    """
+    infra = InfraSettings()
+    info = read_stack(data_dir)
+    url = given or (info.nats_url if info else None) or infra.nats_url
+    ours = info is not None and info.nats_credentials and url == info.nats_url
+    if infra.nats_credentials is None and not infra.nats_user and ours:
+        assert info is not None and info.nats_credentials is not None
+        infra = infra.model_copy(update={"nats_credentials": Path(info.nats_credentials)})
+    return url, connect_options(infra, ADMIN)

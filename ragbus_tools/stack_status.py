@@ -21,8 +21,13 @@ from ragbus_tools.cli_errors import EXIT_UNREACHABLE, CliError
 from ragbus_tools.stack_file import read_stack
 
 
-async def backlogs(nats_url: str, timeout_s: float = 5.0) -> dict[str, Any]:
+async def backlogs(
+    nats_url: str, timeout_s: float = 5.0, auth: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Each stage's backlog and the dead letters, read from JetStream.
+
+    ``auth`` is the ``user``/``password`` of an identity that may read stream and
+    consumer state (``ragbus-admin``: :func:`ragbus_tools.stack_file.nats_connection`).
 
     Returns:
         ``{"stages": [{"stage", "backlog", "in_flight"}], "dead_letters": n}``; a
@@ -38,6 +43,7 @@ async def backlogs(nats_url: str, timeout_s: float = 5.0) -> dict[str, Any]:
         max_reconnect_attempts=1,  # NATS down: fail within a second, not retry forever
         reconnect_time_wait=0.5,
         error_cb=_quiet,
+        **(auth or {}),  # type: ignore[arg-type]
     )
     try:
         js = nc.jetstream(timeout=timeout_s)

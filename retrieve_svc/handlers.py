@@ -25,7 +25,7 @@ def build_router(requests: RetrieveRequests, settings: RetrieveSettings) -> Nats
     router = NatsRouter()
     spec = consumer(
         RETRIEVE_DURABLE,
-        s.QUERY_REQUESTED,
+        s.every_tenant(s.QUERY_REQUESTED),
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )

@@ -1,8 +1,8 @@
-"""Public event contracts of ragbus, version 1.
+"""Public event contracts of ragbus, version 2.
 
 Every message on the bus is one of the pydantic models exported here. Subject
 names live in :mod:`schemas.subjects`; JSON Schema files for every event are
-generated into ``schemas/jsonschema/v1`` (``ragbus schemas export``).
+generated into ``schemas/jsonschema/v2`` (``ragbus schemas export``).
 
 Compatibility rules: within a schema version only optional fields are added.
 Producers forbid unknown fields; consumers ignore them.

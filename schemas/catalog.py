@@ -41,7 +41,7 @@ EVENTS: dict[str, type[BaseModel]] = {
     s.QUESTION_CONDENSE: CondenseQuestion,
     s.TEXTS_EMBED: EmbedTexts,
 }
-"""Subject -> the event model published on it (v1)."""
+"""Subject family -> the event model published on it (contract v2)."""
 
 REPLIES: dict[str, type[BaseModel]] = {
     s.PASSAGES_RETRIEVE: PassagesRetrieved,

@@ -29,13 +29,20 @@ class DeadLetterReason(StrEnum):
 
     * ``permanent_error``: the handler raised a permanent error (bad input).
     * ``retries_exhausted``: a transient error on the consumer's last allowed delivery.
-    * ``max_deliveries``: JetStream itself stopped redelivering (the handler never
-      settled it: undecodable payload, a worker that crashed or hung every time).
+    * ``max_deliveries``: JetStream itself stopped redelivering (a worker that
+      crashed or hung on it every time).
+    * ``forbidden``: the event reaches beyond its sender's tenant (its subject names
+      another tenant, its blob or document belongs to another one); nothing was
+      changed.
+    * ``invalid_event``: the payload cannot be decoded or validated as the subject's
+      event; dead-lettered on its first delivery, raw bytes kept.
     """
 
     PERMANENT_ERROR = "permanent_error"
     RETRIES_EXHAUSTED = "retries_exhausted"
     MAX_DELIVERIES = "max_deliveries"
+    FORBIDDEN = "forbidden"
+    INVALID_EVENT = "invalid_event"
 
 
 class DeadLettered(BaseModel):
@@ -48,7 +55,7 @@ class DeadLettered(BaseModel):
         event_id: Unique id of this dead letter.
         tenant_id: ``tenant_id`` of the original event, when it could be read.
         occurred_at: When the message was dead-lettered (UTC).
-        schema_version: Always ``1``.
+        schema_version: Always ``2``.
         reason: See :class:`DeadLetterReason`.
         error_code: Stable code of the last error, e.g. ``parse_failed``.
         error: Readable last error (at most 2,000 characters; longer ones are cut).
@@ -72,7 +79,7 @@ class DeadLettered(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     tenant_id: TenantId | None = None
     occurred_at: datetime = Field(default_factory=utcnow)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     reason: DeadLetterReason
     error_code: str = Field(min_length=1, max_length=128)
     error: str = Field(max_length=2000)

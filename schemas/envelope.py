@@ -6,8 +6,12 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SCHEMA_VERSION: Final = 1
-"""Major version of every contract in this package; bumped only on a breaking change."""
+SCHEMA_VERSION: Final = 2
+"""Major version of every contract in this package; bumped only on a breaking change.
+
+2: the subjects clients use carry the tenant (``document.uploaded.<tenant>``,
+``answer.ready.<tenant>``, ...; :mod:`schemas.subjects`), and the envelope may name
+the principal. The payloads are otherwise those of 1."""
 
 TenantId = Annotated[
     str,
@@ -29,7 +33,7 @@ class Envelope(BaseModel):
             JetStream de-duplication when the producer does not set one.
         tenant_id: The tenant that owns the data. Every read and write is scoped by it.
         occurred_at: When the producer created the event (UTC, ISO 8601).
-        schema_version: Major contract version, always ``1`` here.
+        schema_version: Major contract version, always ``2`` here.
         principal_id: The authenticated user or service account that caused the
             event (set by the gateway from the request's credential; ``None`` for
             events a service emits on its own). Consumers record it (query history,
@@ -46,5 +50,5 @@ class Envelope(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     tenant_id: TenantId
     occurred_at: datetime = Field(default_factory=utcnow)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     principal_id: str | None = Field(None, max_length=256)

@@ -47,7 +47,8 @@ def _docker_available() -> bool:
 
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a nats-server with JetStream, shared by the session."""
+    """URL of a nats-server with JetStream, shared by the session, with the operator's
+    credentials when the server is the wheel's (authenticated)."""
     if url := os.environ.get("NATS_URL"):
         yield url
     elif _docker_available():
@@ -58,8 +59,17 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             wait_for_logs(c, "Server is ready", timeout=30)
             yield f"nats://{c.get_container_host_ip()}:{c.get_exposed_port(4222)}"
     else:
-        with start_nats_server(tmp_path_factory.mktemp("nats")) as server:
-            yield server.url
+        # As `ragbus up` runs it: only ragbus's identities and API-key clients get in.
+        # Tests connect as the operator (the URL carries its credentials); every
+        # InfraSettings made in the session reads RAGBUS_NATS_CREDENTIALS, so each
+        # service of a test's stack connects as its own identity.
+        with start_nats_server(tmp_path_factory.mktemp("nats"), authenticated=True) as server:
+            assert server.credentials is not None
+            os.environ["RAGBUS_NATS_CREDENTIALS"] = str(server.credentials.path)
+            try:
+                yield server.admin_url
+            finally:
+                os.environ.pop("RAGBUS_NATS_CREDENTIALS", None)
 
 
 @pytest.fixture(scope="session")

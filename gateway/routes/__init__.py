@@ -10,6 +10,7 @@ from gateway.routes import (
     documents,
     embeddings,
     health,
+    nats_access,
     openai_chat,
     queries,
     query_history,
@@ -27,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     embeddings.router,
     auth.router,
     admin.router,
+    nats_access.router,
     health.router,
 ]
 """Every router the gateway includes; ``/healthz`` and friends last, as before."""

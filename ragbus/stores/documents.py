@@ -96,6 +96,20 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
         return existing, False
 
     @pg_errors
+    async def held_elsewhere(self, tenant_id: str, document_id: UUID) -> bool:
+        """Whether another tenant than ``tenant_id`` has a document with this id.
+
+        Ids are random uuid4s (or uuid5s of the tenant and event), so this only
+        happens when an event names another tenant's document on purpose.
+        """
+        found = await self._pool.fetchval(
+            "SELECT true FROM documents WHERE id = $1 AND tenant_id <> $2 LIMIT 1",
+            document_id,
+            tenant_id,
+        )
+        return bool(found)
+
+    @pg_errors
     async def get(self, tenant_id: str, document_id: UUID) -> DocumentRecord | None:
         """The document, whatever its status, or None if this tenant has no such id."""
         row = await self._pool.fetchrow(

@@ -145,14 +145,17 @@ async def started_stack(
     """
     with contextlib.ExitStack() as stack:
         data_dir = keep_dir or Path(stack.enter_context(tempfile.TemporaryDirectory("-bench")))
-        nats = await asyncio.to_thread(start_nats_server, data_dir, sync_always=True)
+        nats = await asyncio.to_thread(
+            lambda: start_nats_server(data_dir, sync_always=True, authenticated=True)
+        )
         stack.callback(nats.stop)
         pg = await asyncio.to_thread(start_postgres, data_dir)
         stack.callback(pg.stop)
         port = free_port()
         child_env = {
             **os.environ,
-            "NATS_URL": nats.url,
+            "NATS_URL": nats.url,  # each service connects as itself, from the credentials
+            "RAGBUS_NATS_CREDENTIALS": str(nats.credentials.path if nats.credentials else ""),
             "DATABASE_URL": pg.url,
             "RAGBUS_DATA_DIR": str(data_dir / "ragbus"),
             "RAGBUS_LOG_LEVEL": "WARNING",
@@ -161,7 +164,7 @@ async def started_stack(
         }
         if embed_workers > 1:
             child_env["RAGBUS_VECTOR_STORE"] = "pgvector"
-        target = Target(f"http://127.0.0.1:{port}", nats.url, pg.url)
+        target = Target(f"http://127.0.0.1:{port}", nats.admin_url, pg.url)
         if nats.pid:
             target.processes["nats-server"] = nats.pid
         if pg.pid:

@@ -112,8 +112,8 @@ async def status_events(nats_url: str | None) -> AsyncIterator[dict[str, dict[st
 
     conn = await nats.connect(nats_url)
     try:
-        await conn.subscribe(subjects.DOCUMENT_STATUS, cb=on_status)
-        await conn.subscribe(subjects.DOCUMENT_INDEXED, cb=on_indexed)
+        await conn.subscribe(subjects.every_tenant(subjects.DOCUMENT_STATUS), cb=on_status)
+        await conn.subscribe(subjects.every_tenant(subjects.DOCUMENT_INDEXED), cb=on_indexed)
         yield seen
     finally:
         await conn.drain()

@@ -16,6 +16,7 @@ from pathlib import Path
 import nats
 
 from ragbus_tools.servers.nats_config import ClusterConfig
+from ragbus_tools.servers.nats_secrets import NatsSecrets, load_or_create
 from ragbus_tools.servers.nats_server import NatsServer
 from ragbus_tools.servers.ports import free_ports, retry_port_clash
 from ragbus_tools.servers.process import StopOnExit
@@ -39,6 +40,16 @@ class NatsCluster(StopOnExit):
         """Client URLs of every node."""
         return [node.url for node in self.nodes]
 
+    @property
+    def credentials(self) -> NatsSecrets | None:
+        """The identities' secrets every node admits, or ``None`` for an open cluster."""
+        return self.nodes[0].credentials
+
+    @property
+    def admin_urls(self) -> list[str]:
+        """Client URLs of every node with the operator identity's credentials."""
+        return [node.admin_url for node in self.nodes]
+
     def node(self, server_name: str) -> NatsServer:
         """The node called ``server_name`` (as JetStream names a stream's leader).
 
@@ -52,7 +63,7 @@ class NatsCluster(StopOnExit):
 
     async def stream_leader(self, stream: str) -> NatsServer:
         """The node that leads ``stream`` now, asked of any node that answers."""
-        nc = await nats.connect(self.urls, connect_timeout=2, max_reconnect_attempts=2)
+        nc = await nats.connect(self.admin_urls, connect_timeout=2, max_reconnect_attempts=2)
         try:
             info = await nc.jetstream(timeout=5).stream_info(stream)
         finally:
@@ -74,6 +85,7 @@ def start_nats_cluster(
     host: str = "127.0.0.1",
     sync_always: bool = True,
     timeout: float = 30.0,
+    authenticated: bool = False,
 ) -> NatsCluster:
     """Start ``size`` nats-servers as one JetStream cluster, storing under ``data_dir``.
 
@@ -86,6 +98,8 @@ def start_nats_cluster(
         host: Listen address of every port.
         sync_always: fsync every JetStream write.
         timeout: Seconds for every node to answer.
+        authenticated: Every node admits only ragbus's identities and API-key
+            clients, with the credentials kept in ``data_dir/nats/credentials.json``.
 
     Returns:
         The running cluster; use it as a context manager or call ``stop()``.
@@ -95,6 +109,8 @@ def start_nats_cluster(
     """
     if size < 1:
         raise ValueError("a cluster has at least one node")
+
+    credentials = load_or_create(Path(data_dir) / "nats") if authenticated else None
 
     def start() -> NatsCluster:
         ports = free_ports(3 * size, host)
@@ -110,6 +126,7 @@ def start_nats_cluster(
                 cluster=ClusterConfig(name=name, listen=f"{host}:{route[i]}", routes=routes),
                 http_port=http[i],
                 server_name=f"{name}-n{i}",
+                credentials=credentials,
             )
             for i in range(size)
         ]

@@ -14,8 +14,10 @@ from typing import Any
 import nats
 
 from ragbus_tools.servers.nats_config import ClusterConfig, NatsConfig, render_nats_config
+from ragbus_tools.servers.nats_secrets import NatsSecrets, load_or_create
 from ragbus_tools.servers.ports import free_port, retry_port_clash
 from ragbus_tools.servers.process import StopOnExit, find_binary, kill, spawn, terminate, wait_until
+from ragbus_tools.stack_file import write_private
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class NatsServer(StopOnExit):
             cluster knows its peers by it, so it stays the same across restarts.
         cluster: The node's cluster block when it is one node of a cluster.
         http_port: Monitoring port (``/healthz``, ``/jsz``), or ``None``.
+        credentials: With credentials, the server admits only ragbus's identities and,
+            through the auth callout, clients with an API key; without, anyone.
     """
 
     def __init__(
@@ -50,7 +54,9 @@ class NatsServer(StopOnExit):
         cluster: ClusterConfig | None = None,
         http_port: int | None = None,
         server_name: str | None = None,
+        credentials: NatsSecrets | None = None,
     ) -> None:
+        self.credentials = credentials
         self.data_dir = data_dir
         self.host = host
         self.port = port
@@ -64,6 +70,11 @@ class NatsServer(StopOnExit):
     def url(self) -> str:
         """Client URL, for example ``nats://127.0.0.1:4222``."""
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Client URL with the operator identity's credentials (``url`` without auth)."""
+        return self.credentials.url(self.url) if self.credentials is not None else self.url
 
     @property
     def pid(self) -> int | None:
@@ -99,7 +110,7 @@ class NatsServer(StopOnExit):
     def spawn(self) -> None:
         """Start the process without waiting (a cluster's nodes start together)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(self._config())
+        write_private(self.config_path, self._config())  # it holds the passwords
         self._proc = spawn(
             [str(nats_server_binary()), "-c", str(self.config_path)], log_path=self.log_path
         )
@@ -153,6 +164,7 @@ class NatsServer(StopOnExit):
                 sync_always=self.sync_always,
                 http=http,
                 cluster=self.cluster,
+                security=self.credentials.security() if self.credentials is not None else (),
             )
         )
 
@@ -172,7 +184,8 @@ class NatsServer(StopOnExit):
         caller is inside a running loop.
         """
         outcome: list[BaseException | None] = []
-        thread = threading.Thread(target=lambda: outcome.append(_run(_account_info(self.url))))
+        url = self.admin_url
+        thread = threading.Thread(target=lambda: outcome.append(_run(_account_info(url))))
         thread.start()
         thread.join()
         if outcome[0] is not None:
@@ -209,6 +222,7 @@ def start_nats_server(
     sync_always: bool = False,
     timeout: float = 20.0,
     http_port: int | None = None,
+    authenticated: bool = False,
 ) -> NatsServer:
     """Start nats-server with JetStream, storing under ``data_dir/nats``.
 
@@ -220,6 +234,9 @@ def start_nats_server(
             crash; a killed process loses nothing that reached the kernel anyway.
         timeout: Seconds to wait for JetStream to answer.
         http_port: Monitoring port (``/healthz``, ``/jsz``); none when ``None``.
+        authenticated: Admit only ragbus's identities and API-key clients, with
+            credentials kept in ``data_dir/nats/credentials.json``
+            (:mod:`ragbus_tools.servers.nats_secrets`).
 
     Returns:
         The running server; use it as a context manager or call ``stop()``.
@@ -236,6 +253,7 @@ def start_nats_server(
             port=port if port is not None else free_port(host),
             sync_always=sync_always,
             http_port=http_port,
+            credentials=load_or_create(Path(data_dir) / "nats") if authenticated else None,
         )
         server.start(timeout)
         return server

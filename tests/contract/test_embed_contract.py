@@ -55,13 +55,18 @@ class FakeEmbed:
 
 
 class FakePulls:
-    """Records what a lane hands :meth:`PullBatches.handle`."""
+    """Records what a lane hands :meth:`PullBatches.handle`: the pull's raw messages.
+
+    A lane does not decode: :meth:`PullBatches.handle` decodes each message on its
+    own, so one undecodable message never fails the pull (its dead-lettering needs a
+    real server: tests/e2e/test_bus_security.py).
+    """
 
     def __init__(self) -> None:
-        self.handled: list[tuple[list[ChunksReady], list[Msg]]] = []
+        self.handled: list[list[Msg]] = []
 
-    async def handle(self, batches: list[ChunksReady], raws: list[Msg]) -> None:
-        self.handled.append((batches, raws))
+    async def handle(self, pulled: list[Msg]) -> None:
+        self.handled.append(pulled)
 
 
 class CountingEmbedder(FakeEmbedder):
@@ -120,13 +125,15 @@ async def test_a_refusal_is_a_reply_with_its_code() -> None:
     assert reply.error_code == "model_not_found" and reply.embeddings == []
 
 
-async def test_a_lane_hands_its_batch_to_pull_batches_typed_with_its_message() -> None:
+async def test_a_lane_hands_its_pull_to_pull_batches_as_raw_messages() -> None:
     pulls = FakePulls()
     async with TestNatsBroker(broker(pulls=pulls)) as nats:
         await EventPublisher(nats).publish(BATCH, s.chunks_ready_for("acme"))
-    ((batches, raws),) = pulls.handled
-    assert batches == [BATCH] and type(batches[0]) is ChunksReady
-    assert [raw.subject for raw in raws] == [s.chunks_ready_for("acme")]
+        await nats.publish(b"{not json", s.chunks_ready_for("acme"))
+    first, second = pulls.handled
+    assert [raw.subject for raw in first + second] == [s.chunks_ready_for("acme")] * 2
+    assert ChunksReady.model_validate_json(first[0].data) == BATCH
+    assert second[0].data == b"{not json"
 
 
 async def test_a_delete_reaches_the_service_as_the_typed_command() -> None:
@@ -137,10 +144,9 @@ async def test_a_delete_reaches_the_service_as_the_typed_command() -> None:
 
 
 async def test_payloads_of_the_wrong_shape_reach_nothing() -> None:
-    embedder, service, pulls = CountingEmbedder(), FakeEmbed(), FakePulls()
-    async with TestNatsBroker(broker(embedder, service, pulls)) as nats:
-        await assert_refused(nats, BATCH, s.chunks_ready_for("acme"))
+    embedder, service = CountingEmbedder(), FakeEmbed()
+    async with TestNatsBroker(broker(embedder, service)) as nats:
         await assert_refused(nats, DELETE, s.DOCUMENT_DELETE)
         request = EmbedTexts(tenant_id="acme", texts=["x"])
         await assert_request_refused(nats, request, s.TEXTS_EMBED)
-    assert (pulls.handled, service.deleted, embedder.calls) == ([], [], 0)
+    assert (service.deleted, embedder.calls) == ([], 0)

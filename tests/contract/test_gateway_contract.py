@@ -32,7 +32,7 @@ from schemas import (
     Progress,
 )
 from schemas import subjects as s
-from tests.contract.wrong_shapes import assert_refused
+from tests.contract.wrong_shapes import assert_refused, on
 
 pytestmark = pytest.mark.contract
 
@@ -89,9 +89,9 @@ async def test_answer_events_reach_the_watchers_of_their_query_typed() -> None:
     gateway = Gateway()
     with gateway.hub.watch(QUERY) as mine, gateway.hub.watch(uuid.uuid4()) as other:
         async with TestNatsBroker(gateway.broker()) as nats:
-            await nats.publish(DELTA, s.ANSWER_DELTA)
-            await nats.publish(READY, s.ANSWER_READY)
-            await nats.publish(FAILED, s.ANSWER_FAILED)
+            await nats.publish(DELTA, on(DELTA, s.ANSWER_DELTA))
+            await nats.publish(READY, on(READY, s.ANSWER_READY))
+            await nats.publish(FAILED, on(FAILED, s.ANSWER_FAILED))
         received = drained(mine)
         assert drained(other) == []
     assert received == [DELTA, READY, FAILED]
@@ -107,8 +107,8 @@ async def test_document_events_reach_the_watchers_of_their_document_as_statuses(
         gateway.statuses.watch("globex", DOCUMENT) as other_tenant,
     ):
         async with TestNatsBroker(gateway.broker()) as nats:
-            await nats.publish(STATUS, s.DOCUMENT_STATUS)
-            await nats.publish(DELETED, s.DOCUMENT_DELETED)
+            await nats.publish(STATUS, on(STATUS, s.DOCUMENT_STATUS))
+            await nats.publish(DELETED, on(DELETED, s.DOCUMENT_DELETED))
         received = drained(mine)
         assert drained(other_tenant) == []
     assert received[0] == STATUS and type(received[0]) is DocumentStatusChanged
@@ -128,10 +128,16 @@ async def test_an_expected_answer_is_cached_and_a_failure_forgets_its_query() ->
     gateway.cache.expect(QUERY, Ticket("acme", "key-1", index_version=7))
     gateway.cache.expect(failing, Ticket("acme", "key-2", index_version=7))
     async with TestNatsBroker(gateway.broker()) as nats:
-        await nats.publish(READY, s.ANSWER_READY)
-        await nats.publish(FAILED.model_copy(update={"query_id": failing}), s.ANSWER_FAILED)
+        await nats.publish(READY, on(READY, s.ANSWER_READY))
+        await nats.publish(
+            FAILED.model_copy(update={"query_id": failing}),
+            on(FAILED.model_copy(update={"query_id": failing}), s.ANSWER_FAILED),
+        )
         # A late answer to the failed query finds no ticket any more.
-        await nats.publish(READY.model_copy(update={"query_id": failing}), s.ANSWER_READY)
+        await nats.publish(
+            READY.model_copy(update={"query_id": failing}),
+            on(READY.model_copy(update={"query_id": failing}), s.ANSWER_READY),
+        )
     (entry,) = gateway.repository.stored
     assert (entry["tenant_id"], entry["key"], entry["index_version"]) == ("acme", "key-1", 7)
     assert entry["query_id"] == QUERY
@@ -172,5 +178,5 @@ async def test_payloads_of_the_wrong_shape_reach_no_cache() -> None:
         await assert_refused(testing, FAILED, s.ANSWER_FAILED)
         assert gateway.repository.stored == []
         # Nothing consumed the ticket: the real answer is still cached.
-        await testing.publish(READY, s.ANSWER_READY)
+        await testing.publish(READY, on(READY, s.ANSWER_READY))
     assert [entry["query_id"] for entry in gateway.repository.stored] == [QUERY]

@@ -16,7 +16,7 @@ from ragbus.bus import EventPublisher
 from ragbus.errors import EmptyDocumentError, PermanentError
 from schemas import DeleteDocument, DocumentUploaded
 from schemas import subjects as s
-from tests.contract.wrong_shapes import assert_refused
+from tests.contract.wrong_shapes import assert_refused, on
 
 pytestmark = pytest.mark.contract
 
@@ -69,7 +69,7 @@ async def test_unknown_fields_are_ignored() -> None:
     service = FakeIngest()
     newer = UPLOAD.model_dump(mode="json") | {"added_in_a_later_release": True}
     async with TestNatsBroker(broker(service)) as nats:
-        await nats.publish(newer, s.DOCUMENT_UPLOADED)
+        await nats.publish(newer, on(UPLOAD, s.DOCUMENT_UPLOADED))
     assert service.calls == [("ingest", UPLOAD)]
 
 

@@ -12,6 +12,8 @@ import pytest
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
+from schemas import subjects as s
+
 
 def wrong_shapes(valid: BaseModel) -> dict[str, Any]:
     """Payloads that must not reach the handler of ``valid``'s subject, by name.
@@ -23,13 +25,21 @@ def wrong_shapes(valid: BaseModel) -> dict[str, Any]:
     return {
         "not JSON": b"{not json",
         "only the envelope": {"tenant_id": body["tenant_id"]},
-        "a later schema version": body | {"schema_version": 2},
+        "a later schema version": body | {"schema_version": 3},
         "a malformed tenant id": body | {"tenant_id": "../acme"},
     }
 
 
+def on(event: BaseModel, family: str) -> str:
+    """The concrete subject of ``event`` in ``family`` (its tenant's, for a scoped one)."""
+    tenant = getattr(event, "tenant_id", "acme")
+    return s.subject_for(family, tenant, getattr(event, "query_id", None))
+
+
 async def assert_refused(broker: NatsBroker, valid: BaseModel, subject: str) -> None:
-    """Every wrong shape of ``valid`` published on ``subject`` fails decoding."""
+    """Every wrong shape of ``valid`` published on ``subject`` (a family: on ``valid``'s
+    tenant's subject of it) fails decoding."""
+    subject = on(valid, subject)
     for name, payload in wrong_shapes(valid).items():
         with pytest.raises(ValidationError):
             await broker.publish(payload, subject)

@@ -65,7 +65,7 @@ class Published:
 async def published(stack: RunningStack) -> AsyncIterator[Published]:
     """Counts the ``query.requested`` events on the module's stack."""
     conn = await nats.connect(stack.infra.nats_url)
-    sub = await conn.subscribe(s.QUERY_REQUESTED)
+    sub = await conn.subscribe(s.every_tenant(s.QUERY_REQUESTED))
     await conn.flush()
     yield Published(conn, sub)
     await conn.drain()

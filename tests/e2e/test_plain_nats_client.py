@@ -1,12 +1,17 @@
-"""A client with only nats-py, importing nothing from ragbus, uses the public contracts."""
+"""A client with only nats-py and httpx, importing nothing from ragbus, uses the public
+contracts: it learns its servers and subjects from ``GET /v1/nats``, connects with its
+tenant's API key, uploads a document, asks and receives its cited answer, and nothing
+of another tenant's."""
 
 import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import nats
 import pytest
+from nats.errors import TimeoutError as NatsTimeout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -26,7 +31,7 @@ def envelope(tenant: str) -> dict:
         "event_id": str(uuid.uuid4()),
         "tenant_id": tenant,
         "occurred_at": datetime.now(UTC).isoformat(),
-        "schema_version": 1,
+        "schema_version": 2,
     }
 
 
@@ -39,23 +44,53 @@ async def next_matching(sub, key: str, value: str, timeout_s: float) -> dict:
                 return body
 
 
-async def test_plain_nats_client_gets_cited_answer(stack, nats_url: str) -> None:
+async def access(url: str, key: str) -> dict:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as h:
+        reply = await h.get("/v1/nats")
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def connect(
+    found: dict, key: str, errors: list[str], seen: asyncio.Event | None = None
+) -> nats.NATS:
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+        if seen is not None and len(errors) == 7:
+            seen.set()
+
+    return await nats.connect(
+        found["servers"],
+        token=key,
+        inbox_prefix=found["inbox_prefix"],
+        error_cb=on_error,
+        allow_reconnect=False,
+    )
+
+
+async def test_plain_nats_client_gets_its_cited_answer_and_nothing_else(stack) -> None:
     """The ragbus stack runs (fixture ``stack``); this module imports nothing from ragbus."""
-    tenant = f"plain-{uuid.uuid4().hex[:8]}"
-    document_id = str(uuid.uuid4())
-    query_id = str(uuid.uuid4())
-    nc = await nats.connect(nats_url)
+    tenant, other = f"plain-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    key, other_key = await stack.key(tenant), await stack.key(other)
+    found, other_found = await access(stack.url, key), await access(stack.url, other_key)
+    subjects = found["subjects"]
+    assert subjects["document.uploaded"] == f"document.uploaded.{tenant}"
+    document_id, query_id = str(uuid.uuid4()), str(uuid.uuid4())
+    errors: list[str] = []
+    nc, spy = await connect(found, key, errors), await connect(other_found, other_key, errors)
     try:
         js = nc.jetstream()
-        indexed = await nc.subscribe("document.indexed")
-        answers = await nc.subscribe("answer.ready")
+        indexed = await nc.subscribe(subjects["document.indexed"])
+        answers = await nc.subscribe(subjects["answer.ready"])
+        deltas = await nc.subscribe(subjects["answer.delta"].replace("<query_id>", query_id))
+        spied = await spy.subscribe(other_found["subjects"]["answer.ready"])
         upload = {
             **envelope(tenant),
             "document_id": document_id,
             "filename": "zebras.md",
             "inline_text": TEXT,
         }
-        ack = await js.publish("document.uploaded", json.dumps(upload).encode())
+        ack = await js.publish(subjects["document.uploaded"], json.dumps(upload).encode())
         assert ack.stream == "RAGBUS_DOCUMENTS"
         done = await next_matching(indexed, "document_id", document_id, 300)
         assert done["chunks"] >= 1
@@ -66,11 +101,43 @@ async def test_plain_nats_client_gets_cited_answer(stack, nats_url: str) -> None
             "question": "How much hay does an adult zebra get per day?",
             "top_k": 3,
         }
-        await js.publish("query.requested", json.dumps(question).encode())
+        await js.publish(subjects["query.requested"], json.dumps(question).encode())
         answer = await next_matching(answers, "query_id", query_id, 120)
+        first_delta = json.loads((await deltas.next_msg(timeout=5)).data)
+        with pytest.raises(NatsTimeout):
+            await spied.next_msg(timeout=1)  # the other tenant hears nothing of it
     finally:
         await nc.close()
+        await spy.close()
     assert answer["found"] is True
     assert "nine kilograms" in answer["answer"]
     assert [c["document_id"] for c in answer["citations"]] == [document_id]
     assert answer["citations"][0]["filename"] == "zebras.md"
+    assert first_delta["query_id"] == query_id
+    assert errors == []
+
+
+async def test_a_client_is_held_to_its_own_tenant(stack) -> None:
+    """Eavesdropping on every subject, another tenant's answers, internal subjects and
+    publishing as another tenant are all refused by NATS; a bad key never connects."""
+    tenant = f"plain-{uuid.uuid4().hex[:8]}"
+    key = await stack.key(tenant)
+    found = await access(stack.url, key)
+    errors: list[str] = []
+    all_refused = asyncio.Event()
+    nc = await connect(found, key, errors, all_refused)
+    try:
+        for subject in (">", "answer.ready.*", "answer.ready.someone-else", "chunks.ready.*"):
+            await nc.subscribe(subject)
+        await nc.publish("document.uploaded.someone-else", b"{}")
+        await nc.publish("document.delete." + tenant, b"{}")
+        await nc.publish("context.retrieved", b"{}")
+        await nc.flush()
+        await asyncio.wait_for(all_refused.wait(), 10)
+    finally:
+        await nc.close()
+    assert all("permissions violation" in e.lower() for e in errors), errors
+    assert len(errors) == 7
+    for credential in ({"token": "rbk_forged_key"}, {}):  # a made-up key; none at all
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(found["servers"], allow_reconnect=False, **credential)

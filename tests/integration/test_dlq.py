@@ -25,6 +25,7 @@ from schemas.dead_letters import DeadLetterReason
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
+UPLOADED = s.subject_for(s.DOCUMENT_UPLOADED, "acme")
 POISON = b'{"tenant_id": "acme", "filename": 42}'  # fails DocumentUploaded validation
 
 
@@ -54,12 +55,12 @@ async def test_message_jetstream_gave_up_on_is_dead_lettered_listed_and_replayed
         # A worker that never settles the message: JetStream redelivers it after
         # each ack_wait until max_deliver, then gives up and advises.
         sub = await js.pull_subscribe(
-            s.DOCUMENT_UPLOADED,
+            s.every_tenant(s.DOCUMENT_UPLOADED),
             durable="ingest-test",
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=1, max_deliver=2),
         )
         pub = await js.publish(
-            s.DOCUMENT_UPLOADED,
+            UPLOADED,
             POISON,
             headers={
                 "Nats-Msg-Id": "poison-1",
@@ -79,7 +80,7 @@ async def test_message_jetstream_gave_up_on_is_dead_lettered_listed_and_replayed
     letter = entry.letter
     assert letter.reason == DeadLetterReason.MAX_DELIVERIES
     assert (letter.original_subject, letter.original_stream) == (
-        s.DOCUMENT_UPLOADED,
+        UPLOADED,
         DOCUMENTS_STREAM.name,
     )
     assert (letter.original_sequence, letter.consumer, letter.deliveries) == (
@@ -103,7 +104,7 @@ async def test_message_jetstream_gave_up_on_is_dead_lettered_listed_and_replayed
     replayed = await cli(nats_server.url, "replay", str(entry.id))
     assert replayed.exit_code == 0, replayed.output
     assert await queue.entries() == []
-    again = await js.get_last_msg(DOCUMENTS_STREAM.name or "", s.DOCUMENT_UPLOADED)
+    again = await js.get_last_msg(DOCUMENTS_STREAM.name or "", UPLOADED)
     assert again.seq != pub.seq and again.data == POISON
     assert again.headers is not None
     assert again.headers["Nats-Msg-Id"].startswith(f"replay:{entry.id}:")
@@ -119,13 +120,13 @@ async def test_replay_all_and_usage_errors(nats_server: NatsServer) -> None:
     await ensure_streams(js)
     queue = DeadLetterQueue(js)
     sub = await js.pull_subscribe(
-        s.QUERY_REQUESTED,
+        s.every_tenant(s.QUERY_REQUESTED),
         durable="retrieve-test",
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=5),
     )
 
     for i in range(3):
-        await js.publish(s.QUERY_REQUESTED, f"not json {i}".encode())
+        await js.publish(s.subject_for(s.QUERY_REQUESTED, "acme"), f"not json {i}".encode())
     for msg in await sub.fetch(3, timeout=5):
         await dead_letter(msg, reason=DeadLetterReason.PERMANENT_ERROR, code="bad", error="x")
         # A second attempt for the same message (a retried settle) is stored once.

@@ -241,7 +241,7 @@ async def test_background_sweeper_runs_and_stops(world: World) -> None:
         if not arrived.done():
             arrived.set_result(msg)
 
-    sub = await world.nc.subscribe(s.DOCUMENT_UPLOADED, cb=on_msg)
+    sub = await world.nc.subscribe(s.every_tenant(s.DOCUMENT_UPLOADED), cb=on_msg)
     sweeper = Sweeper(
         world.pool, world.documents, world.publisher, interval_s=0.2, stale_after_s=300
     )
@@ -280,7 +280,7 @@ async def test_documents_whose_work_is_still_queued_are_deferred(world: World) -
         stream=stream_for(s.DOCUMENT_UPLOADED),
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
     )
-    await js.publish(s.DOCUMENT_UPLOADED, b"{}")  # someone's upload, not yet delivered
+    await js.publish(s.subject_for(s.DOCUMENT_UPLOADED, "acme"), b"{}")  # someone's upload, not yet delivered
     await js.publish(s.chunks_ready_for(world.tenant), b"{}")  # this tenant's pending batch
     sweeper = Sweeper(
         world.pool,

@@ -1,4 +1,4 @@
-"""The v1 event contracts: validation rules, derived ids, exported schema files."""
+"""The event contracts: validation rules, derived ids, exported schema files."""
 
 import json
 import uuid
