@@ -151,7 +151,6 @@ async def test_bad_arguments_are_one_line_naming_the_help(tmp_path: Path) -> Non
         "unknown command": ["fly"],
         "ingest, no file": ["ingest", str(tmp_path / "missing.md"), "--api-key", BAD_KEY],
         "serve": ["serve", "nothing"],
-        "replicas": ["up", "--processes", "--replicas", "nothing=2", "--port", str(free_port())],
         "dlq replay": ["dlq", "replay"],
         "tenant id": ["tenants", "create", "not a tenant!", "--database-url", "postgresql://x"],
     }
