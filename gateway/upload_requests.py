@@ -33,6 +33,8 @@ _MULTIPART_SCHEMA = {
         "chunking": {"type": "string", "enum": [str(c) for c in ChunkingStrategy]},
     },
 }
+
+
 def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` with its ``$defs`` written in place of their ``#/$defs/...`` references:
     inside an OpenAPI document such a reference would resolve against the document's
