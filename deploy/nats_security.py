@@ -124,6 +124,7 @@ def service_permissions() -> dict[str, Permissions]:
         s.TEXTS_EMBED,
         # metrics (consumer pending) and the admin's dead letters: read and replay
         "$JS.API.CONSUMER.INFO.>",
+        "$JS.API.CONSUMER.LIST.*",
         f"$JS.API.STREAM.MSG.DELETE.{dlq}",
         f"$JS.API.DIRECT.GET.{dlq}.>",
         *_tenants(s.CHUNKS_READY),

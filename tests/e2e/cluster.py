@@ -97,4 +97,6 @@ def cluster_env(nats_url: str, database_url: str, data_dir: Path, port: int) -> 
         "RAGBUS_VECTOR_STORE": "pgvector",
         "RAGBUS_DATA_DIR": str(data_dir),
         "RAGBUS_GATEWAY_PORT": str(port),
+        # the tests poll hundreds of documents; quotas have their own tests
+        "RAGBUS_QUOTA_ENABLED": "false",
     }

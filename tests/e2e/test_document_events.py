@@ -108,12 +108,13 @@ async def test_gateway_leaves_jetstream_acks_to_jetstream(stack: RunningStack) -
         for subject, event in events.items():
             inbox = nc.new_inbox()
             sub = await nc.subscribe(inbox)
-            await nc.publish(subject, event.model_dump_json().encode(), reply=inbox)
+            concrete = s.subject_for(subject, event.tenant_id)
+            await nc.publish(concrete, event.model_dump_json().encode(), reply=inbox)
             replies = []
             with contextlib.suppress(TimeoutError):
                 while True:
                     replies.append(await sub.next_msg(timeout=0.5))
-            assert [json.loads(r.data)["stream"] for r in replies] == [stream_for(subject)]
+            assert [json.loads(r.data)["stream"] for r in replies] == [stream_for(concrete)]
     finally:
         await nc.close()
 

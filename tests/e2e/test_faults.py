@@ -246,8 +246,9 @@ async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
     procs, database_url = cluster
     tenant = f"poison-{uuid.uuid4().hex[:8]}"
     nc = await nats.connect(servers.nats.url)
+    uploaded = s.subject_for(s.DOCUMENT_UPLOADED, tenant)
     ack = await nc.jetstream().publish(
-        s.DOCUMENT_UPLOADED,
+        uploaded,
         b'{"tenant_id": "' + tenant.encode() + b'", "filename": ["not a name"]}',
     )
     await nc.close()
@@ -263,21 +264,21 @@ async def test_poison_message_is_dead_lettered_and_other_documents_keep_flowing(
     deadline = loop.time() + 60
     while not [
         e
-        for e in await dead_letters(servers.nats.url, s.DOCUMENT_UPLOADED)
-        if e.letter.tenant_id == tenant and e.letter.reason == DeadLetterReason.MAX_DELIVERIES
+        for e in await dead_letters(servers.nats.url, uploaded)
+        if e.letter.tenant_id == tenant and e.letter.reason == DeadLetterReason.INVALID_EVENT
     ]:
         assert loop.time() < deadline, "poison message never dead-lettered"
         await asyncio.sleep(0.5)
     mine = [
         e.letter
-        for e in await dead_letters(servers.nats.url, s.DOCUMENT_UPLOADED)
+        for e in await dead_letters(servers.nats.url, uploaded)
         if e.letter.tenant_id == tenant
     ]
     by_reason = {letter.reason: letter for letter in mine}
     assert len(mine) == 2, mine
-    poison = by_reason[DeadLetterReason.MAX_DELIVERIES]
+    poison = by_reason[DeadLetterReason.INVALID_EVENT]  # refused on its first delivery
     assert (poison.original_stream, poison.original_sequence) == (DOCUMENTS_STREAM.name, ack.seq)
-    assert (poison.consumer, poison.deliveries) == ("ingest-svc", 3)
+    assert (poison.consumer, poison.deliveries) == ("ingest-svc", 1)
     bad = by_reason[DeadLetterReason.PERMANENT_ERROR]
     assert (bad.error_code, bad.consumer, bad.deliveries) == ("empty_document", "ingest-svc", 1)
 

@@ -89,12 +89,15 @@ async def redeliver(js: Any, captured: list[Msg], keep: Callable[[str], bool]) -
 
 def plus(state: dict, sent: list[str]) -> dict:
     """``state`` with the redelivered messages themselves counted as stored."""
-    stored = Counter(state["stored messages"]) + Counter(s for s in sent if s in DOCS_OR_QUERIES)
+    redelivered = Counter(subject for subject in sent if family(subject) in DOCS_OR_QUERIES)
+    stored = Counter(state["stored messages"]) + redelivered
     return {**state, "stored messages": dict(stored)}
 
 
 def family(subject: str) -> str:
-    return s.CHUNKS_READY if subject.startswith(s.CHUNKS_READY + ".") else subject
+    """The family of a concrete subject (``document.uploaded.acme`` -> ``document.uploaded``)."""
+    scoped = (*s.TENANT_SCOPED, *s.PER_QUERY)
+    return next((f for f in scoped if subject.startswith(f + ".")), subject)
 
 
 @dataclass
@@ -123,7 +126,7 @@ async def flow(stack: Any, nats_url: str, database_url: str) -> AsyncIterator[Fl
         except ValueError:
             pass
 
-    for pattern in ("document.>", "chunks.>", s.QUERY_REQUESTED, s.CONTEXT_RETRIEVED):
+    for pattern in ("document.>", "chunks.>", "query.requested.>", s.CONTEXT_RETRIEVED):
         await nc.subscribe(pattern, cb=capture)
     async with stack.client(tenant) as client:
         text = b"# Tides\n\nThe harbor tide table lists high water at 06:12 and 18:40 today.\n"

@@ -7,6 +7,7 @@ each ``settle`` span for ingest, embed, retrieve and generate. The context cross
 every hop in NATS headers, exactly as between processes.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -88,7 +89,14 @@ async def test_one_trace_spans_gateway_ingest_and_embed_for_an_upload(
     assert {f"{uploaded} publish", f"{uploaded} process"} <= names
     assert {"parse", "chunk"} <= names
     assert {"embed_batch", "vector_upsert"} <= names
-    got = consumers(spans)
+    # embed_svc's settle span ends after its ack, which may be after the document
+    # reads indexed (its commit): wait for it rather than race it.
+    for _ in range(100):
+        spans = trace_of(list(exporter.get_finished_spans()), "POST", "/v1/documents")
+        got = consumers(spans)
+        if any(c.startswith("embed-svc") for c in got):
+            break
+        await asyncio.sleep(0.1)
     assert "ingest-svc" in got, got
     assert any(c.startswith("embed-svc") for c in got), got  # a tenant lane of embed_svc
     (parse,) = [s for s in spans if s.name == "parse"]

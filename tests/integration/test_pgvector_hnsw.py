@@ -42,5 +42,8 @@ async def test_dense_and_hybrid_get_more_than_40_candidates(pgvector_pool):
     assert len(dense) == 120  # 40 before ef_search followed the limit
     # Hybrid fuses the dense top 100 (not 40) with the sparse top 100.
     hybrid = await store.search(**query, top_k=200, mode="hybrid", fusion=Fusion(candidates=100))
-    assert {h.chunk.chunk_id for h in dense[:100]} <= {h.chunk.chunk_id for h in hybrid}
+    # HNSW is approximate and its ef_search follows the limit, so a scan of another
+    # depth may swap a neighbour or two; with 40 candidates at most ~43 would match.
+    found = {h.chunk.chunk_id for h in dense[:100]} & {h.chunk.chunk_id for h in hybrid}
+    assert len(found) >= 95, len(found)
     await store.close()

@@ -120,7 +120,8 @@ async def collect(world: World, subject: str) -> Callable[[], Awaitable[list[Msg
     that is answered after those messages on this connection, so once ``flush``
     returns they are all in the subscription's queue. Nothing is waited for by time.
     """
-    sub = await world.nc.subscribe(subject)
+    scoped = subject in s.TENANT_SCOPED  # a family: every tenant's subject of it
+    sub = await world.nc.subscribe(s.every_tenant(subject) if scoped else subject)
     await world.nc.flush()
 
     async def published() -> list[Msg]:
@@ -275,12 +276,13 @@ async def test_documents_whose_work_is_still_queued_are_deferred(world: World) -
     queued = await add_document(world, stored=True, status=DocumentStatus.EMBEDDING, age_s=3600)
     js = world.nc.jetstream()
     uploads = await js.pull_subscribe(
-        s.DOCUMENT_UPLOADED,
+        s.every_tenant(s.DOCUMENT_UPLOADED),
         durable=INGEST_DURABLE,
         stream=stream_for(s.DOCUMENT_UPLOADED),
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
     )
-    await js.publish(s.subject_for(s.DOCUMENT_UPLOADED, "acme"), b"{}")  # someone's upload, not yet delivered
+    # someone's upload, not yet delivered
+    await js.publish(s.subject_for(s.DOCUMENT_UPLOADED, "acme"), b"{}")
     await js.publish(s.chunks_ready_for(world.tenant), b"{}")  # this tenant's pending batch
     sweeper = Sweeper(
         world.pool,
