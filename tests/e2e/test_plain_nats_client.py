@@ -52,11 +52,13 @@ async def access(url: str, key: str) -> dict:
 
 
 async def connect(
-    found: dict, key: str, errors: list[str], seen: asyncio.Event | None = None
+    found: dict, key: str, errors: list[str], seen: asyncio.Event | None = None, after: int = 1
 ) -> nats.NATS:
+    """Connect as a client of ``found``'s tenant; ``seen`` is set at the ``after``-th error."""
+
     async def on_error(exc: Exception) -> None:
         errors.append(str(exc))
-        if seen is not None and len(errors) == 7:
+        if seen is not None and len(errors) == after:
             seen.set()
 
     return await nats.connect(
@@ -125,7 +127,7 @@ async def test_a_client_is_held_to_its_own_tenant(stack) -> None:
     found = await access(stack.url, key)
     errors: list[str] = []
     all_refused = asyncio.Event()
-    nc = await connect(found, key, errors, all_refused)
+    nc = await connect(found, key, errors, all_refused, after=7)
     try:
         for subject in (">", "answer.ready.*", "answer.ready.someone-else", "chunks.ready.*"):
             await nc.subscribe(subject)
@@ -141,3 +143,39 @@ async def test_a_client_is_held_to_its_own_tenant(stack) -> None:
     for credential in ({"token": "rbk_forged_key"}, {}):  # a made-up key; none at all
         with pytest.raises(nats.errors.Error, match="Authorization Violation"):
             await nats.connect(found["servers"], allow_reconnect=False, **credential)
+
+
+async def test_an_admin_makes_nats_credentials_for_a_role(stack) -> None:
+    """``POST /v1/admin/nats-credentials`` makes a key of the role asked for; a reader
+    may ask and listen but not upload; a member may not make credentials at all."""
+    tenant = f"plain-{uuid.uuid4().hex[:8]}"
+    admin, member = await stack.key(tenant), await stack.key(tenant, "member")
+    async with httpx.AsyncClient(base_url=stack.url) as h:
+        made = await h.post(
+            "/v1/admin/nats-credentials",
+            json={"name": "dashboard", "role": "reader"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        refused = await h.post(
+            "/v1/admin/nats-credentials",
+            json={"name": "sneaky", "role": "reader"},
+            headers={"Authorization": f"Bearer {member}"},
+        )
+    assert made.status_code == 201, made.text
+    assert refused.status_code == 403
+    found = made.json()
+    assert found["api_key"]["role"] == "reader" and found["tenant"] == tenant
+    assert found["permissions"]["publish"] == [f"query.requested.{tenant}"]
+    errors: list[str] = []
+    refusal = asyncio.Event()
+    nc = await connect(found, found["key"], errors, refusal)
+    try:
+        answers = await nc.subscribe(found["subjects"]["answer.ready"])
+        await nc.publish(found["subjects"]["query.requested"], b"{}")  # allowed, if useless
+        await nc.publish(f"document.uploaded.{tenant}", b"{}")
+        await nc.flush()
+        await asyncio.wait_for(refusal.wait(), 10)
+        await answers.unsubscribe()
+    finally:
+        await nc.close()
+    assert errors == [f'nats: permissions violation for publish to "document.uploaded.{tenant}"']
