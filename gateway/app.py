@@ -32,6 +32,7 @@ from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
+from gateway.web.cors import add_cors
 from ragbus.bus import EventPublisher
 from ragbus.logs import configure_logging
 from ragbus.nats_identity import (
@@ -130,7 +131,8 @@ def create_app(
             if own:
                 await res.close()
 
-    app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc are gateway.routes.web's, with local assets (no CDN).
+    app = FastAPI(title="ragbus", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
@@ -143,6 +145,7 @@ def create_app(
             max_json_bytes=settings.max_json_bytes,
         ),
     )
+    add_cors(app, settings)  # outside BodyLimits: its 413s carry CORS headers too
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 

@@ -1,7 +1,9 @@
 """Settings of the HTTP gateway (environment prefix ``RAGBUS_GATEWAY_``)."""
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class GatewaySettings(BaseSettings):
@@ -21,6 +23,9 @@ class GatewaySettings(BaseSettings):
         max_json_bytes: Largest body of every other route but ``/v1/embeddings``.
         public_nats_url: The NATS URL(s), comma-separated, that ``GET /v1/nats`` tells
             clients; default: the gateway's own ``NATS_URL`` without its credentials.
+        cors_origins: Origins, comma-separated, whose browser pages may call the API
+            (``RAGBUS_GATEWAY_CORS_ORIGINS=https://app.example.com``; ``*`` for any);
+            empty (the default): no CORS headers, only the gateway's own web app.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_GATEWAY_", extra="ignore")
@@ -34,3 +39,12 @@ class GatewaySettings(BaseSettings):
     max_upload_request_bytes: int = Field(256 * 1024 * 1024, ge=1)
     max_json_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     public_nats_url: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept ``a,b`` from the environment as well as a list."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value

@@ -12,9 +12,11 @@ from gateway.routes import (
     health,
     nats_access,
     openai_chat,
+    pipeline,
     queries,
     query_history,
     tenant_settings,
+    web,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -28,7 +30,9 @@ ROUTERS: list[APIRouter] = [
     embeddings.router,
     auth.router,
     admin.router,
+    pipeline.router,
     nats_access.router,
+    web.router,
     health.router,
 ]
 """Every router the gateway includes; ``/healthz`` and friends last, as before."""
