@@ -11,6 +11,7 @@ subjects (:mod:`schemas.subjects`) and of streams and consumers
 with it. docs/security.md explains the model; docs/events.md the client's view.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -242,7 +243,9 @@ def security_block(passwords: Mapping[str, str], issuer: str) -> list[str]:
         passwords: Each identity's password as it appears in the config: a quoted
             string, or ``$NAME`` for an environment variable the server reads.
         issuer: The public account nkey (``A...``) whose key signs the auth
-            callout's answers.
+            callout's answers, written as a quoted string; or ``$NAME``, written
+            unquoted, for an environment variable the server reads (nats-server
+            substitutes variables only outside quotes).
 
     Returns:
         Configuration lines: every identity of :data:`IDENTITIES` in ``RAGBUS`` with
@@ -257,7 +260,7 @@ def security_block(passwords: Mapping[str, str], issuer: str) -> list[str]:
     lines += [
         "authorization {",
         "  auth_callout {",
-        f'    issuer: "{issuer}"',
+        f"    issuer: {issuer if issuer.startswith('$') else json.dumps(issuer)}",
         f"    account: {ACCOUNT}",
         f"    auth_users: {_list(IDENTITIES)}",
         "  }",
