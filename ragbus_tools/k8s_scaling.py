@@ -22,12 +22,16 @@ SciFact import (docs/deploy.md).
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from deploy.jetstream import BACKLOGS, Backlog
+from deploy.nats_security import ACCOUNT
 
-NATS_ACCOUNT = "$G"
-"""The account the streams live in: the global one while NATS runs without accounts."""
+NATS_ACCOUNT = ACCOUNT
+"""The account the streams live in (``RAGBUS``); ``/jsz`` needs no credentials."""
 MONITOR_PORT = 8222
+JSZ_QUERY = f"acc={quote(NATS_ACCOUNT)}&streams=true"
+"""What the ``metrics-api`` trigger asks ``/jsz`` for: the account's streams."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ def backlog_trigger(backlog: Backlog, scaling: Scaling, namespace: str) -> dict[
             "type": "metrics-api",
             "metricType": "AverageValue",
             "metadata": {
-                "url": f"http://{monitor_host(namespace)}/jsz?acc=%24G&streams=true",
+                "url": f"http://{monitor_host(namespace)}/jsz?{JSZ_QUERY}",
                 "format": "json",
                 "valueLocation": stream_messages_path(backlog.stream),
                 "targetValue": str(scaling.lag_threshold),

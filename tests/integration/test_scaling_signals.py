@@ -17,7 +17,7 @@ from nats.js.errors import BadRequestError
 
 from deploy.jetstream import CHUNKS_STREAM, EMBED_LANE_PREFIX, JetStreamSettings, ensure_streams
 from embed_svc.tenant_lanes import lane_durable
-from ragbus_tools.k8s_scaling import stream_messages_path
+from ragbus_tools.k8s_scaling import JSZ_QUERY, stream_messages_path
 from ragbus_tools.servers import NatsServer, free_port
 from schemas import subjects as s
 
@@ -68,10 +68,11 @@ async def test_the_work_queue_refuses_a_dedicated_backlog_consumer_and_counts_th
 
 
 async def test_keda_reads_the_backlog_from_jsz_where_the_manifest_says(nats_server_factory) -> None:
-    """The metrics-api trigger's GJSON path finds the stream's count in a real /jsz."""
+    """The metrics-api trigger's query and GJSON path find the stream's count in a real
+    /jsz, of a server that authenticates as the shipped ones do (streams in RAGBUS)."""
     port = free_port()
-    node = nats_server_factory(http_port=port)
-    nc = await nats.connect(node.url)
+    node = nats_server_factory(http_port=port, authenticated=True)
+    nc = await nats.connect(node.admin_url)
     try:
         js = nc.jetstream()
         await ensure_streams(js, JetStreamSettings(replicas=1))
@@ -80,5 +81,5 @@ async def test_keda_reads_the_backlog_from_jsz_where_the_manifest_says(nats_serv
     finally:
         await nc.close()
     async with httpx.AsyncClient() as http:
-        body = (await http.get(f"http://127.0.0.1:{port}/jsz?acc=%24G&streams=true")).json()
+        body = (await http.get(f"http://127.0.0.1:{port}/jsz?{JSZ_QUERY}")).json()
     assert gjson_get(body, stream_messages_path(STREAM)) == 4

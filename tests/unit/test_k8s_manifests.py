@@ -5,9 +5,11 @@ Each overlay is rendered by the real kustomize (``kubectl kustomize``, or a
 (strict: an unknown field fails) against the API's own schemas; KEDA's
 ScaledObjects against the openAPIV3Schema of KEDA's released CRD
 (tests/vendored/keda). The ScaledObjects must watch the consumers that
-deploy/jetstream.py declares and the services bind.
+deploy/jetstream.py declares and the services bind, in the account JetStream lives
+in; NATS gets every password from the Secret ragbus-nats, each service only its own.
 """
 
+import base64
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,12 +17,17 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import nkeys
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from deploy.jetstream import BACKLOGS, CHUNKS_STREAM
+from deploy.nats_security import ACCOUNT, AUTH, GATEWAY, IDENTITIES
 from ragbus_tools import deploy_files
+from ragbus_tools.cli import app
 from ragbus_tools.k8s_scaling import PROFILES, stream_messages_path
+from ragbus_tools.nats_env import ISSUER_VAR, SECRET_NAME, SEED_VAR, password_var
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("dev", "prod")
 K8S_VERSION = "1.33.0"
 KEDA_CRD = ROOT / "tests" / "vendored" / "keda" / "keda.sh_scaledobjects.yaml"
+SERVICES = ("gateway", "ingest", "embed", "retrieve", "generate")
+NATS_VARS = {password_var(identity) for identity in IDENTITIES} | {SEED_VAR, ISSUER_VAR}
 
 
 def kustomize(overlay: str) -> list[dict[str, Any]]:
@@ -101,12 +110,14 @@ def test_scaled_objects_watch_the_declared_consumers(
         if trigger["type"] == "nats-jetstream":
             meta = trigger["metadata"]
             assert (meta["stream"], meta["consumer"]) in declared, (name, meta)
+            assert meta["account"] == ACCOUNT  # JetStream lives in the ragbus account
             assert obj["metadata"]["namespace"] in meta["natsServerMonitoringEndpoint"]
         else:  # embed: the work-queue stream's message count
             assert name == "embed" and trigger["type"] == "metrics-api"
             assert trigger["metadata"]["valueLocation"] == stream_messages_path(
                 CHUNKS_STREAM.name or ""
             )
+            assert f"acc={ACCOUNT}&" in trigger["metadata"]["url"]
         profile = PROFILES[overlay][name]
         assert obj["spec"]["minReplicaCount"] == profile.min_replicas
 
@@ -128,3 +139,59 @@ def test_nats_and_workers_drain_and_probe(rendered: dict[str, list[dict[str, Any
         assert {"readinessProbe", "livenessProbe", "startupProbe"} <= set(container)
         assert container["resources"]["limits"]["memory"]
         assert ("PodDisruptionBudget", name) in objects
+
+
+def secret_refs(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Env var -> (Secret name, key) of a container's ``secretKeyRef`` entries."""
+    refs = {}
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            refs[entry["name"]] = (ref["name"], ref["key"])
+    return refs
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_gets_every_secret_and_each_service_only_its_own(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered[overlay]}
+    secrets = [o for o in rendered[overlay] if o["kind"] == "Secret"]
+    nats_secret = [o for o in secrets if o["metadata"]["name"].startswith(SECRET_NAME)]
+    if overlay == "dev":  # generated from the committed throwaway dev.nats.env
+        (secret,) = nats_secret
+        name = secret["metadata"]["name"]
+        data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        assert set(data) == NATS_VARS
+        issuer = nkeys.from_seed(data[SEED_VAR].encode()).public_key.decode()
+        assert issuer == data[ISSUER_VAR]
+    else:  # made beforehand with ragbus nats-secrets --k8s
+        assert nats_secret == []
+        name = SECRET_NAME
+    nats = objects[("StatefulSet", "nats")]["spec"]["template"]["spec"]["containers"][0]
+    wanted = NATS_VARS - {SEED_VAR}  # the server needs the issuer, not the seed
+    assert secret_refs(nats) == {var: (name, var) for var in wanted}
+    for service in SERVICES:
+        pod = objects[("Deployment", service)]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        identity = service if service == GATEWAY else f"{service}-svc"
+        plain = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+        assert plain["NATS_USER"] == identity
+        expected = {"NATS_PASSWORD": (name, password_var(identity))}
+        if service == GATEWAY:
+            expected[SEED_VAR] = (name, SEED_VAR)
+            expected["RAGBUS_NATS_CALLOUT_PASSWORD"] = (name, password_var(AUTH))
+        assert secret_refs(container) == expected, service
+        from_all = [e.get("secretRef", {}).get("name", "") for e in container["envFrom"]]
+        assert not any(n.startswith(SECRET_NAME) for n in from_all)  # never every key
+
+
+def test_nats_secrets_k8s_prints_a_valid_secret_with_every_key() -> None:
+    result = CliRunner().invoke(app, ["nats-secrets", "--k8s", "--namespace", "ragbus"])
+    assert result.exit_code == 0, result.output
+    secret = yaml.safe_load(result.output)
+    kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
+    assert secret["metadata"] == {"name": SECRET_NAME, "namespace": "ragbus"}
+    assert set(secret["stringData"]) == NATS_VARS
+    seed = secret["stringData"][SEED_VAR]
+    assert nkeys.from_seed(seed.encode()).public_key.decode() == secret["stringData"][ISSUER_VAR]

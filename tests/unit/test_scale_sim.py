@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbus_tools.k8s_scaling import PROFILES, Scaling
+from ragbus_tools.k8s_scaling import NATS_ACCOUNT, PROFILES, Scaling
 from ragbus_tools.scale_sim import arrivals, backlog_and_acked, measured_rate, simulate
 
 pytestmark = pytest.mark.unit
@@ -52,7 +52,7 @@ def test_the_jsz_reading_matches_what_keda_reads() -> None:
     jsz = {
         "account_details": [
             {
-                "name": "$G",
+                "name": NATS_ACCOUNT,
                 "stream_detail": [
                     {"name": ingest.stream, "state": {}, "consumer_detail": [consumer]},
                     {"name": embed.stream, "state": {"messages": 12, "last_seq": 50}},
