@@ -85,5 +85,6 @@ async def screenshot(tab: Tab, name: str, fallback: Path) -> Path:
     folder = Path(SCREENSHOTS) if SCREENSHOTS else fallback
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
+    await tab.page.evaluate("document.getElementById('toast').hidden = true")
     await tab.page.screenshot(path=str(path), animations="disabled", caret="hide")
     return path

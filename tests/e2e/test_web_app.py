@@ -376,3 +376,41 @@ async def test_api_docs_render_with_the_machine_offline(stack, browser):
     assert outside == []
     assert tab.errors == []
     await tab.context.close()
+
+
+async def test_dead_letters_are_the_admins_own_tenants(stack, tenant):
+    corrupt = b"%PDF-1.7\n" + random.Random(11).randbytes(3000)
+    files = {"file": ("broken.pdf", corrupt, "application/pdf")}
+    async with (
+        httpx.AsyncClient(base_url=stack.url, headers=await stack.headers(tenant)) as owner,
+        httpx.AsyncClient(base_url=stack.url, headers=await stack.headers("web-other")) as other,
+        httpx.AsyncClient(
+            base_url=stack.url, headers=await stack.headers(tenant, "member")
+        ) as member,
+    ):
+        doc = (await owner.post("/v1/documents", files=files)).json()["documents"][0]
+        for _ in range(200):
+            listed = (await owner.get("/v1/admin/dead-letters")).json()["dead_letters"]
+            mine = [d for d in listed if d["about"].get("document_id") == doc["id"]]
+            if mine:
+                break
+            await asyncio.sleep(0.1)
+        assert mine and mine[0]["error_code"] == "parse_failed", listed
+        letter = mine[0]["id"]
+        assert (await other.get("/v1/admin/dead-letters")).json() == {"dead_letters": []}
+        assert (await other.post(f"/v1/admin/dead-letters/{letter}/replay")).status_code == 404
+        assert (await member.get("/v1/admin/dead-letters")).status_code == 403
+        assert (await member.post(f"/v1/admin/dead-letters/{letter}/replay")).status_code == 403
+        assert (await owner.post("/v1/admin/dead-letters/999999999/replay")).status_code == 404
+        replayed = await owner.post(f"/v1/admin/dead-letters/{letter}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json()["subject"].startswith("document.uploaded.")
+        after = (await owner.get("/v1/admin/dead-letters")).json()["dead_letters"]
+        assert letter not in [d["id"] for d in after]
+        pipeline = (await owner.get("/v1/admin/pipeline")).json()
+        assert [s["stage"] for s in pipeline["stages"]] == [
+            "ingest",
+            "embed",
+            "retrieve",
+            "generate",
+        ]

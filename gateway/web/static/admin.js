@@ -77,6 +77,7 @@ async function loadHistory() {
       ["When", "Question", "Status", "Retrieve", "Generate", "Total", "Cache"],
       queries.map((q) => {
         const t = q.timings || {};
+        const total = t.total_ms ?? (q.completed_at ? new Date(q.completed_at) - new Date(q.created_at) : null);
         return h(
           "tr",
           {},
@@ -85,7 +86,7 @@ async function loadHistory() {
           h("td", {}, q.status, q.error_code ? h("code", {}, ` ${q.error_code}`) : null),
           h("td", {}, ms(t.retrieve_ms)),
           h("td", {}, ms(t.generate_ms)),
-          h("td", {}, ms(t.total_ms)),
+          h("td", {}, ms(total)),
           h("td", {}, q.cached ? "hit" : ""),
         );
       }),
