@@ -210,6 +210,23 @@ async def test_chat_streams_an_answer_with_citations_and_follows_up(
     await expect(page.locator("#thread .assistant").first.locator(".chip").first).to_be_visible()
 
 
+async def test_stop_ends_an_answer_while_it_streams(admin, no_console_errors):
+    page = admin.page
+    cdp = await admin.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "uploadThroughput": -1}
+    await cdp.send("Network.emulateNetworkConditions", {**slow, "downloadThroughput": 300})
+    await page.get_by_label("Question").fill("How do I cancel a timeout with clearTimeout?")
+    await page.get_by_role("button", name="Ask").click()
+    await page.get_by_role("button", name="Stop").click()
+    last = page.locator("#thread .assistant").last
+    await expect(last.locator(".error")).to_have_text("Stopped.")
+    await expect(page.get_by_role("button", name="Ask")).to_be_enabled()
+    await expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    await cdp.send("Network.emulateNetworkConditions", {**slow, "downloadThroughput": -1})
+    await cdp.detach()
+
+
 async def test_a_deleted_document_is_no_longer_cited(admin, no_console_errors):
     page = admin.page
     await page.get_by_role("button", name="New conversation").click()
@@ -220,6 +237,11 @@ async def test_a_deleted_document_is_no_longer_cited(admin, no_console_errors):
 
     await page.get_by_role("link", name="Library").click()
     await page.locator("body[data-ready='library']").wait_for()
+    # Reprocessed: the next version runs through the pipeline again, live.
+    await page.get_by_role("button", name="Reprocess querystring.md").click()
+    row = page.locator("#doc-rows tr", has_text="querystring.md")
+    await expect(row.locator(".badge", has_text="v2")).to_be_visible()
+    await expect(row).to_have_attribute("data-status", "indexed", timeout=60_000)
     delete = page.get_by_role("button", name="Delete punycode.md")
     await delete.click()
     await expect(delete).to_have_text("Confirm delete")
