@@ -35,16 +35,19 @@ class FastEmbedEmbedder:
         resolved: Where the model was found; ``None`` until :meth:`warm_up`.
     """
 
-    def __init__(self, settings: InfraSettings, batch_size: int = 64) -> None:
+    def __init__(self, settings: InfraSettings, batch_size: int | None = None) -> None:
         """Record the settings; loads nothing.
 
         Args:
-            settings: Model name, path, cache directory, token limit and threads.
-            batch_size: Most texts per onnxruntime call; inputs are sorted by token
-                count first and grouped by similar lengths (:func:`length_batches`).
+            settings: Model name, path, cache directory, token limit, threads, batch
+                size and arena.
+            batch_size: Most texts per onnxruntime call (default
+                ``settings.embed_batch_size``, which bounds the process's memory);
+                inputs are sorted by token count first and grouped by similar
+                lengths (:func:`length_batches`).
         """
         self._settings = settings
-        self._batch_size = batch_size
+        self._batch_size = batch_size or settings.embed_batch_size
         self.model_id = settings.embed_model
         dim, trained_max = KNOWN_MODELS.get(settings.embed_model, (0, settings.embed_max_tokens))
         self.dim = dim
@@ -115,14 +118,21 @@ class FastEmbedEmbedder:
 
         started = time.perf_counter()
         resolved = resolve_model(self._settings)
-        threads = self._settings.embed_threads
+        # The arena keeps buffers at the largest call's size for good, which
+        # embed_batch_size bounds; off, it costs throughput (bench.embed_memory).
+        threads, arena = self._settings.embed_threads, self._settings.embed_cpu_arena
         if resolved.path is None:
+            cache_dir = str(download_dir(self._settings))
             model = TextEmbedding(
-                resolved.model_id, cache_dir=str(download_dir(self._settings)), threads=threads
+                resolved.model_id, cache_dir=cache_dir, threads=threads, enable_cpu_mem_arena=arena
             )
         else:
-            name = register_export(resolved)
-            model = TextEmbedding(name, specific_model_path=str(resolved.path), threads=threads)
+            model = TextEmbedding(
+                register_export(resolved),
+                specific_model_path=str(resolved.path),
+                threads=threads,
+                enable_cpu_mem_arena=arena,
+            )
         inner = model.model
         inner_tokenizer: Tokenizer | None = getattr(inner, "tokenizer", None)
         if inner_tokenizer is None:
@@ -215,7 +225,8 @@ def get_embedder(settings: InfraSettings) -> Embedder:
     """The process's shared embedder for these settings, so a model is loaded only once.
 
     Args:
-        settings: Keyed by model, model path, token limit, threads and precision.
+        settings: Keyed by model, model path, token limit, threads, precision, batch
+            size and arena.
 
     Returns:
         An embedder; call :meth:`FastEmbedEmbedder.warm_up` (for example in a lifespan)
@@ -227,6 +238,8 @@ def get_embedder(settings: InfraSettings) -> Embedder:
         settings.embed_max_tokens,
         settings.embed_threads,
         settings.embed_precision,
+        settings.embed_batch_size,
+        settings.embed_cpu_arena,
     )
     with _CACHE_LOCK:
         if key not in _EMBEDDERS:
