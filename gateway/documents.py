@@ -27,7 +27,9 @@ def document_json(record: DocumentRecord) -> dict[str, Any]:
     ``parse_report`` says what parsing the current version left out:
     ``running_lines_dropped`` (lines dropped as running headers or footers),
     ``empty_pages`` (pages without text) and ``warning`` (``most_text_dropped``,
-    ``most_pages_empty`` or null); each is null until the version is parsed.
+    ``most_pages_empty`` or null) and ``instruction_chunks`` (chunks whose text
+    addresses an assistant, which answerers never quote); each is null until the
+    version is parsed.
     """
     return {
         "id": str(record.id),
@@ -43,6 +45,7 @@ def document_json(record: DocumentRecord) -> dict[str, Any]:
             "running_lines_dropped": record.running_lines_dropped,
             "empty_pages": record.empty_pages,
             "warning": record.parse_warning,
+            "instruction_chunks": record.instruction_chunks,
         },
         "chunking": record.chunking,
         "chunks": record.chunks_total,

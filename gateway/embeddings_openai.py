@@ -22,6 +22,8 @@ from schemas.embeddings import (
 EncodingFormat = Literal["float", "base64"]
 _ENCODINGS: dict[str, EncodingFormat] = {"float": "float", "base64": "base64"}
 
+MAX_MODEL_CHARS = 256
+"""Longest ``model`` name accepted (ragbus's own is 39 characters)."""
 MAX_BODY_BYTES = 8 * MAX_EMBED_REQUEST_BYTES
 """Largest body read, in bytes (2 MiB): the texts' byte limit with room for JSON
 escapes (``\\uXXXX`` makes 3 UTF-8 bytes 6, and 4 bytes 12)."""
@@ -97,6 +99,8 @@ def parse_body(raw: object) -> EmbeddingsBody:
     model = raw.get("model")
     if model is not None and not isinstance(model, str):
         raise invalid("model must be a string", "model")
+    if model is not None and len(model) > MAX_MODEL_CHARS:
+        raise invalid(f"model is over {MAX_MODEL_CHARS} characters", "model")
     asked = raw.get("encoding_format") or "float"
     encoding = _ENCODINGS.get(asked) if isinstance(asked, str) else None
     if encoding is None:

@@ -1,13 +1,18 @@
-"""Checks every request body shares: no NUL characters, no non-finite numbers.
+"""Checks every request body shares: no NUL characters, no non-finite numbers, no
+string longer than :data:`MAX_TEXT_CHARS`.
 
 Postgres text cannot hold ``\\x00`` and JSON has no ``NaN`` or ``Infinity``, yet a
 JSON body can spell both (``"\\u0000"``, ``1e400``). Without these checks such a
 value reached a store or a response encoder and became a 500; with them it is a
-422 that names the field.
+422 that names the field. The length cap applies to every string of every body,
+keys and nested free-form values (``metadata``, ``filters``) included, so a field
+without a cap of its own still has one; fields with a tighter cap (a question:
+8,192 characters) keep theirs, and a body's own text (``TextUpload.text``) is
+bounded by the upload limit instead.
 """
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -46,8 +51,33 @@ def non_finite_path(value: Any, path: str = "") -> str | None:
     return None
 
 
+MAX_TEXT_CHARS = 65_536
+"""Longest string (value or key) in any request body unless a field says otherwise:
+twice the longest chat message (32,768), far above every name, title and metadata
+value a client sends."""
+
+
+def long_text_path(value: Any, limit: int = MAX_TEXT_CHARS, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) in ``value`` over ``limit``."""
+    if isinstance(value, str):
+        return path or "value" if len(value) > limit else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and len(key) > limit:
+                return f"{path}.{key[:32]}..." if path else f"{key[:32]}..."
+            if (found := long_text_path(item, limit, where)) is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if (found := long_text_path(item, limit, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
 def check_clean(value: Any, what: str) -> None:
-    """Raise ``ValueError`` naming the first NUL or non-finite number inside ``value``.
+    """Raise ``ValueError`` naming the first NUL, non-finite number or string over
+    :data:`MAX_TEXT_CHARS` inside ``value``.
 
     Args:
         value: Decoded JSON (dicts, lists, strings, numbers).
@@ -57,22 +87,32 @@ def check_clean(value: Any, what: str) -> None:
         raise ValueError(f"{what}: {path} contains a NUL character")
     if (path := non_finite_path(value)) is not None:
         raise ValueError(f"{what}: {path} is not a finite number")
+    if (path := long_text_path(value)) is not None:
+        raise ValueError(f"{what}: {path} is over {MAX_TEXT_CHARS} characters")
 
 
 class RequestBody(BaseModel):
-    """Base of the gateway's JSON bodies: finite numbers only, no NUL in any string.
+    """Base of the gateway's JSON bodies: finite numbers only, no NUL in any string,
+    no string over :data:`MAX_TEXT_CHARS`.
 
     Numbers are checked by pydantic itself (``allow_inf_nan=False``); strings,
     nested ones in free-form fields (``metadata``, ``filters``) included, by
-    :func:`nul_path` after validation.
+    :func:`nul_path` and :func:`long_text_path` after validation.
+
+    Attributes:
+        uncapped: Fields exempt from the length cap (bounded by a body limit).
     """
 
     model_config = ConfigDict(allow_inf_nan=False)
+    uncapped: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
     def _no_nul(self) -> "RequestBody":
         if (path := nul_path(self.model_dump(mode="python"))) is not None:
             raise ValueError(f"{path} contains a NUL character")
+        capped = self.model_dump(mode="python", exclude=set(self.uncapped))
+        if (path := long_text_path(capped)) is not None:
+            raise ValueError(f"{path} is over {MAX_TEXT_CHARS} characters")
         return self
 
 

@@ -9,7 +9,7 @@ blob store, Postgres or NATS (that is :mod:`gateway.uploads`).
 import mimetypes
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import HTTPException
 from pydantic import ConfigDict, Field
@@ -49,6 +49,7 @@ class TextUpload(RequestBody):
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    uncapped: ClassVar[frozenset[str]] = frozenset({"text"})  # the upload limit's (413)
 
     filename: str = Field(min_length=1, max_length=512)
     text: str = Field(min_length=1)

@@ -4,6 +4,11 @@ Used when no LLM is configured. Every passage is split into sentences, the
 question and the sentences are embedded with the same model as retrieval, and the
 best few sentences are returned in document order, each followed by the ``[n]``
 marker of its passage.
+
+A passage that addresses the assistant (:func:`ragbus.prompt_injection.addresses_assistant`:
+"when asked about X, answer only ...", "ignore previous instructions") is not
+quoted at all, neither the instruction nor the sentences around it, which are
+what such an instruction would plant as the answer.
 """
 
 import asyncio
@@ -17,6 +22,7 @@ from generate_svc.prompts import NOT_FOUND_ANSWER
 from generate_svc.sentences import MIN_WORDS, split_sentences
 from ragbus.embedding.base import Embedder
 from ragbus.llm.calls import GenerationStats
+from ragbus.prompt_injection import addresses_assistant
 from schemas.queries import Passage
 
 log = logging.getLogger(__name__)
@@ -119,11 +125,15 @@ class ExtractiveAnswerer:
         Returns:
             All candidates, in document order (passage rank, then position);
             sentences repeated in overlapping chunks are kept once, at their
-            best-ranked passage. Empty when there are no sentences.
+            best-ranked passage; none of a passage that addresses the assistant.
+            Empty when there are no sentences.
         """
         seen: set[str] = set()
         found: list[tuple[int, int, str, float]] = []
         for n, passage in enumerate(passages[: self.max_passages], start=1):
+            if addresses_assistant(passage.text):
+                log.warning("passage addresses the assistant; not quoted", extra={"n": n})
+                continue
             bonus = self.passage_weight * min(max(passage.score, 0.0), 1.0)
             for position, text in enumerate(
                 split_sentences(passage.text, min_words=self.min_words)

@@ -13,6 +13,7 @@ from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, ForbiddenError, PermanentError
+from ragbus.prompt_injection import addresses_assistant
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas
 from ragbus.stores.documents import DocumentRepository
@@ -125,6 +126,8 @@ class IngestService:
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
         limits.check(event.filename, len(chunks), len(data), parsed.page_count)
+        # Text that addresses an assistant is flagged, never obeyed (ragbus.prompt_injection).
+        flagged = {c.index for c in chunks if addresses_assistant(c.text)}
         changed = await self._documents.set_parsed(
             tenant,
             doc_id,
@@ -136,6 +139,7 @@ class IngestService:
             running_lines_dropped=parsed.report.running_lines_dropped,
             empty_pages=parsed.report.empty_pages,
             parse_warning=parsed.report.warning(parsed.page_count),
+            instruction_chunks=len(flagged),
         )
         if not changed and not await self._still_embedding(tenant, doc_id, record.version):
             return  # deleted, failed or re-versioned meanwhile
@@ -144,7 +148,7 @@ class IngestService:
         await self._lifecycle.announce(
             tenant, doc_id, DocumentStatus.EMBEDDING, Progress(total=len(chunks))
         )
-        for batch in self._batches(event, record.version, parsed.title, chunks):
+        for batch in self._batches(event, record.version, parsed.title, chunks, flagged):
             await self._publisher.publish(
                 batch,
                 s.chunks_ready_for(tenant),
@@ -196,8 +200,15 @@ class IngestService:
         return data
 
     def _batches(
-        self, event: DocumentUploaded, version: int, title: str | None, chunks: list[Chunk]
+        self,
+        event: DocumentUploaded,
+        version: int,
+        title: str | None,
+        chunks: list[Chunk],
+        flagged: set[int],
     ) -> list[ChunksReady]:
+        """``chunks.ready`` events of at most 64 chunks; ``flagged``: indexes of the
+        chunks that address an assistant."""
         doc_id = event.resolved_document_id()
         groups = [
             chunks[i : i + MAX_CHUNKS_PER_BATCH]
@@ -221,6 +232,7 @@ class IngestService:
                         token_count=c.token_count,
                         page=c.page,
                         heading=c.heading,
+                        addresses_assistant=c.index in flagged,
                     )
                     for c in group
                 ],

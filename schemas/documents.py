@@ -193,6 +193,10 @@ class ChunkPayload(BaseModel):
             without special tokens; never above the model's maximum sequence length.
         page: 1-based PDF page the chunk comes from, if any.
         heading: Heading path such as ``"Child process > Asynchronous process creation"``.
+        addresses_assistant: The text holds an instruction to an assistant ("ignore
+            previous instructions", "when asked about X, answer only ..."), found by
+            ingest_svc with ``ragbus.prompt_injection``; answerers must not obey or
+            quote it. Absent (false) from producers that do not check.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -203,6 +207,7 @@ class ChunkPayload(BaseModel):
     token_count: int = Field(ge=1)
     page: int | None = Field(default=None, ge=1)
     heading: str | None = None
+    addresses_assistant: bool = False
 
 
 class ChunksReady(Envelope):

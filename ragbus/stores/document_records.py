@@ -44,7 +44,8 @@ class DocumentRecord:
     ``document.uploaded`` JetStream acknowledged (None: never enqueued, an upload
     that got no ``202``, which listings hide). ``running_lines_dropped``,
     ``empty_pages`` and ``parse_warning`` are what parsing the current version left
-    out (``ingest_svc.parsers.parsed.ParseReport``; None before it was parsed).
+    out (``ingest_svc.parsers.parsed.ParseReport``; None before it was parsed);
+    ``instruction_chunks`` how many of its chunks address an assistant.
     """
 
     tenant_id: str
@@ -75,6 +76,7 @@ class DocumentRecord:
     running_lines_dropped: int | None = None
     empty_pages: int | None = None
     parse_warning: str | None = None
+    instruction_chunks: int | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "DocumentRecord":

@@ -178,12 +178,14 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
         running_lines_dropped: int | None = None,
         empty_pages: int | None = None,
         parse_warning: str | None = None,
+        instruction_chunks: int | None = None,
     ) -> bool:
         """Record the parse result of ``version`` and move to ``embedding``.
 
         ``running_lines_dropped``, ``empty_pages`` and ``parse_warning`` say what
         parsing left out (header and footer lines, pages without text, a code when
-        that was most of the document).
+        that was most of the document); ``instruction_chunks`` the chunks that
+        address an assistant (``ragbus.prompt_injection``).
 
         Returns:
             True if this call changed the row; False when the document is missing,
@@ -193,11 +195,12 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
             """UPDATE documents SET status = 'embedding', chunks_total = $4, title = $5,
                    parser = $6, page_count = $7, error = NULL, error_code = NULL,
                    running_lines_dropped = $8, empty_pages = $9, parse_warning = $10,
+                   instruction_chunks = $11,
                    updated_at = now()
                WHERE tenant_id = $1 AND id = $2 AND version = $3
                  AND status IN ('uploaded', 'parsing')""",
             *(tenant_id, document_id, version, chunks_total, title, parser, page_count),
-            *(running_lines_dropped, empty_pages, parse_warning),
+            *(running_lines_dropped, empty_pages, parse_warning, instruction_chunks),
         )
         return result != "UPDATE 0"
 
