@@ -13,7 +13,7 @@ from ragbus_tools.bench.cli import app as bench_app
 from ragbus_tools.dead_letters_cli import app as dlq_app
 from ragbus_tools.keys_cli import keys_app, signing_app, tenants_app
 from ragbus_tools.mcp_cli import mcp
-from ragbus_tools.nats_cli import nats_secrets
+from ragbus_tools.nats_cli import nats_app, nats_secrets
 from ragbus_tools.process_cli import status, up_processes
 from ragbus_tools.schemas_cli import schemas_app
 
@@ -28,6 +28,7 @@ app.command()(mcp)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(signing_app, name="signing-keys")
+app.add_typer(nats_app, name="nats")
 app.command("nats-secrets")(nats_secrets)
 
 DEFAULT_URL = "http://127.0.0.1:8000"

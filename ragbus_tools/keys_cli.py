@@ -28,7 +28,7 @@ KeyOpt = Annotated[
 DataDirOpt = Annotated[Path, typer.Option(envvar="RAGBUS_DATA_DIR", help="`ragbus up` state.")]
 
 
-def _call(
+def admin_call(
     method: str, path: str, url: str | None, key: str | None, data_dir: Path, **kw: Any
 ) -> Any:
     """One admin call; refusals and connection errors are left to the CLI's one-line
@@ -57,7 +57,7 @@ def create(
 ) -> None:
     """Create a key and print it; it is shown once."""
     body = {"name": name, "role": role, "principal": principal, "expires_in_days": expires_in_days}
-    created = _call("POST", "/v1/admin/keys", url, api_key, data_dir, json=body)
+    created = admin_call("POST", "/v1/admin/keys", url, api_key, data_dir, json=body)
     typer.echo(created["key"])
     typer.echo(f"{created['prefix']}  role={created['role']}  id={created['id']}", err=True)
 
@@ -67,7 +67,7 @@ def list_(
     url: UrlOpt = None, api_key: KeyOpt = None, data_dir: DataDirOpt = Path(".ragbus")
 ) -> None:
     """List your tenant's keys (never their secrets)."""
-    for k in _call("GET", "/v1/admin/keys", url, api_key, data_dir)["keys"]:
+    for k in admin_call("GET", "/v1/admin/keys", url, api_key, data_dir)["keys"]:
         state = "revoked" if k["revoked_at"] else "active"
         typer.echo(f"{k['id']}  {k['prefix']}  {k['role']:<6}  {state:<7}  {k['name']}")
 
@@ -80,7 +80,7 @@ def revoke(
     data_dir: DataDirOpt = Path(".ragbus"),
 ) -> None:
     """Revoke a key at once."""
-    revoked = _call("DELETE", f"/v1/admin/keys/{key_id}", url, api_key, data_dir)
+    revoked = admin_call("DELETE", f"/v1/admin/keys/{key_id}", url, api_key, data_dir)
     typer.echo(f"revoked {revoked['prefix']}")
 
 

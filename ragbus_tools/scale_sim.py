@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -60,7 +61,7 @@ def backlog_and_acked(jsz: dict[str, Any], backlog: Backlog) -> tuple[int, int]:
 
 def record(monitor_url: str, seconds: float, out: Path) -> None:
     """Sample every worker's backlog once a second for ``seconds``; write JSON."""
-    url = f"{monitor_url}/jsz?acc=%24G&consumers=true&config=true"
+    url = f"{monitor_url}/jsz?acc={quote(NATS_ACCOUNT)}&consumers=true&config=true"
     samples = []
     start = time.monotonic()
     while (now := time.monotonic() - start) < seconds:

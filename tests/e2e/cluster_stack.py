@@ -114,6 +114,8 @@ def start_process_stack(
         **os.environ,
         **settings,
         "NATS_URL": ",".join(nats.urls),
+        # each replica connects as its own identity (ragbus up hands out the passwords)
+        "RAGBUS_NATS_CREDENTIALS": str(nats.credentials.path) if nats.credentials else "",
         "DATABASE_URL": database_url,
         "RAGBUS_JETSTREAM_REPLICAS": "3",
         # X-Tenant-ID is trusted here; authentication has its own tests.

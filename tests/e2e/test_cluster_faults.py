@@ -56,7 +56,7 @@ SERVICES = ("ingest", "embed", "retrieve", "generate", "gateway")
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory) -> AsyncIterator[tuple[NatsCluster, ProcessStack, str]]:
     data_dir = tmp_path_factory.mktemp("cluster-faults")
-    cluster = start_nats_cluster(data_dir, 3)
+    cluster = start_nats_cluster(data_dir, 3, authenticated=True)
     pg = start_postgres(data_dir)
     database_url = await ensure_database(pg.url, "ragbus_cluster")
     running = start_process_stack(data_dir, cluster, database_url, REPLICAS, 2, SETTINGS)
@@ -116,7 +116,7 @@ async def replicas_current(cluster: NatsCluster, timeout_s: float = 90.0) -> Non
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         with contextlib.suppress(Exception):
-            nc = await nats.connect(cluster.urls, connect_timeout=2, max_reconnect_attempts=1)
+            nc = await nats.connect(cluster.admin_urls, connect_timeout=2, max_reconnect_attempts=1)
             try:
                 infos = [await nc.jetstream(timeout=3).stream_info(c.name or "") for c in streams()]
             finally:
@@ -266,8 +266,8 @@ async def test_keda_finds_every_scaled_consumer_in_the_running_cluster(
     node = cluster.nodes[0]
     base = f"http://127.0.0.1:{node.http_port}"
     async with httpx.AsyncClient(timeout=10) as http:
-        jsz = (await http.get(f"{base}/jsz?acc=%24G&consumers=true&config=true")).json()
-        streams_only = (await http.get(f"{base}/jsz?acc=%24G&streams=true")).json()
+        jsz = (await http.get(f"{base}/jsz?acc={NATS_ACCOUNT}&consumers=true&config=true")).json()
+        streams_only = (await http.get(f"{base}/jsz?acc={NATS_ACCOUNT}&streams=true")).json()
     account = next(a for a in jsz["account_details"] if a["name"] == NATS_ACCOUNT)
     found = {}
     for obj in scaled_objects("prod", "ragbus"):

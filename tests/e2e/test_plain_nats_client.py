@@ -5,6 +5,8 @@ of another tenant's."""
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -179,3 +181,32 @@ async def test_an_admin_makes_nats_credentials_for_a_role(stack) -> None:
     finally:
         await nc.close()
     assert errors == [f'nats: permissions violation for publish to "document.uploaded.{tenant}"']
+
+
+async def test_an_operator_makes_nats_credentials_for_any_tenant(stack, tmp_path) -> None:
+    """``ragbus nats creds --tenant T``: a key made in Postgres that NATS admits as T's."""
+    tenant = f"ops-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.infra.database_url,
+        "NATS_URL": stack.infra.nats_url,
+        "RAGBUS_DATA_DIR": str(tmp_path),
+    }
+    args = ["nats", "creds", "--tenant", tenant, "--role", "reader", "--name", "ops"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from ragbus_tools.cli import main; main()", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    found = json.loads(out)
+    assert (found["tenant"], found["role"]) == (tenant, "reader")
+    assert "@" not in found["servers"][0]  # the operator's credentials are not handed out
+    errors: list[str] = []
+    nc = await connect(found, found["key"], errors)
+    try:
+        await nc.subscribe(found["subjects"]["answer.ready"])
+        await nc.flush()
+    finally:
+        await nc.close()
+    assert errors == []
