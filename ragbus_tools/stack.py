@@ -23,6 +23,7 @@ from ragbus.resources import Resources
 from ragbus.runtime import ServiceBuilder, start_bus
 from ragbus.settings import InfraSettings
 from ragbus.telemetry import configure_tracing
+from ragbus_tools.bench.fake_model import fake_embedder_from_env
 from ragbus_tools.servers import start_nats_server, start_postgres
 from ragbus_tools.stack_file import ADMIN_KEY_FILE, StackInfo, write_private, write_stack
 from retrieve_svc.app import build as build_retrieve
@@ -84,13 +85,19 @@ async def run_stack(
     is printed once and written to ``<data dir>/admin.key`` (mode 0600), and
     ``<data dir>/stack.json`` records where the stack is, for the CLI.
 
+    ``RAGBUS_BENCH_FAKE_EMBEDDER`` swaps the model for hashing vectors, for
+    ``ragbus bench ingest --embedder fake`` only (:mod:`ragbus_tools.bench.fake_model`).
+
     Raises:
         PortTakenError: the gateway's port is in use (checked before anything starts).
+        FakeEmbedderSettingError: ``RAGBUS_BENCH_FAKE_EMBEDDER`` has another value
+            than its consent string.
     """
     check_port_free(gateway.host, gateway.port)
+    fake = fake_embedder_from_env(infra)  # a benchmark's switch; None: the model
     configure_tracing("ragbus")
     async with embedded_servers(infra) as infra:
-        resources = Resources(infra)
+        resources = Resources(infra, embedder=fake)
         bus = await start_bus(infra, resources, list(SERVICE_BUILDERS.values()), name="ragbus")
         app = create_app(infra, gateway, resources=resources)
         server = uvicorn.Server(

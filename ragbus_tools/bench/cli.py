@@ -52,14 +52,27 @@ def ingest(
         bool, typer.Option(help="Also run LlamaIndex's IngestionPipeline (extra 'bench').")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 3600.0,
+    embedder: Annotated[
+        str,
+        typer.Option(
+            help="model, or fake: hashing vectors instead of the model (the bus's ceiling), "
+            "compared with a plain loop over the same documents."
+        ),
+    ] = "model",
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest PATH through the real pipeline; compare with raw fastembed on the same chunks."""
+    """Ingest PATH through the real pipeline; compare with raw fastembed on the same chunks.
+
+    With --embedder fake the model costs nothing: the pipeline is compared with a
+    plain loop (parse, chunk, embed, upsert; no bus, no Postgres) on the same
+    documents, and cpu_ms_per_chunk is the CPU every pipeline process spent per chunk.
+    """
     from ragbus_tools.beir import BeirFormatError
     from ragbus_tools.bench import ingest as bench_ingest
     from ragbus_tools.bench.report import emit, ingest_tables
 
     logging.basicConfig(level=logging.WARNING)
+    _check_embedder(embedder, url=url, embed_workers=embed_workers, peer=peer, precision=precision)
     if url is not None and embed_workers > 1:
         raise typer.BadParameter("--embed-workers applies only to a stack the bench starts")
     if vector_store not in (None, "qdrant", "pgvector"):
@@ -86,12 +99,30 @@ def ingest(
         timeout_s=timeout,
         peer=peer,
     )
+    if embedder == "fake":
+        from ragbus_tools.bench.bus_ceiling import run as run_bench
+    else:
+        run_bench = bench_ingest.run
     try:
-        report = asyncio.run(bench_ingest.run(options))
+        report = asyncio.run(run_bench(options))
     except (FileNotFoundError, BeirFormatError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     emit(ingest_tables(report), report, as_json=as_json)
+
+
+def _check_embedder(
+    embedder: str, *, url: str | None, embed_workers: int, peer: bool, precision: str | None
+) -> None:
+    """Refuse what ``--embedder fake`` cannot do: only ``ragbus up`` reads the switch."""
+    if embedder not in ("model", "fake"):
+        raise typer.BadParameter(f"--embedder must be model or fake, not {embedder}")
+    if embedder == "model":
+        return
+    for given, flag in ((url, "--url"), (embed_workers > 1, "--embed-workers"),
+                        (peer, "--peer"), (precision, "--precision")):  # fmt: skip
+        if given:
+            raise typer.BadParameter(f"--embedder fake starts its own stack; drop {flag}")
 
 
 @app.command("query")

@@ -8,6 +8,11 @@
 4. Before the stack starts and after it stops (so the two never share the CPU),
    embed the same chunks in this process with fastembed: the raw rate is the mean
    of the two timings, and ``ratio`` is pipeline / raw.
+5. From the first upload to the last final event, the CPU time of every pipeline
+   process (``ragbus up``, nats-server, Postgres) is read (``cpu_ms_per_chunk``,
+   :mod:`ragbus_tools.bench.cpu`), with the load average meanwhile.
+
+``--embedder fake`` (the bus's ceiling, no model) is :mod:`ragbus_tools.bench.bus_ceiling`.
 """
 
 import time
@@ -19,9 +24,16 @@ from typing import Any
 from ragbus.settings import InfraSettings
 from ragbus_tools.bench import raw
 from ragbus_tools.bench.corpus import BenchDocument, chunk_texts, load_documents
+from ragbus_tools.bench.cpu import CpuMeter, CpuReading
 from ragbus_tools.bench.stats import percentile, rate, ratio, stage_summary
 from ragbus_tools.bench.target import Target, given_target, key_for, started_stack
-from ragbus_tools.bench.uploads import Upload, status_events, upload_all, wait_final
+from ragbus_tools.bench.uploads import (
+    Upload,
+    document_events,
+    upload_all,
+    wait_final,
+    wait_final_events,
+)
 from ragbus_tools.client import RagbusClient
 
 STAGES = {
@@ -66,17 +78,12 @@ async def run(options: IngestOptions) -> dict[str, Any]:
         fp32 = raw.load_embedder(settings.model_copy(update={"embed_precision": "fp32"}))
         fp32_before = raw.raw_rate(fp32, texts)
     before = raw.raw_rate(embedder, texts)
-    if options.url is not None:
-        target = given_target(options.url, options.nats_url)
-        uploads = await _ingest(target, documents, options)
-    else:
-        async with started_stack(embed_workers=options.embed_workers, env=options.env) as target:
-            uploads = await _ingest(target, documents, options)
+    uploads, target, cpu = await ingest_through(documents, options)
     after = raw.raw_rate(embedder, texts)
     # timed before and after the pipeline: a drift in the machine's other load over
     # the run then weighs on the raw rate about as it does on the pipeline
     reference = raw.RawRate(len(texts), (before.seconds + after.seconds) / 2)
-    report = summarize(uploads, reference, target.peak_rss_mb)
+    report = summarize(uploads, reference, target.peak_rss_mb, cpu)
     report["raw_before_chunks_per_s"] = before.chunks_per_s
     report["raw_after_chunks_per_s"] = after.chunks_per_s
     report["precision"] = settings.embed_precision
@@ -100,35 +107,63 @@ async def run(options: IngestOptions) -> dict[str, Any]:
     return report
 
 
+async def ingest_through(
+    documents: list[BenchDocument], options: IngestOptions
+) -> tuple[list[Upload], Target, CpuReading]:
+    """Ingest ``documents`` through the stack at ``options.url``, or one started here
+    with ``options.env``; returns the final uploads, the target and the CPU reading."""
+    if options.url is not None:
+        target = given_target(options.url, options.nats_url)
+        uploads, cpu = await _ingest(target, documents, options)
+        return uploads, target, cpu
+    async with started_stack(embed_workers=options.embed_workers, env=options.env) as target:
+        uploads, cpu = await _ingest(target, documents, options)
+    return uploads, target, cpu
+
+
 async def _ingest(
     target: Target, documents: list[BenchDocument], options: IngestOptions
-) -> list[Upload]:
+) -> tuple[list[Upload], CpuReading]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    meter = CpuMeter(target.processes)
     async with (
         RagbusClient(target.url, await key_for(target, tenant)) as client,
-        status_events(target.nats_url) as events,
+        document_events(target.nats_url) as events,
     ):
+        meter.start()
         uploads = await upload_all(client, documents, options.concurrency)
-        await wait_final(client, uploads, options.timeout_s)
+        if target.nats_url is None:  # a stack given by URL only: ask the gateway
+            await wait_final(client, uploads, options.timeout_s)
+        else:
+            await wait_final_events(events, uploads, options.timeout_s)
+        cpu = meter.stop()
     for upload in uploads:
-        upload.first_status_at = events.get(upload.document["id"], {})
-    return uploads
+        upload.first_status_at = events.first_status_at.get(upload.document["id"], {})
+    return uploads, cpu
 
 
 def summarize(
-    uploads: list[Upload], reference: raw.RawRate, peak_rss_mb: dict[str, float]
+    uploads: list[Upload],
+    reference: raw.RawRate | None,
+    peak_rss_mb: dict[str, float],
+    cpu: CpuReading | None = None,
 ) -> dict[str, Any]:
     """The report of one run.
 
     Args:
         uploads: Every upload, final.
-        reference: The raw fastembed rate on the same chunks.
+        reference: The raw fastembed rate on the same chunks (``None``: not timed).
         peak_rss_mb: Process label -> peak RSS in MiB.
+        cpu: CPU time of the pipeline's processes from the first upload to the last
+            final event.
 
     Returns:
         Counts, ``docs_per_s``, ``pipeline_chunks_per_s``, ``p50_searchable_ms``,
         ``p95_searchable_ms``, ``stages`` (p50/p95 ms each), ``peak_rss_mb``,
-        ``raw_chunks``, ``raw_chunks_per_s`` and ``ratio`` (pipeline / raw chunks/s).
+        ``raw_chunks``, ``raw_chunks_per_s`` and ``ratio`` (pipeline / raw chunks/s),
+        ``cpu_s`` (per process), ``cpu_ms_per_chunk``, ``cpu_ms_per_document``,
+        ``cpu_cores_busy`` (CPU seconds per second of the measured wall clock) and
+        ``load_avg``.
     """
     timed = [u for u in uploads if not u.duplicate]
     indexed = [u for u in timed if u.document["status"] == "indexed" and u.indexed_at]
@@ -138,6 +173,8 @@ def summarize(
     wall = end - start
     searchable = [((u.indexed_at or 0.0) - u.sent_at) * 1000 for u in indexed]
     pipeline = rate(chunks, wall)
+    raw_rate = reference.chunks_per_s if reference is not None else None
+    spent = cpu.total_s if cpu is not None and cpu.cpu_s else None
     return {
         "documents": len(uploads),
         "indexed": len(indexed),
@@ -151,10 +188,16 @@ def summarize(
         "p95_searchable_ms": percentile(searchable, 95),
         "stages": stage_summary(_stage_durations(indexed)),
         "peak_rss_mb": dict(peak_rss_mb),
-        "raw_chunks": reference.chunks,
-        "raw_seconds": reference.seconds,
-        "raw_chunks_per_s": reference.chunks_per_s,
-        "ratio": ratio(pipeline, reference.chunks_per_s),
+        "raw_chunks": reference.chunks if reference is not None else None,
+        "raw_seconds": reference.seconds if reference is not None else None,
+        "raw_chunks_per_s": raw_rate,
+        "ratio": ratio(pipeline, raw_rate),
+        "cpu_s": {k: round(v, 3) for k, v in cpu.cpu_s.items()} if cpu is not None else {},
+        "cpu_s_total": spent,
+        "cpu_ms_per_chunk": ratio(spent * 1000, chunks) if spent is not None else None,
+        "cpu_ms_per_document": ratio(spent * 1000, len(indexed)) if spent is not None else None,
+        "cpu_cores_busy": ratio(spent, cpu.wall_s) if cpu is not None else None,
+        "load_avg": cpu.load_avg if cpu is not None else {},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -43,6 +43,19 @@ def ingest_tables(report: dict[str, Any]) -> list[Table]:
         ("upload -> searchable p50 (ms)", fmt(report["p50_searchable_ms"], 0)),
         ("upload -> searchable p95 (ms)", fmt(report["p95_searchable_ms"], 0)),
     ]
+    if "plain_loop_chunks_per_s" in report:
+        rows += [
+            ("plain loop chunks/s (no bus)", fmt(report["plain_loop_chunks_per_s"], 2)),
+            ("pipeline / plain loop", fmt(report["ratio_to_plain_loop"], 3)),
+            ("plain loop CPU ms per chunk", fmt(report["plain_loop_cpu_ms_per_chunk"], 2)),
+        ]
+    if report.get("cpu_ms_per_chunk") is not None:
+        rows += [
+            ("pipeline CPU ms per chunk (every process)", fmt(report["cpu_ms_per_chunk"], 2)),
+            ("pipeline CPU ms per document", fmt(report["cpu_ms_per_document"], 2)),
+            ("cores busy (pipeline CPU s / wall s)", fmt(report["cpu_cores_busy"], 2)),
+            ("load average 1 min: start / max / end", _loads(report["load_avg"])),
+        ]
     if "raw_fp32_chunks_per_s" in report:
         rows += [
             ("raw fastembed fp32 chunks/s (same chunks)", fmt(report["raw_fp32_chunks_per_s"], 2)),
@@ -66,7 +79,23 @@ def ingest_tables(report: dict[str, Any]) -> list[Table]:
     rss.add_column("MiB", justify="right")
     for label, mb in report["peak_rss_mb"].items():
         rss.add_row(label, fmt(mb, 0))
-    return [rates, stages, rss]
+    tables = [rates, stages, rss]
+    if report.get("cpu_s"):
+        cpu = Table(title="CPU per process, first upload -> last indexed (psutil)")
+        for column in ("process", "CPU s", "ms per chunk"):
+            cpu.add_column(column, justify="left" if column == "process" else "right")
+        chunks = report["chunks"] or 0
+        for label, seconds in report["cpu_s"].items():
+            per_chunk = seconds * 1000 / chunks if chunks else None
+            cpu.add_row(label, fmt(seconds, 2), fmt(per_chunk, 2))
+        tables.append(cpu)
+    return tables
+
+
+def _loads(load_avg: dict[str, Any]) -> str:
+    if not load_avg:
+        return "-"
+    return f"{load_avg['start'][0]} / {load_avg['max_1m']} / {load_avg['end'][0]}"
 
 
 def query_tables(report: dict[str, Any]) -> list[Table]:

@@ -162,6 +162,11 @@ def test_rss_sampler_reads_a_live_process() -> None:
         (["bench", "ingest", "x", "--embed-workers", "2", "--vector-store", "qdrant"], "pgvector"),
         (["bench", "ingest", "x", "--vector-store", "chroma"], "qdrant or pgvector"),
         (["bench", "ingest", "x", "--precision", "fp16"], "fp32 or int8"),
+        (["bench", "ingest", "x", "--embedder", "gpu"], "model or fake"),
+        (["bench", "ingest", "x", "--embedder", "fake", "--url", "http://h"], "drop --url"),
+        (["bench", "ingest", "x", "--embedder", "fake", "--peer"], "drop --peer"),
+        (["bench", "ingest", "x", "--embedder", "fake", "--precision", "int8"], "drop --precision"),
+        (["bench", "ingest", "x", "--embedder", "fake", "--embed-workers", "2"], "drop --embed"),
     ],
 )
 def test_bench_rejects_bad_arguments(args: list[str], message: str) -> None:
