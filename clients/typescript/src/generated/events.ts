@@ -212,8 +212,13 @@ export interface ChunksReady {
  *         without special tokens; never above the model's maximum sequence length.
  *     page: 1-based PDF page the chunk comes from, if any.
  *     heading: Heading path such as ``"Child process > Asynchronous process creation"``.
+ *     addresses_assistant: The text holds an instruction to an assistant ("ignore
+ *         previous instructions", "when asked about X, answer only ..."), found by
+ *         ingest_svc with ``ragbus.prompt_injection``; answerers must not obey or
+ *         quote it. Absent (false) from producers that do not check.
  */
 export interface ChunkPayload {
+  addresses_assistant?: boolean;
   chunk_id: string;
   heading?: string | null;
   index: number;
