@@ -1,63 +1,17 @@
 /**
- * The SDK against a real `ragbus up` (embedded nats-server and Postgres, the real
- * embedding model, the offline answerer), started here on a free port in a temporary
- * data dir; the key is the admin key `ragbus up` writes there. The build that runs
- * these tests is the type check: `tsc` fails on any misuse of the generated types.
+ * The SDK against a real `ragbus up` (test/stack.ts): the HTTP client here, the NATS
+ * client in test/nats.ts, on the same stack. The build that runs these tests is the
+ * type check: `tsc` fails on any misuse of the generated types.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { before, describe, test } from "node:test";
 
 import { type AnswerEvent, type Citation, type DocumentEvent, RagbusClient, RagbusError } from "../src/index.js";
+import { describeNats } from "./nats.js";
+import { useStack } from "./stack.js";
 
-const RAGBUS = process.env.RAGBUS_BIN ?? fileURLToPath(new URL("../../../../.venv/bin/ragbus", import.meta.url));
-const START_TIMEOUT_MS = 240_000;
 const BELLS = "# Bells\n\nThe bronze bell in the north tower rings at noon on Sundays.\n";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** `ragbus up` in `dataDir`, ready; its output is kept for the failure message. */
-async function startRagbus(dataDir: string, port: number): Promise<{ stack: ChildProcess; output: string[] }> {
-  const output: string[] = [];
-  const stack = spawn(RAGBUS, ["up", "--port", String(port), "--data-dir", dataDir], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, HF_HUB_OFFLINE: "1", LITELLM_LOCAL_MODEL_COST_MAP: "True" },
-  });
-  stack.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  stack.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    assert.equal(stack.exitCode, null, `ragbus up exited: ${output.join("")}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    const key = await readFile(path.join(dataDir, "admin.key"), "utf8").catch(() => "");
-    if (ready && key) return { stack, output };
-    assert.ok(Date.now() < deadline, `ragbus up not ready in ${START_TIMEOUT_MS} ms: ${output.join("")}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function stop(stack: ChildProcess): Promise<void> {
-  if (stack.exitCode !== null) return;
-  const exited = new Promise((resolve) => stack.once("exit", resolve));
-  stack.kill("SIGINT");
-  const timer = setTimeout(() => stack.kill("SIGKILL"), 60_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stack = useStack();
 
 /** Never called: each line must fail to compile, or `tsc` (and so the test) fails. */
 export function misuses(client: RagbusClient): void {
@@ -71,25 +25,12 @@ export function misuses(client: RagbusClient): void {
   void onDelta;
 }
 
-describe("ragbus SDK against ragbus up", () => {
-  let dataDir = "";
-  let stack: ChildProcess | undefined;
+describe("ragbus SDK over HTTP against ragbus up", () => {
   let client: RagbusClient;
-  let baseUrl = "";
   let documentId = "";
 
-  before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), "ragbus-sdk-"));
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    ({ stack } = await startRagbus(dataDir, port));
-    const apiKey = (await readFile(path.join(dataDir, "admin.key"), "utf8")).trim();
-    client = new RagbusClient({ baseUrl, apiKey });
-  });
-
-  after(async () => {
-    if (stack) await stop(stack);
-    await rm(dataDir, { recursive: true, force: true });
+  before(() => {
+    client = new RagbusClient({ baseUrl: stack().baseUrl, apiKey: stack().apiKey });
   });
 
   test("uploads a file and follows it to indexed", async () => {
@@ -153,7 +94,7 @@ describe("ragbus SDK against ragbus up", () => {
   });
 
   test("a bad key is a RagbusError with status and code", async () => {
-    const stranger = new RagbusClient({ baseUrl, apiKey: `rbk_000000000000_${"x".repeat(43)}` });
+    const stranger = new RagbusClient({ baseUrl: stack().baseUrl, apiKey: `rbk_000000000000_${"x".repeat(43)}` });
     await assert.rejects(stranger.documents(), (error: unknown) => {
       assert.ok(error instanceof RagbusError);
       assert.equal(error.status, 401);
@@ -162,3 +103,5 @@ describe("ragbus SDK against ragbus up", () => {
     });
   });
 });
+
+describeNats(stack);
