@@ -85,3 +85,10 @@ class ModelUnavailableError(PermanentError):
     """The embedding model can be neither found locally, exported nor downloaded."""
 
     code = "model_unavailable"
+
+
+class EmbeddingDeviceError(ModelUnavailableError):
+    """The device the embedding model was asked to run on (``RAGBUS_EMBED_DEVICE``) is
+    not available; see :mod:`ragbus.embedding.device`."""
+
+    code = "embedding_device_unavailable"

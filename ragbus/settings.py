@@ -55,6 +55,10 @@ class InfraSettings(BaseSettings):
         embed_cpu_arena: Let onnxruntime keep its CPU memory arena. Off, every call
             allocates and frees its buffers: memory returns between calls, but the
             peak is higher and throughput 60% lower (same benchmark), so it is on.
+        embed_device: ``cpu``, or ``cuda`` to run the model on a GPU through
+            onnxruntime's CUDA provider (extra ``ragbus[gpu]``); ``cuda`` without a
+            usable GPU stops the embedder at start, never falls back to the CPU
+            (:mod:`ragbus.embedding.device`).
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_", extra="ignore")
@@ -103,6 +107,7 @@ class InfraSettings(BaseSettings):
     embed_precision: Literal["fp32", "int8"] = "fp32"
     embed_batch_size: int = Field(16, ge=1, le=256)
     embed_cpu_arena: bool = True
+    embed_device: Literal["cpu", "cuda"] = "cpu"
 
 
 EMBED_THREADS_ENV = "RAGBUS_EMBED_THREADS"

@@ -12,7 +12,8 @@ code   meaning
 1      done, but not everything succeeded (a document failed, no answer
        was found, a replica is not ready)
 2      bad usage: an unknown option, a missing or invalid argument, a
-       file that does not exist
+       file that does not exist, a setting this machine cannot honour
+       (``RAGBUS_EMBED_DEVICE=cuda`` without a usable GPU)
 3      the port ``ragbus up`` (or ``ragbus mcp --transport http``) needs
        is taken
 4      refused credentials: no API key, an unknown, revoked or expired
@@ -32,6 +33,8 @@ from typing import Any
 
 import httpx
 import typer
+
+from ragbus.errors import EmbeddingDeviceError
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -107,6 +110,8 @@ def explain(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, httpx.TransportError):
         return EXIT_UNREACHABLE, _unreachable(exc)
     if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, EmbeddingDeviceError):  # RAGBUS_EMBED_DEVICE asks for what is not here
         return EXIT_USAGE, str(exc)
     if _is_nats_unreachable(exc):
         return EXIT_UNREACHABLE, (

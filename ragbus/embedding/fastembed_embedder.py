@@ -1,4 +1,5 @@
-"""The real :class:`~ragbus.embedding.base.Embedder`: fastembed on onnxruntime, CPU."""
+"""The real :class:`~ragbus.embedding.base.Embedder`: fastembed on onnxruntime, on the
+CPU or, with ``RAGBUS_EMBED_DEVICE=cuda``, a GPU (:mod:`ragbus.embedding.device`)."""
 
 import logging
 import threading
@@ -10,6 +11,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from ragbus.embedding.base import Embedder, Vectors
+from ragbus.embedding.device import batch_size as device_batch_size
+from ragbus.embedding.device import check_session_providers, onnx_providers
 from ragbus.embedding.resolve import KNOWN_MODELS, ResolvedModel, download_dir, resolve_model, slug
 from ragbus.errors import EmbeddingModelMismatchError
 from ragbus.settings import InfraSettings
@@ -42,12 +45,13 @@ class FastEmbedEmbedder:
             settings: Model name, path, cache directory, token limit, threads, batch
                 size and arena.
             batch_size: Most texts per onnxruntime call (default
-                ``settings.embed_batch_size``, which bounds the process's memory);
+                ``settings.embed_batch_size``, which bounds the process's memory, or
+                256 on a GPU: :func:`ragbus.embedding.device.batch_size`);
                 inputs are sorted by token count first and grouped by similar
                 lengths (:func:`length_batches`).
         """
         self._settings = settings
-        self._batch_size = batch_size or settings.embed_batch_size
+        self._batch_size = batch_size or device_batch_size(settings)
         self.model_id = settings.embed_model
         dim, trained_max = KNOWN_MODELS.get(settings.embed_model, (0, settings.embed_max_tokens))
         self.dim = dim
@@ -62,6 +66,8 @@ class FastEmbedEmbedder:
 
         Raises:
             ModelUnavailableError: No source could provide the model.
+            EmbeddingDeviceError: ``embed_device`` is ``cuda`` and onnxruntime cannot
+                run the model there (no CUDA build, no GPU, missing libraries).
             EmbeddingModelMismatchError: The model's output size is not the expected ``dim``.
         """
         if self._model is not None:
@@ -117,6 +123,10 @@ class FastEmbedEmbedder:
         from fastembed import TextEmbedding  # lazy: onnxruntime takes a while to import
 
         started = time.perf_counter()
+        # Always explicit: left to choose, fastembed takes CUDA whenever onnxruntime-gpu
+        # is installed, and CPU must stay the default. Checked first, before an export.
+        device = self._settings.embed_device
+        providers = onnx_providers(device)
         resolved = resolve_model(self._settings)
         # The arena keeps buffers at the largest call's size for good, which
         # embed_batch_size bounds; off, it costs throughput (bench.embed_memory).
@@ -124,7 +134,11 @@ class FastEmbedEmbedder:
         if resolved.path is None:
             cache_dir = str(download_dir(self._settings))
             model = TextEmbedding(
-                resolved.model_id, cache_dir=cache_dir, threads=threads, enable_cpu_mem_arena=arena
+                resolved.model_id,
+                cache_dir=cache_dir,
+                threads=threads,
+                enable_cpu_mem_arena=arena,
+                providers=providers,
             )
         else:
             model = TextEmbedding(
@@ -132,8 +146,11 @@ class FastEmbedEmbedder:
                 specific_model_path=str(resolved.path),
                 threads=threads,
                 enable_cpu_mem_arena=arena,
+                providers=providers,
             )
         inner = model.model
+        session = getattr(inner, "model", None)  # onnxruntime's InferenceSession
+        check_session_providers(device, session.get_providers() if session is not None else [])
         inner_tokenizer: Tokenizer | None = getattr(inner, "tokenizer", None)
         if inner_tokenizer is None:
             raise RuntimeError("fastembed did not load a tokenizer; is the installed version new?")
@@ -157,9 +174,10 @@ class FastEmbedEmbedder:
         self._tokenizer = counting
         self._model = model  # last: its being set is what tells other threads we are ready
         logger.info(
-            "embedding model loaded model=%s source=%s seconds=%.2f",
+            "embedding model loaded model=%s source=%s device=%s seconds=%.2f",
             resolved.model_id,
             resolved.source,
+            device,
             time.perf_counter() - started,
         )
 
@@ -226,7 +244,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
 
     Args:
         settings: Keyed by model, model path, token limit, threads, precision, batch
-            size and arena.
+            size, arena and device.
 
     Returns:
         An embedder; call :meth:`FastEmbedEmbedder.warm_up` (for example in a lifespan)
@@ -240,6 +258,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
         settings.embed_precision,
         settings.embed_batch_size,
         settings.embed_cpu_arena,
+        settings.embed_device,
     )
     with _CACHE_LOCK:
         if key not in _EMBEDDERS:
