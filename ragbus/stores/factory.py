@@ -20,6 +20,9 @@ from ragbus.stores.vectors.qdrant import QdrantVectorStore
 
 log = logging.getLogger(__name__)
 
+PGVECTOR_TABLE = "chunk_vectors"
+"""The deployment's pgvector table (``PgVectorStore``'s default)."""
+
 
 @dataclass
 class _SharedClient:
@@ -55,8 +58,13 @@ def _local_store(path: Path, collection: str) -> QdrantVectorStore:
     return QdrantVectorStore(shared.client, collection, on_close=release)
 
 
+def default_collection(settings: InfraSettings) -> str:
+    """The deployment's shared collection (Qdrant) or table (pgvector) of chunk vectors."""
+    return PGVECTOR_TABLE if settings.vector_store == "pgvector" else settings.qdrant_collection
+
+
 async def open_vector_store(
-    settings: InfraSettings, *, pool: asyncpg.Pool | None = None
+    settings: InfraSettings, *, pool: asyncpg.Pool | None = None, collection: str | None = None
 ) -> VectorStore:
     """Build the configured vector store; the caller then calls ``open(model_id=, dim=)``.
 
@@ -65,24 +73,27 @@ async def open_vector_store(
             local mode under ``data_dir/qdrant``) or ``pgvector``.
         pool: Pool for pgvector (from :func:`~ragbus.stores.postgres.create_pool`);
             one is created from ``database_url`` and owned by the store when omitted.
+        collection: The collection (or pgvector table) of an index version;
+            :func:`default_collection` when omitted.
 
     Raises:
         PermanentError: pgvector without a database, or local Qdrant storage held
             by another process.
         RetryableError: Postgres is unreachable.
     """
+    name = collection or default_collection(settings)
     if settings.vector_store == "pgvector":
         if pool is not None:
-            return PgVectorStore(pool)
+            return PgVectorStore(pool, table=name)
         if not settings.database_url:
             raise PermanentError("vector_store=pgvector needs DATABASE_URL")
-        return PgVectorStore(await create_pool(settings.database_url), owns_pool=True)
+        return PgVectorStore(await create_pool(settings.database_url), table=name, owns_pool=True)
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         client = AsyncQdrantClient(url=settings.qdrant_url, api_key=api_key)
-        return QdrantVectorStore(client, settings.qdrant_collection)
+        return QdrantVectorStore(client, name)
     log.info("using qdrant local mode", extra={"path": str(settings.data_dir / "qdrant")})
-    return _local_store(settings.data_dir / "qdrant", settings.qdrant_collection)
+    return _local_store(settings.data_dir / "qdrant", name)
 
 
 async def open_blob_store(settings: InfraSettings) -> BlobStore:

@@ -197,3 +197,20 @@ async def test_factory_builds_pgvector_with_its_own_pool(
     finally:
         await store.close()
         await pgvector_pool.execute(f"DROP SCHEMA {unique_name} CASCADE")
+
+
+async def test_a_tenant_or_the_whole_index_is_dropped(make_store):
+    store = await make_store()
+    mine, theirs = f"a-{uuid.uuid4().hex[:6]}", f"b-{uuid.uuid4().hex[:6]}"
+    vectors = _unit(3)
+    await store.upsert(_chunks(mine, uuid.uuid4(), 3), vectors)
+    await store.upsert(_chunks(theirs, uuid.uuid4(), 2), _unit(2))
+    await store.delete_tenant(tenant_id=mine)
+    await store.delete_tenant(tenant_id=mine)  # idempotent
+    assert await store.count(tenant_id=mine) == 0
+    assert await store.search(tenant_id=mine, vector=vectors[0], top_k=3) == []
+    assert await store.count(tenant_id=theirs) == 2
+    await store.drop()
+    await store.drop()  # idempotent
+    again = await make_store(dim=16)  # the name is free: a new index, another model even
+    assert await again.count(tenant_id=theirs) == 0

@@ -203,6 +203,15 @@ class VectorStore(Protocol):
         """Chunks stored for the tenant, or for one of its documents."""
         ...
 
+    async def delete_tenant(self, *, tenant_id: str) -> None:
+        """Remove every chunk of the tenant (an index version it stopped using); idempotent."""
+        ...
+
+    async def drop(self) -> None:
+        """Delete the whole collection or table, opened or not (an index version no
+        tenant uses any more); idempotent. The store cannot be used afterwards."""
+        ...
+
     async def ping(self) -> None:
         """Check the backend answers (readiness probes).
 

@@ -118,6 +118,16 @@ class LocalIndex:
         part.tidy()
         return len(slots)
 
+    def drop_tenant(self, tenant_id: str) -> int:
+        """Remove every point of the tenant; returns how many there were."""
+        part = self._parts.pop(tenant_id, None)
+        if part is None:
+            return 0
+        live = [slot for slot in range(part.size) if part.chunks[slot] is not None]
+        for slot in live:
+            self._forget(part.kill(slot))
+        return len(live)
+
     def dense_search(
         self,
         tenant_id: str,

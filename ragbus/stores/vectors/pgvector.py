@@ -237,6 +237,25 @@ class PgVectorStore:
         )
 
     @pg_errors
+    async def delete_tenant(self, *, tenant_id: str) -> None:
+        """Delete the tenant's rows and, by cascade, their terms; idempotent."""
+        self._require_open()
+        await self._pool.execute(
+            f"DELETE FROM {self._table} WHERE tenant_id = $1", require_tenant(tenant_id)
+        )
+
+    @pg_errors
+    async def drop(self) -> None:
+        """Drop the table, its terms and its model record (an index version nobody uses)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"DROP TABLE IF EXISTS {self._table}_terms, {self._table}")
+            if await conn.fetchval("SELECT to_regclass('vector_store_meta') IS NOT NULL"):
+                await conn.execute(
+                    "DELETE FROM vector_store_meta WHERE table_name = $1", self._table
+                )
+        self._dim = None
+
+    @pg_errors
     async def ping(self) -> None:
         """``SELECT 1`` on the store's pool (raises ``RetryableError`` when down)."""
         self._require_open()

@@ -35,7 +35,7 @@ from ragbus.stores.vectors.base import (
 )
 from ragbus.stores.vectors.fusion import depth, fuse, grouped
 from ragbus.stores.vectors.local_index import LocalIndex
-from ragbus.stores.vectors.qdrant_local import local_index, search_local
+from ragbus.stores.vectors.qdrant_local import forget_local_index, local_index, search_local
 from ragbus.stores.vectors.qdrant_query import (
     DENSE,
     SPARSE,
@@ -254,6 +254,21 @@ class QdrantVectorStore:
         with qdrant_errors("count"):
             result = await self._client.count(self._collection, count_filter=flt, exact=True)
         return result.count
+
+    async def delete_tenant(self, *, tenant_id: str) -> None:
+        """Delete every point of the tenant (an index version it left); idempotent."""
+        selector = models.FilterSelector(filter=tenant_filter(require_tenant(tenant_id)))
+        with qdrant_errors("delete"):
+            await self._client.delete(self._collection, points_selector=selector, wait=True)
+        if self._index is not None:
+            self._index.drop_tenant(tenant_id)
+
+    async def drop(self) -> None:
+        """Delete the collection (an index version nobody uses); idempotent."""
+        with qdrant_errors("drop"):
+            await self._client.delete_collection(self._collection)
+        forget_local_index(self._client, self._collection)
+        self._dim, self._index = None, None
 
     async def ping(self) -> None:
         """Read the collection's point count (cheap in both server and local mode).

@@ -56,6 +56,11 @@ async def local_index(client: AsyncQdrantClient, collection: str, dim: int) -> L
         raise
 
 
+def forget_local_index(client: AsyncQdrantClient, collection: str) -> None:
+    """Forget ``collection``'s index (it was dropped); a later open loads it afresh."""
+    _INDEXES.get(client, {}).pop(collection, None)
+
+
 async def _load(client: AsyncQdrantClient, collection: str, dim: int) -> LocalIndex:
     index = LocalIndex(dim)
     offset: Any = None
