@@ -107,6 +107,59 @@ def fit(
                 yield source, cut, count
 
 
+def fit_counted(
+    texts: list[str],
+    counts: list[int | None],
+    tokenizer: Tokenizer,
+    capacity: int,
+    max_chars: int,
+) -> list[tuple[int, str, int, bool]]:
+    """:func:`fit` for texts of which some token counts are known already.
+
+    A text whose count is known and within both caps passes as it is, without
+    being tokenised again; the others go through :func:`fit` (in one batch).
+
+    Args:
+        texts: Candidate chunk texts.
+        counts: Each text's token count when known (not necessarily exact: see
+            :mod:`ingest_svc.token_windows`), else ``None``.
+        tokenizer: A tokenizer that neither pads nor truncates.
+        capacity: Most tokens per text, without special tokens.
+        max_chars: Most characters per text.
+
+    Returns:
+        ``(index of the source text, text, token count, exact)`` in order; ``exact``
+        is False for a count that was given rather than counted here.
+    """
+    known = [
+        count is not None and count <= capacity and len(text) <= max_chars and bool(text.strip())
+        for text, count in zip(texts, counts, strict=True)
+    ]
+    rest = [i for i, ok in enumerate(known) if not ok]
+    cut: dict[int, list[tuple[int, str, int, bool]]] = {}
+    for source, part, exact in fit([texts[i] for i in rest], tokenizer, capacity, max_chars):
+        cut.setdefault(rest[source], []).append((rest[source], part, exact, True))
+    out: list[tuple[int, str, int, bool]] = []
+    for i, (text, given) in enumerate(zip(texts, counts, strict=True)):
+        if known[i] and given is not None:
+            out.append((i, text, given, False))
+        else:
+            out.extend(cut.get(i, []))
+    return out
+
+
+def exact_counts(
+    fitted: list[tuple[int, str, int, bool]], tokenizer: Tokenizer
+) -> list[tuple[str, int]]:
+    """Each text of :func:`fit_counted` with its exact count (counting the given ones)."""
+    given = [i for i, (_, _, _, exact) in enumerate(fitted) if not exact]
+    counts = [count for _, _, count, _ in fitted]
+    exact = count_tokens(tokenizer, [fitted[i][1] for i in given])
+    for i, count in zip(given, exact, strict=True):
+        counts[i] = count
+    return [(text, count) for (_, text, _, _), count in zip(fitted, counts, strict=True)]
+
+
 def _token_cuts(
     text: str, offsets: list[tuple[int, int]], tokenizer: Tokenizer, capacity: int
 ) -> Iterator[tuple[str, int]]:

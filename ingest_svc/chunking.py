@@ -15,8 +15,10 @@ Defaults (:class:`ChunkingConfig`):
 
 Three strategies (:class:`~schemas.ChunkingStrategy`), all within the same caps:
 
-* ``token_window`` (the default) and ``sentence``: see
-  :mod:`ingest_svc.chunking_strategies`.
+* ``token_window`` (the default): see :mod:`ingest_svc.token_windows` (one
+  tokenizer pass per page; the counts it reads from offsets are checked by the one
+  count of every final chunk that follows).
+* ``sentence``: see :mod:`ingest_svc.chunking_strategies`.
 * ``structure``, described below.
 
 How ``structure`` cuts text: sections (a heading and its body; for PDFs, part of a page) are
@@ -51,7 +53,7 @@ from semantic_text_splitter import TextSplitter
 from tokenizers import Tokenizer
 
 from ingest_svc import chunking_strategies as strategies
-from ingest_svc.chunk_limits import count_tokens, fit, windows
+from ingest_svc.chunk_limits import count_tokens, exact_counts, fit, fit_counted, windows
 from ingest_svc.chunking_context import (
     context_budget,
     passage_chars,
@@ -60,6 +62,7 @@ from ingest_svc.chunking_context import (
 )
 from ingest_svc.chunking_strategies import SEPARATOR, Piece
 from ingest_svc.parsers.parsed import ParsedDocument, Section
+from ingest_svc.token_windows import token_windows
 from schemas.documents import CONTEXT_SEPARATOR, ChunkingStrategy
 
 
@@ -165,18 +168,27 @@ def chunk_document(
             max_chars=passage_chars(config.max_chars),
         )
     pieces = _pieces(sections, tokenizer, body, strategy)
-    fitted = list(fit([piece.text for piece in pieces], counter, body.capacity, body.max_chars))
-    headings = [" > ".join(pieces[source].heading) or None for source, _, _ in fitted]
-    passages = [(text, h) for (_, text, _), h in zip(fitted, headings, strict=True)]
-    if budget:
+    fitted = fit_counted(
+        [p.text for p in pieces], [p.tokens for p in pieces], counter, body.capacity, body.max_chars
+    )
+    headings = [" > ".join(pieces[source].heading) or None for source, _, _, _ in fitted]
+    passages = [(text, h) for (_, text, _, _), h in zip(fitted, headings, strict=True)]
+    if budget:  # counts every final text: header and passage
         texts = with_context(passages, doc.title, counter, config.capacity)
     else:
-        texts = [(text, count, None) for _, text, count in fitted]
-    chunks = []
-    for index, ((source, _, _), heading, (text, count, header)) in enumerate(
-        zip(fitted, headings, texts, strict=True)
+        texts = [(text, count, None) for text, count in exact_counts(fitted, counter)]
+    chunks: list[Chunk] = []
+    for (source, passage, _, _), heading, (text, count, header) in zip(
+        fitted, headings, texts, strict=True
     ):
-        chunks.append(Chunk(index, text, count, pieces[source].page, heading, header))
+        page = pieces[source].page
+        if count <= config.capacity:
+            chunks.append(Chunk(len(chunks), text, count, page, heading, header))
+            continue
+        # a count read from token offsets was short (a tokenizer that is not
+        # WordPiece): cut the passage again by exact counts
+        for _, part, exact in fit([passage], counter, config.capacity, config.max_chars):
+            chunks.append(Chunk(len(chunks), part, exact, page, heading, None))
     return chunks
 
 
@@ -205,7 +217,7 @@ def _pieces(
                 )
             )
         else:
-            pieces.extend(strategies.token_window(page, splitter))
+            pieces.extend(token_windows(page, counter, config.capacity, config.overlap_tokens))
     return pieces
 
 

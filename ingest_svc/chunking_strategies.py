@@ -1,9 +1,10 @@
-"""The ``token_window`` and ``sentence`` strategies of :func:`~ingest_svc.chunking.chunk_document`.
+"""Pages, and the ``sentence`` strategy of :func:`~ingest_svc.chunking.chunk_document`.
 
-Both work on one page at a time (:class:`PageText`: the page's sections joined by
-a blank line, or the whole document for formats without pages), so no chunk
-crosses a PDF page, and every chunk is a substring of its page's text. A chunk's
-heading is the heading path of the section where it starts.
+``sentence`` and ``token_window`` (:mod:`ingest_svc.token_windows`) work on one page
+at a time (:class:`PageText`: the page's sections joined by a blank line, or the
+whole document for formats without pages), so no chunk crosses a PDF page, and
+every chunk is a substring of its page's text. A chunk's heading is the heading
+path of the section where it starts.
 
 ``sentence`` segments with pysbd. pysbd's time grows faster than linearly on a
 long run without sentence ends (measured: 10 000 characters of one sentence in
@@ -32,11 +33,16 @@ SENTENCE_WINDOW_CHARS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """A candidate chunk before the caps are enforced by ``fit``."""
+    """A candidate chunk before the caps are enforced by ``fit``.
+
+    ``tokens`` is its token count when the strategy already knows it (read from
+    token offsets, see :mod:`ingest_svc.token_windows`), else ``None``.
+    """
 
     text: str
     page: int | None
     heading: tuple[str, ...]
+    tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +89,6 @@ def split(page: PageText, start: int, end: int, splitter: TextSplitter) -> list[
                 pieces.append(Piece(text, page.page, page.heading_at(base + offset)))
         base += len(window)
     return pieces
-
-
-def token_window(page: PageText, splitter: TextSplitter) -> list[Piece]:
-    """Overlapping windows of the splitter's capacity over the whole page.
-
-    The splitter cuts at the coarsest boundary that fits (blank lines, then lines,
-    sentences, words), so sections are not kept whole but chunks are full.
-    """
-    return split(page, 0, len(page.text), splitter)
 
 
 def sentence_spans(page: PageText, segmenter: pysbd.Segmenter) -> list[tuple[int, int]]:
