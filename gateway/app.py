@@ -34,7 +34,7 @@ from gateway.state import GatewayState
 from gateway.tenant_settings_store import TenantSettingsRepository
 from gateway.web.cors import add_cors
 from ragbus.bus import EventPublisher
-from ragbus.logs import configure_logging
+from ragbus.logs import bus_logger, configure_logging
 from ragbus.nats_identity import (
     broker_connection,
     callout_seed,
@@ -94,6 +94,7 @@ def create_app(
             middlewares=[NatsTelemetryMiddleware()],
             max_reconnect_attempts=-1,
             security=security,
+            logger=bus_logger(),  # not FastStream's own: a line per message at INFO
         )
         broker.include_router(hub.router())
         broker.include_router(statuses.router())

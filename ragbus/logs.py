@@ -14,11 +14,28 @@ from opentelemetry import trace
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["LogSettings", "configure_logging"]
+__all__ = ["LogSettings", "bus_logger", "configure_logging"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 NOISY = ("httpx", "faststream", "nats", "uvicorn.access")
 """Libraries logging every request or message at INFO; kept at WARNING."""
+
+
+BUS_LOGGER = "faststream.ragbus"
+"""Where ragbus's NATS brokers log (:func:`bus_logger`)."""
+
+
+def bus_logger() -> logging.Logger:
+    """The logger every ragbus ``NatsBroker`` is given (its ``logger=``).
+
+    Left to itself, FastStream makes its own ``faststream.access.nats`` logger with
+    its own handler at INFO, which :func:`configure_logging` does not reach: it
+    wrote a formatted "Received" and "Processed" line for every message, on the
+    hot path of every service. This one is a child of ``faststream``, so it
+    follows :data:`NOISY` (WARNING: only failures are logged) and writes through
+    the root handler in ragbus's format.
+    """
+    return logging.getLogger(BUS_LOGGER)
 
 
 class LogSettings(BaseSettings):

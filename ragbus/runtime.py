@@ -24,7 +24,7 @@ from ragbus.bus import EventPublisher
 from ragbus.dead_letter_advisories import advisory_router
 from ragbus.health import Health, nats_connected, serve_health
 from ragbus.invalid_events import InvalidEventMiddleware
-from ragbus.logs import configure_logging
+from ragbus.logs import bus_logger, configure_logging
 from ragbus.nats_identity import broker_connection, connect_options, identity_of
 from ragbus.resources import Resources
 from ragbus.settings import InfraSettings
@@ -106,6 +106,7 @@ def service_broker(infra: InfraSettings, identity: str, name: str) -> NatsBroker
         middlewares=[NatsTelemetryMiddleware(), InvalidEventMiddleware],
         max_reconnect_attempts=-1,
         security=security,
+        logger=bus_logger(),  # not FastStream's own: a line per message at INFO
     )
 
 
