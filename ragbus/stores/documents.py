@@ -20,17 +20,18 @@ from uuid import UUID
 import asyncpg
 
 from ragbus.errors import RetryableError
+from ragbus.stores.document_progress import DocumentProgress
 from ragbus.stores.document_records import ALLOWED_FROM, DocumentRecord
 from ragbus.stores.document_uploads import DocumentUploads
 from ragbus.stores.document_versions import DocumentVersions
 from ragbus.stores.index_versions import bump_index_version_sql
 from ragbus.stores.postgres import pg_errors
-from schemas.documents import DocumentStatus, Progress
+from schemas.documents import DocumentStatus
 
 __all__ = ["DocumentRecord", "DocumentRepository"]  # DocumentRecord: callers import it here
 
 
-class DocumentRepository(DocumentVersions, DocumentUploads):
+class DocumentRepository(DocumentVersions, DocumentUploads, DocumentProgress):
     """Tenant-scoped access to ``documents`` and ``document_batches``.
 
     The version methods (``new_version``, ``reset_for_reprocess``,
@@ -38,7 +39,8 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
     :class:`~ragbus.stores.document_versions.DocumentVersions`; dedup, enqueue
     records and listings (``create_or_find``, ``find_by_sha256``, ``mark_enqueued``,
     ``delete_abandoned``, ``list``) from
-    :class:`~ragbus.stores.document_uploads.DocumentUploads`.
+    :class:`~ragbus.stores.document_uploads.DocumentUploads`; ``record_batch`` from
+    :class:`~ragbus.stores.document_progress.DocumentProgress`.
 
     Every method raises :class:`~ragbus.errors.RetryableError` when Postgres is
     unreachable; ``tenant_id`` is part of every statement.
@@ -203,53 +205,6 @@ class DocumentRepository(DocumentVersions, DocumentUploads):
             *(running_lines_dropped, empty_pages, parse_warning, instruction_chunks),
         )
         return result != "UPDATE 0"
-
-    @pg_errors
-    async def record_batch(
-        self, tenant_id: str, document_id: UUID, *, version: int, batch_index: int, chunk_count: int
-    ) -> Progress | None:
-        """Count an embedded batch once; progress is the sum over distinct batches.
-
-        The document row is locked first, so concurrent batches of one document
-        serialise and each sum sees every committed batch: progress never goes
-        backwards and a redelivered batch is not counted twice.
-
-        Returns:
-            ``Progress(done, total)`` in chunks, or None when the document is missing,
-            deleted, or at another version (a stale batch, not recorded).
-        """
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await conn.fetchrow(
-                """SELECT version, status FROM documents
-                   WHERE tenant_id = $1 AND id = $2 FOR UPDATE""",
-                tenant_id,
-                document_id,
-            )
-            if current is None or current["status"] == "deleted" or current["version"] != version:
-                return None
-            inserted = await conn.execute(
-                """INSERT INTO document_batches
-                       (tenant_id, document_id, version, batch_index, chunk_count)
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-                *(tenant_id, document_id, version, batch_index, chunk_count),
-            )
-            if inserted == "INSERT 0 0":  # counted by an earlier delivery: change nothing
-                row = await conn.fetchrow(
-                    """SELECT chunks_embedded, chunks_total FROM documents
-                       WHERE tenant_id = $1 AND id = $2""",
-                    tenant_id,
-                    document_id,
-                )
-                return Progress(done=row["chunks_embedded"], total=row["chunks_total"])
-            row = await conn.fetchrow(
-                """UPDATE documents SET updated_at = now(), chunks_embedded = (
-                       SELECT coalesce(sum(chunk_count), 0) FROM document_batches
-                       WHERE tenant_id = $1 AND document_id = $2 AND version = $3)
-                   WHERE tenant_id = $1 AND id = $2
-                   RETURNING chunks_embedded, chunks_total""",
-                *(tenant_id, document_id, version),
-            )
-        return Progress(done=row["chunks_embedded"], total=row["chunks_total"])
 
     @pg_errors
     async def mark_indexed(
