@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
 from ingest_svc.parsing import parse_document
+from ingest_svc.upload_rows import announces_parsing, claim
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
@@ -81,19 +82,7 @@ class IngestService:
         """
         tenant, doc_id = event.tenant_id, event.resolved_document_id()
         check_blob_key(tenant, doc_id, event.blob_key)
-        await self._check_owned(tenant, doc_id)
-        record, _ = await self._documents.create(
-            tenant,
-            doc_id,
-            filename=event.filename,
-            content_type=event.content_type,
-            sha256=event.sha256,
-            size_bytes=event.size_bytes,
-            blob_key=event.blob_key,
-            metadata=event.metadata,
-            version=event.version,
-            external_id=event.external_id,
-        )
+        record = await claim(self._documents, event)
         if record.status in (DocumentStatus.DELETED, DocumentStatus.INDEXED, DocumentStatus.FAILED):
             log.info("skip upload", extra={"document_id": str(doc_id), "status": record.status})
             return
@@ -102,7 +91,7 @@ class IngestService:
             # document's current content, so parsing them would index stale text.
             log.info("skip stale version", extra={"document_id": str(doc_id)})
             return
-        if record.status == DocumentStatus.UPLOADED:
+        if record.status == DocumentStatus.UPLOADED and announces_parsing(event):
             await self._documents.set_status(tenant, doc_id, DocumentStatus.PARSING)
             await self._lifecycle.announce(tenant, doc_id, DocumentStatus.PARSING)
         with stage("parse", {"file.name": event.filename}) as span:

@@ -39,9 +39,12 @@ from ragbus_tools.client import RagbusClient
 STAGES = {
     "queued (upload -> parsing)": (None, "parsing"),
     "parse + chunk (parsing -> embedding)": ("parsing", "embedding"),
+    "upload -> embedding (queued, parsed, chunked)": (None, "embedding"),
     "embed + store (embedding -> indexed)": ("embedding", "indexed"),
 }
-"""Stage name -> (status that starts it, ``None`` for the upload; status that ends it)."""
+"""Stage name -> (status that starts it, ``None`` for the upload; status that ends it).
+A small text is never announced ``parsing`` (``ingest_svc.upload_rows``): only the
+third stage counts it before ``embedding``."""
 
 
 @dataclass
