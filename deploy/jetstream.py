@@ -89,8 +89,8 @@ def _stream(
 
 DOCUMENTS_STREAM = _stream(
     "RAGBUS_DOCUMENTS",
-    "Document lifecycle events and commands (document.*)",
-    ["document.>"],
+    "Document lifecycle events and commands (document.*), index rebuilds (index.*)",
+    ["document.>", "index.>"],
     max_age_s=7 * DAY_S,
 )
 CHUNKS_STREAM = _stream(

@@ -120,6 +120,7 @@ def service_permissions() -> dict[str, Permissions]:
     queries, dlq = _name(QUERIES_STREAM), _name(DLQ_STREAM)
     gateway_publish = [
         *_tenants(s.DOCUMENT_UPLOADED, s.DOCUMENT_DELETE, s.QUERY_REQUESTED),
+        *_tenants(s.INDEX_REBUILD),  # a tenant admin starts a rebuild
         s.PASSAGES_RETRIEVE,
         s.QUESTION_CONDENSE,
         s.TEXTS_EMBED,
@@ -146,6 +147,7 @@ def service_permissions() -> dict[str, Permissions]:
                 *_Reads((documents,)).publish(),
                 *_tenants(s.CHUNKS_READY, s.DOCUMENT_STATUS, s.DOCUMENT_FAILED),
                 *_tenants(s.DOCUMENT_UPLOADED),  # the sweeper re-publishes stale work
+                *_tenants(s.INDEX_STATUS),  # a rebuild's replays, or its failure
             ),
             subscribe=(_INBOX,),
         ),
@@ -155,6 +157,7 @@ def service_permissions() -> dict[str, Permissions]:
                 *_Reads((chunks, documents)).publish(),
                 *_tenants(s.DOCUMENT_STATUS, s.DOCUMENT_INDEXED),
                 *_tenants(s.DOCUMENT_FAILED, s.DOCUMENT_DELETED),
+                *_tenants(s.INDEX_STATUS, s.INDEX_REBUILD),  # a rebuild's progress, replays
             ),
             subscribe=(_INBOX, s.TEXTS_EMBED),
             responses=True,

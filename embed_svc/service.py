@@ -3,6 +3,11 @@
 Every step is idempotent: point ids are the chunks' uuid5 ids, progress is summed
 over distinct batches, and ``indexed`` is reached once. Indexing a version makes it
 the searchable one (one row update); only then are older versions' vectors removed.
+
+A document's own batches go to the tenant's active index version, read when they
+are embedded and again when they are committed (the document is in progress, so no
+switch happens in between: ``IndexRebuilds.try_switch``). A batch replayed into a
+building version (``index_id``) is :mod:`embed_svc.index_builds`'s.
 """
 
 import asyncio
@@ -12,11 +17,14 @@ from uuid import UUID
 import numpy as np
 from nats.aio.msg import Msg
 
+from embed_svc.batch_targets import BatchTargets
 from embed_svc.chunk_records import chunk_records
+from embed_svc.index_builds import IndexBuilds
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import ForbiddenError, PermanentError
+from ragbus.index_targets import IndexTargets, OneIndex
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import VectorStore
 from ragbus.telemetry import stage
@@ -38,9 +46,14 @@ class EmbedService:
 
     Args:
         documents: Document status and progress store.
-        vectors: The vector store (Qdrant or pgvector).
-        embedder: The dense embedding model.
+        vectors: The vector store (Qdrant or pgvector) of every tenant, unless
+            ``targets`` says otherwise.
+        embedder: The dense embedding model, likewise.
         publisher: Event publisher.
+        targets: Each tenant's index versions, with their models and stores;
+            ``None``: ``vectors`` and ``embedder`` for everyone.
+        builds: Writes batches replayed into a building version; ``None``: such
+            batches are dropped.
     """
 
     def __init__(
@@ -49,12 +62,16 @@ class EmbedService:
         vectors: VectorStore,
         embedder: Embedder,
         publisher: Publisher,
+        *,
+        targets: IndexTargets | None = None,
+        builds: IndexBuilds | None = None,
     ) -> None:
         self._documents = documents
-        self._vectors = vectors
         self._embedder = embedder
         self._publisher = publisher
         self._lifecycle = DocumentLifecycle(documents, publisher)
+        self._targets = BatchTargets(targets or OneIndex(vectors, embedder), builds)
+        self._builds = builds
 
     async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
         """Whether each batch's document still wants it (not deleted, same version).
@@ -74,7 +91,8 @@ class EmbedService:
         trace_parent: Msg | None = None,
         wanted: list[bool] | None = None,
     ) -> list[Vectors]:
-        """Embed every live chunk of ``batches`` in one model call (CPU work in a thread).
+        """Embed every live chunk of ``batches``, one model call per index version's model
+        (usually one; CPU work in a thread).
 
         A batch whose document was deleted, or moved to another version, since it
         was published is not embedded: :meth:`commit` would drop it anyway, and a
@@ -90,20 +108,23 @@ class EmbedService:
             ``(0, dim)`` for a batch that is no longer wanted.
         """
         live = wanted if wanted is not None else await self.wanted(batches)
-        texts = [c.text for b, keep in zip(batches, live, strict=True) if keep for c in b.chunks]
-        if texts:
-            model = {"gen_ai.request.model": self._embedder.model_id}
+        targets = [
+            await self._targets.for_embedding(b) if keep else None
+            for b, keep in zip(batches, live, strict=True)
+        ]
+        out = [np.zeros((0, t.embedder.dim if t else 0), np.float32) for t in targets]
+        models = {id(t.embedder): t.embedder for t in targets if t is not None}
+        for key, embedder in models.items():  # one model call per model (usually one)
+            mine = [i for i, t in enumerate(targets) if t is not None and id(t.embedder) == key]
+            texts = [c.text for i in mine for c in batches[i].chunks]
+            model = {"gen_ai.request.model": embedder.model_id}
             attributes = {"gen_ai.operation.name": "embeddings", **model}
             # A batch mixes documents, so its span joins the first message's trace.
             with stage("embed_batch", attributes, message=trace_parent, batch_size=len(texts)):
-                matrix = await asyncio.to_thread(self._embedder.embed_documents, texts)
-        else:
-            matrix = np.zeros((0, self._embedder.dim), dtype=np.float32)
-        out, start = [], 0
-        for b, keep in zip(batches, live, strict=True):
-            n = len(b.chunks) if keep else 0
-            out.append(matrix[start : start + n])
-            start += n
+                matrix = await asyncio.to_thread(embedder.embed_documents, texts)
+            ends = np.cumsum([len(batches[i].chunks) for i in mine])
+            for i, end in zip(mine, ends, strict=True):
+                out[i] = matrix[end - len(batches[i].chunks) : end]
         return out
 
     async def _wanted(self, batch: ChunksReady) -> bool:
@@ -112,6 +133,8 @@ class EmbedService:
         except Exception:  # Postgres down: embed anyway, commit() checks again and retries
             log.warning("could not check the batch's document; embedding it", exc_info=True)
             return True
+        if batch.index_id is not None:  # a replay: wanted at the searchable version
+            return record is not None and record.searchable_version == batch.version
         return (
             record is not None
             and record.status != DocumentStatus.DELETED
@@ -133,9 +156,17 @@ class EmbedService:
         if len(vectors) != len(batch.chunks):
             await self._commit_skipped(batch)
             return
-        tenant, doc_id = batch.tenant_id, batch.document_id
+        target = await self._targets.for_writing(batch)
+        if target is None or batch.index_id is not None:  # a replay (None: it moved on)
+            if target is not None and self._builds is not None:
+                self._targets.check(batch, target)
+                await self._builds.commit(batch, vectors, target)
+            return
+        self._targets.check(batch, target)
+        tenant, doc_id, store = batch.tenant_id, batch.document_id, target.store
         with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
-            await self._vectors.upsert(chunk_records(batch), vectors)
+            await store.upsert(chunk_records(batch), vectors)
+        self._targets.written(batch)
         progress = await self._documents.record_batch(
             tenant,
             doc_id,
@@ -144,12 +175,12 @@ class EmbedService:
             chunk_count=len(batch.chunks),
         )
         if progress is None:  # deleted or re-versioned before or during the upsert
-            await self._clean_up_refused(batch)
+            await self._clean_up_refused(batch, store)
             return
         if progress.total and progress.done >= progress.total:
             # the last batch: ``indexed`` is announced next (also on a redelivery,
             # deduplicated), so an ``embedding`` announcement would say nothing new
-            await self._finish(batch, progress)
+            await self._finish(batch, progress, store)
             return
         await self._lifecycle.announce(
             tenant,
@@ -161,9 +192,14 @@ class EmbedService:
 
     async def _commit_skipped(self, batch: ChunksReady) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id
+        if batch.index_id is not None:  # a replay embed() skipped: retried if still wanted
+            if await self._targets.for_writing(batch) is not None:
+                raise RuntimeError(f"replayed batch {batch.batch_index} of {doc_id} not embedded")
+            return
         record = await self._documents.get(tenant, doc_id)
         if record is None or record.status == DocumentStatus.DELETED:
-            await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
+            for target in await self._targets.live(tenant):
+                await target.store.delete_document(tenant_id=tenant, document_id=doc_id)
             return
         if record.version != batch.version:
             log.info("stale batch dropped", extra={"document_id": str(doc_id)})
@@ -172,19 +208,19 @@ class EmbedService:
         # and deletes are final, but if it does, a retry embeds it (transient).
         raise RuntimeError(f"batch {batch.batch_index} of {doc_id} was not embedded")
 
-    async def _clean_up_refused(self, batch: ChunksReady) -> None:
+    async def _clean_up_refused(self, batch: ChunksReady, store: VectorStore) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id
         after = await self._documents.get(tenant, doc_id)
         if after is None or after.status == DocumentStatus.DELETED:
-            await self._vectors.delete_document(tenant_id=tenant, document_id=doc_id)
+            await store.delete_document(tenant_id=tenant, document_id=doc_id)
         elif after.version != batch.version and after.searchable_version != batch.version:
             # the new version's clean-up may already have run: remove what this wrote
             ids = [c.chunk_id for c in batch.chunks]
-            await self._vectors.delete_chunks(tenant_id=tenant, chunk_ids=ids)
+            await store.delete_chunks(tenant_id=tenant, chunk_ids=ids)
         # else an older version, still the searchable one: the upsert rewrote its
         # identical points, which the newer version's clean-up removes
 
-    async def _finish(self, batch: ChunksReady, progress: Progress) -> None:
+    async def _finish(self, batch: ChunksReady, progress: Progress, store: VectorStore) -> None:
         tenant, doc_id = batch.tenant_id, batch.document_id
         indexed_at = await self._documents.mark_indexed(tenant, doc_id, version=batch.version)
         if indexed_at is None:  # already indexed by an earlier delivery: re-announce (deduped)
@@ -193,7 +229,7 @@ class EmbedService:
                 return
             indexed_at = record.indexed_at
         assert indexed_at is not None
-        await self._drop_older_versions(tenant, doc_id, batch.version)
+        await self._drop_older_versions(store, tenant, doc_id, batch.version)
         await self._publisher.publish(
             DocumentIndexed(
                 tenant_id=tenant,
@@ -213,7 +249,9 @@ class EmbedService:
             msg_id=f"{doc_id}:{batch.version}:status:indexed",
         )
 
-    async def _drop_older_versions(self, tenant: str, doc_id: UUID, version: int) -> None:
+    async def _drop_older_versions(
+        self, store: VectorStore, tenant: str, doc_id: UUID, version: int
+    ) -> None:
         """Remove the vectors of other versions once ``version`` is the searchable one.
 
         Retrieval already ignores them (it returns only the searchable version), so
@@ -228,16 +266,20 @@ class EmbedService:
         if record is None or record.status == DocumentStatus.DELETED:
             return
         if record.searchable_version == version:
-            await self._vectors.delete_document(
-                tenant_id=tenant, document_id=doc_id, keep_version=version
-            )
+            await store.delete_document(tenant_id=tenant, document_id=doc_id, keep_version=version)
 
     async def fail(self, batch: ChunksReady, exc: PermanentError) -> None:
-        """Mark the batch's document failed with the reason and announce it."""
+        """Mark the batch's document failed with the reason and announce it (a replayed
+        batch's build fails instead, see ``IndexBuilds.fail``)."""
+        if batch.index_id is not None:
+            if self._builds is not None:
+                await self._builds.fail(batch, exc)
+            return
         await self._lifecycle.fail(batch.tenant_id, batch.document_id, exc, version=batch.version)
 
     async def delete(self, command: DeleteDocument) -> None:
-        """Remove every vector of the document and announce ``document.deleted``.
+        """Remove every vector of the document (in each live index version) and announce
+        ``document.deleted``.
 
         Raises:
             ForbiddenError: the document is another tenant's, or its row is not a
@@ -249,9 +291,8 @@ class EmbedService:
         record = await self._documents.get(tenant, doc_id)
         if record is not None and record.status != DocumentStatus.DELETED:
             raise ForbiddenError(f"document {doc_id} is not deleted")
-        await self._vectors.delete_document(
-            tenant_id=command.tenant_id, document_id=command.document_id
-        )
+        for target in await self._targets.live(tenant):
+            await target.store.delete_document(tenant_id=tenant, document_id=doc_id)
         await self._publisher.publish(
             DocumentDeleted(tenant_id=command.tenant_id, document_id=command.document_id),
             s.DOCUMENT_DELETED,

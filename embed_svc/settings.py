@@ -22,6 +22,12 @@ class EmbedSettings(BaseSettings):
         lane_discover_s: Seconds between looks for tenants with new pending batches
             (the longest a new tenant's first batch waits for its lane to open).
         lane_idle_close_s: Seconds a tenant's lane stays open with nothing pending.
+        index_keeper_s: Seconds between rounds of the index versions' keeper
+            (:mod:`embed_svc.index_keeper`: replays what a build lacks, switches a
+            complete one in, drops unused versions); 0 disables it.
+        index_grace_s: Seconds a replaced index version is kept after the switch
+            before its vectors are dropped (queries that read it just before the
+            switch still find it; a query takes well under a second).
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_EMBED_", extra="ignore")
@@ -34,3 +40,5 @@ class EmbedSettings(BaseSettings):
     max_deliver: int = Field(5, ge=1)
     lane_discover_s: float = Field(0.5, gt=0)
     lane_idle_close_s: float = Field(60.0, ge=0)
+    index_keeper_s: float = Field(5.0, ge=0)
+    index_grace_s: float = Field(300.0, ge=0)

@@ -11,9 +11,12 @@ from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
 from ingest_svc.sweeper import Sweeper
 from ragbus.bus import EventPublisher
+from ragbus.index_targets import IndexVersions
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
 from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas, ChunkQuotaSettings
+from ragbus.stores.index_rebuilds import IndexRebuilds
+from ragbus.stores.vector_indexes import VectorIndexes
 
 
 async def build(
@@ -29,6 +32,7 @@ async def build(
     settings = settings or IngestSettings()
     documents = await resources.documents()
     blobs = await resources.blob_store()
+    indexes = VectorIndexes(await resources.pool())
     service = IngestService(
         documents,
         blobs,
@@ -39,6 +43,9 @@ async def build(
         chunk_quotas=ChunkQuotas(
             await resources.pool(), ChunkLimits(**ChunkQuotaSettings().model_dump())
         ),
+        targets=IndexVersions(resources, indexes),
+        indexes=indexes,
+        rebuilds=IndexRebuilds(await resources.pool()),
     )
     if settings.sweep_interval_s > 0 and settings.stale_after_s > 0:
         Sweeper(

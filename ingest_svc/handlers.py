@@ -6,12 +6,12 @@ from deploy.jetstream import INGEST_DURABLE, consumer
 from ingest_svc.service import IngestService
 from ingest_svc.settings import IngestSettings
 from ragbus.subscribers import jetstream_handler
-from schemas import DeleteDocument, DocumentUploaded
+from schemas import DeleteDocument, DocumentUploaded, RebuildIndex
 from schemas import subjects as s
 
 
 def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter:
-    """Subscribe ingest_svc to ``document.uploaded`` and ``document.delete``.
+    """Subscribe ingest_svc to ``document.uploaded``, ``document.delete`` and ``index.rebuild``.
 
     Ack policy (manual, :func:`ragbus.subscribers.jetstream_handler`): ack after the
     chunks are published and the status committed; a permanent error marks the
@@ -27,6 +27,9 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
         max_deliver=settings.max_deliver,
     )
     deletes = consumer("ingest-svc-delete", s.every_tenant(s.DOCUMENT_DELETE), ack_wait_s=30.0)
+    rebuilds = consumer(
+        "ingest-svc-index", s.every_tenant(s.INDEX_REBUILD), ack_wait_s=settings.ack_wait_s
+    )
 
     @jetstream_handler(
         router,
@@ -42,5 +45,11 @@ def build_router(service: IngestService, settings: IngestSettings) -> NatsRouter
     @jetstream_handler(router, deletes)
     async def delete_document_blob(command: DeleteDocument) -> None:
         await service.delete_blob(command)
+
+    # Replays the tenant's documents into a building index version (publishes only).
+    @jetstream_handler(router, rebuilds, heartbeat_s=settings.heartbeat_s)
+    async def replay_index(command: RebuildIndex) -> None:
+        if service.replay is not None:
+            await service.replay.replay(command)
 
     return router

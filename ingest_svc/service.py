@@ -5,19 +5,24 @@ No NATS or HTTP here: the publisher, repository and blob store are ports.
 
 import asyncio
 import logging
+from dataclasses import replace
 from uuid import UUID
 
 from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.index_ingest import IndexReplay
 from ingest_svc.parsing import parse_document
 from ingest_svc.upload_rows import announces_parsing, claim
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
 from ragbus.embedding import Embedder
 from ragbus.errors import DocumentTooLargeError, EmptyDocumentError, ForbiddenError, PermanentError
+from ragbus.index_targets import IndexTargets
 from ragbus.prompt_injection import addresses_assistant
 from ragbus.stores.blobs import BlobStore
 from ragbus.stores.chunk_quotas import ChunkLimits, ChunkQuotas
 from ragbus.stores.documents import DocumentRepository
+from ragbus.stores.index_rebuilds import IndexRebuilds
+from ragbus.stores.vector_indexes import VectorIndexes
 from ragbus.telemetry import stage
 from ragbus.tenancy import check_blob_key
 from schemas import (
@@ -47,6 +52,11 @@ class IngestService:
         overlap_tokens: Tokens shared by consecutive chunks.
         max_document_bytes: Largest document accepted, in bytes.
         chunk_quotas: Each tenant's chunk limits; ``None``: the defaults for all.
+        targets: Each tenant's index version, whose model's tokenizer cuts its
+            chunks; ``None``: ``embedder``'s for every tenant.
+        indexes: Index versions, and ``rebuilds`` their builds: with both (and
+            ``targets``), uploads replayed into a building version are served
+            (:class:`~ingest_svc.index_ingest.IndexReplay`), else skipped.
     """
 
     def __init__(
@@ -59,6 +69,9 @@ class IngestService:
         overlap_tokens: int = 32,
         max_document_bytes: int = 50 * 1024 * 1024,
         chunk_quotas: ChunkQuotas | None = None,
+        targets: IndexTargets | None = None,
+        indexes: VectorIndexes | None = None,
+        rebuilds: IndexRebuilds | None = None,
     ) -> None:
         self._documents = documents
         self._blobs = blobs
@@ -70,6 +83,11 @@ class IngestService:
         )
         self._max_bytes = max_document_bytes
         self._quotas = chunk_quotas
+        self._targets = targets
+        self.replay: IndexReplay | None = None
+        if targets is not None and indexes is not None and rebuilds is not None:
+            ports = (targets, indexes, rebuilds, publisher)
+            self.replay = IndexReplay(documents, self._load, *ports, self._batches, self._chunking)
 
     async def ingest(self, event: DocumentUploaded) -> None:
         """Parse and chunk one upload; idempotent under redelivery.
@@ -80,6 +98,10 @@ class IngestService:
                 more chunks than the tenant's limits allow: ``too_many_chunks``).
             RetryableError: a store or NATS was unavailable.
         """
+        if event.index_id is not None:  # a rebuild's replay: the document's row stays
+            if self.replay is not None:
+                await self.replay.ingest(event)
+            return
         tenant, doc_id = event.tenant_id, event.resolved_document_id()
         check_blob_key(tenant, doc_id, event.blob_key)
         record = await claim(self._documents, event)
@@ -107,9 +129,11 @@ class IngestService:
         at_least = -(-chars // self._chunking.max_chars)
         limits.check(event.filename, at_least, len(data), parsed.page_count)
         strategy = event.chunking or ChunkingStrategy.TOKEN_WINDOW
+        model = await self._active_model(tenant)
+        config = replace(self._chunking, max_tokens=model.max_tokens)
         with stage("chunk", {"ragbus.chunking": str(strategy)}) as span:
             chunks = await asyncio.to_thread(
-                chunk_document, parsed, self._embedder.tokenizer, self._chunking, strategy
+                chunk_document, parsed, model.tokenizer, config, strategy
             )
             span.set_attribute("ragbus.chunks", len(chunks))
         if not chunks:
@@ -145,7 +169,12 @@ class IngestService:
             )
 
     async def fail(self, event: DocumentUploaded, exc: PermanentError) -> None:
-        """Mark the document failed with the reason and announce it."""
+        """Mark the document failed with the reason and announce it (a replayed one:
+        its build fails instead, see ``IndexReplay.fail``)."""
+        if event.index_id is not None:
+            if self.replay is not None:
+                await self.replay.fail(event, exc)
+            return
         await self._lifecycle.fail(
             event.tenant_id, event.resolved_document_id(), exc, version=event.version
         )
@@ -164,6 +193,14 @@ class IngestService:
             raise ForbiddenError(f"document {command.document_id} is not deleted")
         if record is not None and record.blob_key:
             await self._blobs.delete(record.blob_key)
+
+    async def _active_model(self, tenant: str) -> Embedder:
+        """The model whose tokenizer cuts the tenant's chunks: its active index version's,
+        read under the pointer's shared lock (``VectorIndexes.active``)."""
+        if self._targets is None:
+            return self._embedder
+        index = await self._targets.active_index(tenant, wait_for_switch=True)
+        return await self._targets.embedder(index, tokens_only=True)
 
     async def _check_owned(self, tenant: str, doc_id: UUID) -> None:
         if await self._documents.held_elsewhere(tenant, doc_id):
@@ -213,6 +250,7 @@ class IngestService:
                 batch_index=i,
                 batch_count=len(groups),
                 total_chunks=len(chunks),
+                index_id=event.index_id,
                 chunks=[
                     ChunkPayload(
                         chunk_id=chunk_id(event.tenant_id, doc_id, version, c.index),

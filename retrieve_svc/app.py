@@ -5,9 +5,11 @@ import asyncio
 from faststream.nats import NatsRouter
 
 from ragbus.bus import EventPublisher
+from ragbus.index_targets import IndexVersions
 from ragbus.llm.client import LlmClient
 from ragbus.resources import Resources
 from ragbus.runtime import run_services
+from ragbus.stores.vector_indexes import VectorIndexes
 from ragbus.stores.vectors.base import Fusion
 from retrieve_svc.cross_encoder import CrossEncoderReranker
 from retrieve_svc.document_filters import DocumentFilters
@@ -83,6 +85,7 @@ async def build(
         retrieve_config(settings),
         reranker=reranker,
         expander=build_expander(settings),
+        targets=IndexVersions(resources, VectorIndexes(await resources.pool())),
     )
     requests = RetrieveRequests(service, await resources.queries(), publisher)
     return build_router(requests, settings)

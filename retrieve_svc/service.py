@@ -10,6 +10,10 @@ document ids (Postgres); the vector store searches within the tenant (always) an
 those ids; invisible versions are dropped; ``min_score`` cuts; MMR, if asked, picks
 ``top_k`` diverse passages from a candidate set ``mmr_candidates`` times larger.
 
+The index version searched is the tenant's active one, read once at the start of a
+query (``IndexTargets.active``), so every search of a query reads one version, also
+while a new one is being built or switched to.
+
 A request's ``technique`` (see :mod:`retrieve_svc.techniques`) may first ask the LLM:
 ``multi_query`` searches the question and its rewrites and fuses the lists by RRF;
 ``hyde`` searches with the embedding of a drafted answer passage (and, in ``hybrid``,
@@ -25,6 +29,7 @@ from uuid import UUID
 
 from ragbus.embedding import Embedder, Vectors
 from ragbus.errors import PermanentError
+from ragbus.index_targets import IndexTarget, IndexTargets, OneIndex
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore, rrf_fuse
 from ragbus.telemetry import stage
@@ -62,6 +67,7 @@ class _Query:
     document_ids: list[UUID] | None
     with_vectors: bool
     fusion: Fusion
+    store: VectorStore
 
 
 class RetrieveService:
@@ -75,6 +81,8 @@ class RetrieveService:
         config: Default mode, fusion, overfetch, cache size, MMR and rerank candidates.
         reranker: Reorders the best candidates; ``None``: no reranking.
         expander: The LLM of ``multi_query`` and ``hyde``; ``None``: they are refused.
+        targets: Each tenant's active index version, with its model and store;
+            ``None``: ``vectors`` and ``embedder`` for every tenant.
     """
 
     def __init__(
@@ -87,6 +95,7 @@ class RetrieveService:
         *,
         reranker: Reranker | None = None,
         expander: QueryExpander | None = None,
+        targets: IndexTargets | None = None,
     ) -> None:
         self._reranker = reranker
         self._expander = expander
@@ -96,6 +105,8 @@ class RetrieveService:
         self._filters = filters
         self.config = config or RetrieveConfig()
         self.cache = QueryEmbeddingCache(embedder, max_entries=self.config.cache_size)
+        self._targets = targets or OneIndex(vectors, embedder)
+        self._caches = {id(embedder): self.cache}  # a question cache per model
 
     async def retrieve(
         self,
@@ -136,12 +147,14 @@ class RetrieveService:
         )
         mmr = options.mmr_lambda is not None
         t0 = time.perf_counter()
+        target = await self._targets.active(tenant_id)  # one version for the whole query
         queries = await self._expand(plan, question)  # (search text, text to embed)
         te = time.perf_counter()
         vectors: list[Vectors | None] = [None] * len(queries)
         if plan.mode != "sparse" or mmr:
+            texts = [e for _, e in queries]
             with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                vectors = await asyncio.to_thread(self._embed, plan, [e for _, e in queries])
+                vectors = await asyncio.to_thread(self._embed, plan, texts, target)
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
@@ -155,7 +168,7 @@ class RetrieveService:
             if options.group_by is not None:
                 fusion = replace(fusion, group_by=options.group_by)
             searches = [
-                _Query(tenant_id, text, plan.mode, vector, ids, mmr, fusion)
+                _Query(tenant_id, text, plan.mode, vector, ids, mmr, fusion, target.store)
                 for (text, _), vector in zip(queries, vectors, strict=True)
             ]
             lists = await asyncio.gather(*(self._search_visible(q, limit) for q in searches))
@@ -191,11 +204,16 @@ class RetrieveService:
             raise PermanentError("the LLM drafted no passage for hyde", code="llm_empty_reply")
         return [(question, draft)]
 
-    def _embed(self, plan: Plan, texts: list[str]) -> list[Vectors | None]:
-        """One query vector per text (blocking). hyde's draft is embedded as a passage."""
+    def _embed(self, plan: Plan, texts: list[str], target: IndexTarget) -> list[Vectors | None]:
+        """One query vector per text with the version's model (blocking). hyde's draft is
+        embedded as a passage."""
         if plan.expansion == "hyde":
-            return [self._embedder.embed_documents(texts)[0]]
-        return [self.cache.embed(text) for text in texts]
+            return [target.embedder.embed_documents(texts)[0]]
+        cache = self._caches.get(id(target.embedder))
+        if cache is None:
+            cache = QueryEmbeddingCache(target.embedder, max_entries=self.config.cache_size)
+            self._caches[id(target.embedder)] = cache
+        return [cache.embed(text) for text in texts]
 
     def _fuse(self, lists: Sequence[list[ScoredChunk]], limit: int) -> list[ScoredChunk]:
         """Weighted RRF of multi_query's lists; the original question's list is first."""
@@ -222,7 +240,7 @@ class RetrieveService:
     async def _search(self, q: _Query, limit: int, ids: Sequence[UUID] | None) -> list[ScoredChunk]:
         attributes = {"db.operation.name": "search", "ragbus.search.mode": q.mode}
         with stage("vector_search", attributes) as span:
-            hits = await self._vectors.search(
+            hits = await q.store.search(
                 tenant_id=q.tenant_id,
                 vector=q.vector,
                 top_k=limit,

@@ -34,6 +34,7 @@ from schemas.embeddings import (
     TextsEmbedded,
 )
 from schemas.envelope import SCHEMA_VERSION, Envelope
+from schemas.indexes import EmbeddingPrecision, IndexState, IndexStatusChanged, RebuildIndex
 from schemas.queries import (
     AnswerDelta,
     AnswerFailed,
@@ -72,11 +73,15 @@ __all__ = [
     "DocumentUploaded",
     "EmbedErrorCode",
     "EmbedTexts",
+    "EmbeddingPrecision",
     "Envelope",
+    "IndexState",
+    "IndexStatusChanged",
     "Passage",
     "PassagesRetrieved",
     "Progress",
     "QueryRequested",
+    "RebuildIndex",
     "RetrievePassages",
     "TextsEmbedded",
     "Timings",

@@ -14,6 +14,7 @@ from schemas.documents import (
     DocumentUploaded,
 )
 from schemas.embeddings import EmbedTexts, TextsEmbedded
+from schemas.indexes import IndexStatusChanged, RebuildIndex
 from schemas.queries import (
     AnswerDelta,
     AnswerFailed,
@@ -32,6 +33,8 @@ EVENTS: dict[str, type[BaseModel]] = {
     s.DOCUMENT_DELETE: DeleteDocument,
     s.DOCUMENT_DELETED: DocumentDeleted,
     s.CHUNKS_READY: ChunksReady,
+    s.INDEX_REBUILD: RebuildIndex,
+    s.INDEX_STATUS: IndexStatusChanged,
     s.QUERY_REQUESTED: QueryRequested,
     s.CONTEXT_RETRIEVED: ContextRetrieved,
     s.ANSWER_DELTA: AnswerDelta,

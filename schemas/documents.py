@@ -145,6 +145,10 @@ class DocumentUploaded(Envelope):
         chunking: Chunking strategy. The gateway sets the one asked for with the
             upload, else the tenant's default; ``None`` (no choice made anywhere)
             makes ingest_svc use ``token_window``.
+        index_id: The index version a rebuild replays this document into
+            (``index.rebuild``); its chunks go to that version only and the
+            document's own status and progress are not touched. Absent for the
+            document's own ingestion, whose chunks go to the tenant's active index.
     """
 
     document_id: UUID | None = None
@@ -158,6 +162,7 @@ class DocumentUploaded(Envelope):
     version: int = Field(default=1, ge=1)
     external_id: str | None = Field(default=None, min_length=1, max_length=512)
     chunking: ChunkingStrategy | None = None
+    index_id: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -214,7 +219,8 @@ class ChunksReady(Envelope):
     """A bounded batch of a document's chunks is ready to embed (subject ``chunks.ready``).
 
     A document with N chunks produces ``ceil(N / 64)`` of these; ``batch_index`` runs
-    from 0 to ``batch_count - 1``.
+    from 0 to ``batch_count - 1``. ``index_id``: the index version a rebuild replays
+    the document into (see ``DocumentUploaded.index_id``); absent: the active one.
     """
 
     document_id: UUID
@@ -225,6 +231,7 @@ class ChunksReady(Envelope):
     batch_count: int = Field(ge=1)
     total_chunks: int = Field(ge=1)
     chunks: list[ChunkPayload] = Field(min_length=1, max_length=MAX_CHUNKS_PER_BATCH)
+    index_id: int | None = Field(default=None, ge=1)
 
 
 class Progress(BaseModel):

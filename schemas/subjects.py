@@ -10,7 +10,9 @@ permissions can say "this client publishes and receives only tenant T's":
 - ``query.requested.<tenant>``: clients and the gateway publish; retrieve consumes;
 - ``answer.ready.<tenant>``, ``answer.failed.<tenant>`` and
   ``answer.delta.<tenant>.<query_id>``: services publish, clients receive their own;
-- ``chunks.ready.<tenant>``: internal (ingest to embed).
+- ``chunks.ready.<tenant>``: internal (ingest to embed);
+- ``index.rebuild.<tenant>``, ``index.status.<tenant>``: internal (a rebuild of the
+  tenant's index: gateway and embed to ingest; its progress, from ingest and embed).
 
 ``context.retrieved``, the request-reply subjects and ``dlq.>`` are internal: only
 services may use them. A tenant's token is its id with ``.`` written ``~``
@@ -30,6 +32,11 @@ CHUNKS_READY: Final = "chunks.ready"
 """Family of the per-tenant chunk subjects: a batch is published on
 ``chunks.ready.<tenant token>`` (see :func:`chunks_ready_for`), so embed_svc can
 serve tenants in turn instead of first come, first served."""
+
+INDEX_REBUILD: Final = "index.rebuild"
+"""Command family: replay a tenant's documents into a new index version."""
+INDEX_STATUS: Final = "index.status"
+"""Family of an index version's progress and state changes."""
 
 QUERY_REQUESTED: Final = "query.requested"
 CONTEXT_RETRIEVED: Final = "context.retrieved"
@@ -53,6 +60,8 @@ TENANT_SCOPED: Final = frozenset(
         DOCUMENT_DELETE,
         DOCUMENT_DELETED,
         CHUNKS_READY,
+        INDEX_REBUILD,
+        INDEX_STATUS,
         QUERY_REQUESTED,
         ANSWER_READY,
         ANSWER_FAILED,
