@@ -15,6 +15,7 @@ from ragbus_tools.keys_cli import keys_app, signing_app, tenants_app
 from ragbus_tools.mcp_cli import mcp
 from ragbus_tools.nats_cli import nats_app, nats_secrets
 from ragbus_tools.process_cli import status, up_processes
+from ragbus_tools.reindex_cli import reindex
 from ragbus_tools.schemas_cli import schemas_app
 
 app = typer.Typer(help="ragbus: event-driven RAG over NATS.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(signing_app, name="signing-keys")
 app.add_typer(nats_app, name="nats")
 app.command("nats-secrets")(nats_secrets)
+app.command()(reindex)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOpt = Annotated[

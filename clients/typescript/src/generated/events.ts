@@ -32,6 +32,15 @@ export type DocumentStatus = "uploaded" | "parsing" | "embedding" | "indexed" | 
  * last ones repeated at the start of the next chunk.
  */
 export type ChunkingStrategy = "token_window" | "structure" | "sentence";
+/**
+ * Lifecycle of an index version.
+ *
+ * ``building`` -> ``active`` (the switch) -> ``retired`` (replaced; its vectors are
+ * dropped after a grace period) -> ``dropped``. A build may instead end
+ * ``aborted`` (by an admin) or ``failed`` (a document could not be replayed); its
+ * vectors are dropped at once and the active version is untouched.
+ */
+export type IndexState = "building" | "active" | "retired" | "aborted" | "failed" | "dropped";
 
 /**
  * Every ragbus event by subject family (schemas/jsonschema/v2).
@@ -49,6 +58,8 @@ export interface RagbusEvents {
   "document.indexed": DocumentIndexed;
   "document.status": DocumentStatusChanged;
   "document.uploaded": DocumentUploaded;
+  "index.rebuild": RebuildIndex;
+  "index.status": IndexStatusChanged;
   "passages.retrieve": RetrievePassages;
   "passages.retrieve.reply": PassagesRetrieved;
   "query.requested": QueryRequested;
@@ -177,7 +188,8 @@ export interface Usage {
  * A bounded batch of a document's chunks is ready to embed (subject ``chunks.ready``).
  *
  * A document with N chunks produces ``ceil(N / 64)`` of these; ``batch_index`` runs
- * from 0 to ``batch_count - 1``.
+ * from 0 to ``batch_count - 1``. ``index_id``: the index version a rebuild replays
+ * the document into (see ``DocumentUploaded.index_id``); absent: the active one.
  */
 export interface ChunksReady {
   batch_count: number;
@@ -190,6 +202,7 @@ export interface ChunksReady {
   document_id: string;
   event_id?: string;
   filename: string;
+  index_id?: number | null;
   occurred_at?: string;
   principal_id?: string | null;
   schema_version?: 2;
@@ -427,6 +440,10 @@ export interface Progress {
  *     chunking: Chunking strategy. The gateway sets the one asked for with the
  *         upload, else the tenant's default; ``None`` (no choice made anywhere)
  *         makes ingest_svc use ``token_window``.
+ *     index_id: The index version a rebuild replays this document into
+ *         (``index.rebuild``); its chunks go to that version only and the
+ *         document's own status and progress are not touched. Absent for the
+ *         document's own ingestion, whose chunks go to the tenant's active index.
  */
 export interface DocumentUploaded {
   blob_key?: string | null;
@@ -436,6 +453,7 @@ export interface DocumentUploaded {
   event_id?: string;
   external_id?: string | null;
   filename: string;
+  index_id?: number | null;
   inline_text?: string | null;
   metadata?: {
     [k: string]: unknown;
@@ -447,6 +465,42 @@ export interface DocumentUploaded {
   size_bytes?: number | null;
   tenant_id: string;
   version?: number;
+}
+/**
+ * Command: replay the tenant's documents into index version ``index_id``
+ * (subject ``index.rebuild``).
+ *
+ * The gateway sends it when a tenant admin starts a rebuild; embed_svc sends it
+ * again for documents the version still lacks (indexed during the rebuild, or
+ * whose replay stalled). ingest_svc replays only those, so a repeat is harmless.
+ */
+export interface RebuildIndex {
+  event_id?: string;
+  index_id: number;
+  occurred_at?: string;
+  principal_id?: string | null;
+  schema_version?: 2;
+  tenant_id: string;
+}
+/**
+ * An index version moved or made progress (subject ``index.status``).
+ *
+ * Attributes:
+ *     index_id: The index version.
+ *     status: Its state now.
+ *     progress: Documents indexed in it out of those it needs (while building).
+ *     error: Why a build failed.
+ */
+export interface IndexStatusChanged {
+  error?: string | null;
+  event_id?: string;
+  index_id: number;
+  occurred_at?: string;
+  principal_id?: string | null;
+  progress?: Progress;
+  schema_version?: 2;
+  status: IndexState;
+  tenant_id: string;
 }
 /**
  * Request: top-k passages for a question, no generation (subject ``passages.retrieve``).
