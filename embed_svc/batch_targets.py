@@ -9,7 +9,9 @@ no delivery). So when the version cannot be read at embedding time, a document's
 batch is embedded with the tenant's last known active version's model (the
 deployment's if none), and its commit refuses vectors of another model than the
 version it then reads (a retry embeds them again); a replayed batch is not embedded
-and its commit retries.
+and its commit retries. Nor does a replayed batch's failure (its version's model
+cannot be loaded, say) fail the pull: only its own commit meets it, and fails the
+build, not the documents embedded beside it.
 """
 
 from collections import OrderedDict
@@ -45,9 +47,11 @@ class BatchTargets:
         longer wanted, or one whose version could not be read)."""
         try:
             target = await self.for_writing(batch)
-        except RetryableError:
+        except Exception as exc:
             if batch.index_id is not None:
-                return None
+                return None  # its commit reads the version again and settles that error
+            if not isinstance(exc, RetryableError):
+                raise
             target = self._last.get(batch.tenant_id) or await self._targets.target(
                 deployment_index(batch.tenant_id)
             )

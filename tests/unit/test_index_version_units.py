@@ -13,7 +13,7 @@ from embed_svc.service import EmbedService
 from gateway.index_admin import RebuildRequest
 from ingest_svc.index_ingest import _chunking
 from ragbus.embedding.fake import FakeEmbedder
-from ragbus.errors import RetryableError
+from ragbus.errors import ModelUnavailableError, RetryableError
 from ragbus.index_targets import IndexTarget
 from ragbus.stores.index_rebuilds import SwitchCheck
 from ragbus.stores.vector_indexes import VectorIndex, deployment_index
@@ -120,6 +120,29 @@ async def test_with_postgres_down_a_batch_is_embedded_for_the_last_known_version
     targets.by_tenant["u"] = target(6, dim=16)  # u had switched to another model
     with pytest.raises(RetryableError, match="embedded by another model"):
         await service.commit(unseen, vectors[1])  # a redelivery embeds it again
+
+
+class BrokenBuilds:
+    """A build whose model cannot be loaded."""
+
+    async def target(self, batch: ChunksReady) -> IndexTarget:
+        raise ModelUnavailableError("no such model: example/missing")
+
+
+async def test_a_replay_whose_model_cannot_load_fails_alone_at_its_commit() -> None:
+    service = EmbedService(
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        FakeEmbedder(dim=4),
+        None,  # type: ignore[arg-type]
+        targets=Targets(t=target(None, dim=8)),
+        builds=BrokenBuilds(),  # type: ignore[arg-type]
+    )
+    own, replay = batch("t", 2), batch("t", 1).model_copy(update={"index_id": 3})
+    vectors = await service.embed([own, replay], wanted=[True, True])
+    assert [v.shape[0] for v in vectors] == [2, 0]  # the document beside it is embedded
+    with pytest.raises(ModelUnavailableError):  # settled as permanent: the build fails
+        await service.commit(replay, vectors[1])
 
 
 async def test_every_search_of_a_query_reads_the_version_active_when_it_started() -> None:
