@@ -11,6 +11,7 @@ new one's vectors are dropped.
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -52,6 +53,7 @@ class IndexAdmin:
         rebuilds: Their builds' progress.
         publisher: Publishes ``index.rebuild``.
         infra: The deployment's model and precision (shown for versions that use them).
+        models: Other models a rebuild may choose (``RAGBUS_GATEWAY_INDEX_MODELS``).
     """
 
     def __init__(
@@ -60,11 +62,13 @@ class IndexAdmin:
         rebuilds: IndexRebuilds,
         publisher: Publisher,
         infra: InfraSettings,
+        models: Sequence[str] = (),
     ) -> None:
         self._indexes = indexes
         self._rebuilds = rebuilds
         self._publisher = publisher
         self._infra = infra
+        self._models = {infra.embed_model, *models}
 
     async def status(self, tenant_id: str) -> dict[str, Any]:
         """``{"active", "building", "versions"}``: the active version, the one being
@@ -82,8 +86,13 @@ class IndexAdmin:
         """Start a rebuild of the caller's tenant.
 
         Raises:
-            HTTPException: 409 when one is running or a document cannot be replayed.
+            HTTPException: 400 for a model the deployment does not offer (a tenant
+                admin must not make the services download or load any model); 409
+                when one is running or a document cannot be replayed.
         """
+        if request.model is not None and request.model not in self._models:
+            offered = ", ".join(sorted(self._models))
+            raise HTTPException(400, f"model {request.model!r} is not offered here: {offered}")
         active = await self._indexes.active(identity.tenant_id)
         try:
             index = await self._indexes.start(

@@ -26,6 +26,10 @@ class GatewaySettings(BaseSettings):
         cors_origins: Origins, comma-separated, whose browser pages may call the API
             (``RAGBUS_GATEWAY_CORS_ORIGINS=https://app.example.com``; ``*`` for any);
             empty (the default): no CORS headers, only the gateway's own web app.
+        index_models: Embedding models, comma-separated, that a tenant admin may
+            rebuild the tenant's index with, besides the deployment's own
+            (``RAGBUS_EMBED_MODEL``); each must be loadable where the services run.
+            Empty (the default): only the deployment's, at either precision.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGBUS_GATEWAY_", extra="ignore")
@@ -40,11 +44,12 @@ class GatewaySettings(BaseSettings):
     max_json_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     public_nats_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    index_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "index_models", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """Accept ``a,b`` from the environment as well as a list."""
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value

@@ -20,8 +20,11 @@ async def index_admin(request: Request) -> IndexAdmin:
     """The index versions on the gateway's pool and publisher."""
     resources = request.app.state.resources
     pool = await resources.pool()
-    publisher = request.app.state.gateway.publisher
-    return IndexAdmin(VectorIndexes(pool), IndexRebuilds(pool), publisher, resources.infra)
+    state = request.app.state.gateway
+    models = state.settings.index_models
+    return IndexAdmin(
+        VectorIndexes(pool), IndexRebuilds(pool), state.publisher, resources.infra, models
+    )
 
 
 IndexAdminDep = Annotated[IndexAdmin, Depends(index_admin)]
@@ -40,7 +43,8 @@ async def rebuild_index(
 ) -> dict[str, Any]:
     """Build a new index version (another model, precision or chunking) from the
     tenant's documents while queries keep using the active one; it is switched in
-    when every document is indexed in it. 409 when one is being built already, or
+    when every document is indexed in it. 400 for a model the deployment does not
+    offer (``RAGBUS_GATEWAY_INDEX_MODELS``); 409 when one is being built already, or
     when some document cannot be replayed (sent as inline text over NATS)."""
     return await indexes.start(admin, body)
 

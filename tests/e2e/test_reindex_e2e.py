@@ -158,6 +158,9 @@ async def test_an_aborted_rebuild_leaves_the_active_index_answering(stack):
     async with http:
         await index_texts(stack.url, key, {f"{t}.txt": notes(t) for t in TOPICS[:3]})
         before = await every_chunk(http)
+        elsewhere = {"model": "example/any-model-from-the-internet"}
+        refused = await http.post("/v1/admin/index/rebuild", json=elsewhere)
+        assert refused.status_code == 400 and "is not offered here" in refused.json()["detail"]
         started = await http.post("/v1/admin/index/rebuild", json={"chunking": "sentence"})
         assert started.status_code == 202, started.text
         building = started.json()["index"]

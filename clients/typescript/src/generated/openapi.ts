@@ -179,7 +179,8 @@ export interface paths {
          * Rebuild Index
          * @description Build a new index version (another model, precision or chunking) from the
          *     tenant's documents while queries keep using the active one; it is switched in
-         *     when every document is indexed in it. 409 when one is being built already, or
+         *     when every document is indexed in it. 400 for a model the deployment does not
+         *     offer (``RAGBUS_GATEWAY_INDEX_MODELS``); 409 when one is being built already, or
          *     when some document cannot be replayed (sent as inline text over NATS).
          */
         post: operations["rebuild_index_v1_admin_index_rebuild_post"];
