@@ -1,7 +1,8 @@
 """Every test checks something: a test that asserts nothing cannot fail.
 
 A test passes this check when its body holds an ``assert``, ``pytest.raises``,
-``pytest.fail``, ``pytest.warns`` or a ``numpy.testing.assert_*`` call, or calls a
+``pytest.fail``, ``pytest.warns``, a ``numpy.testing.assert_*`` call or a
+Playwright assertion (``expect(locator).to_*``, which waits and fails), or calls a
 helper that does: a function of its own module, or one imported from ``tests.*``,
 followed transitively. A test whose only check is that nothing raises should say
 so with an assertion on the state it leaves.
@@ -45,6 +46,16 @@ def helpers(module: str) -> dict[str, tuple[str, Function]]:
     return found
 
 
+def is_playwright_expect(func: ast.expr) -> bool:
+    """``expect(x).to_have_text(...)``: Playwright's assertions, named ``to_*``."""
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr.startswith(("to_", "not_to_"))
+        and isinstance(func.value, ast.Call)
+        and ast.unparse(func.value.func) == "expect"
+    )
+
+
 def checks_directly(fn: Function) -> bool:
     for node in ast.walk(fn):
         if isinstance(node, ast.Assert):
@@ -52,6 +63,8 @@ def checks_directly(fn: Function) -> bool:
         if isinstance(node, ast.Call):
             called = ast.unparse(node.func)
             if called in CHECKS or ".testing.assert_" in called:
+                return True
+            if is_playwright_expect(node.func):
                 return True
     return False
 
@@ -89,6 +102,8 @@ def test_a_test_without_a_check_is_found() -> None:
         "def helper():\n    assert True\n"
         "def test_checks():\n    helper()\n"
         "def test_checks_nothing():\n    print('ran')\n"
+        "async def test_expects():\n    await expect(page).to_have_title('x')\n"
+        "async def test_only_waits():\n    await expect_later(page).to_have_title('x')\n"
     )
     TREES["tests.unit.scratch"] = tree
     try:
@@ -98,7 +113,12 @@ def test_a_test_without_a_check_is_found() -> None:
         }
     finally:
         del TREES["tests.unit.scratch"]
-    assert verdicts == {"test_checks": True, "test_checks_nothing": False}
+    assert verdicts == {
+        "test_checks": True,
+        "test_checks_nothing": False,
+        "test_expects": True,
+        "test_only_waits": False,
+    }
 
 
 def test_every_test_checks_something() -> None:
