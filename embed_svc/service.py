@@ -12,6 +12,7 @@ building version (``index_id``) is :mod:`embed_svc.index_builds`'s.
 
 import asyncio
 import logging
+from datetime import datetime
 from uuid import UUID
 
 import numpy as np
@@ -74,16 +75,23 @@ class EmbedService:
         self._builds = builds
 
     async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
-        """Whether each batch's document still wants it (not deleted, same version).
+        """Whether each batch's document still wants it (``BatchState.wants``).
 
-        The reads run concurrently and before the model's turn, so they never keep
-        the model waiting. A read that fails (Postgres down) says "wanted": the
-        batch is embedded and :meth:`commit` checks again and retries.
+        One read for the whole pull, before the model's turn. A read that fails
+        (Postgres down) says "wanted": :meth:`commit` checks again and retries.
 
         Returns:
             One flag per batch, in order.
         """
-        return list(await asyncio.gather(*(self._wanted(b) for b in batches)))
+        keys = [(b.tenant_id, b.document_id) for b in batches]
+        try:
+            states = await self._documents.batch_states(keys)
+        except Exception:  # Postgres down: embed anyway, commit() checks again and retries
+            log.warning("could not check the batches' documents; embedding them", exc_info=True)
+            return [True] * len(batches)
+        found = [states.get(key) for key in keys]
+        return [f is not None and f.wants(b.version, b.index_id is not None)
+                for f, b in zip(found, batches, strict=True)]  # fmt: skip
 
     async def embed(
         self,
@@ -127,27 +135,14 @@ class EmbedService:
                 out[i] = matrix[end - len(batches[i].chunks) : end]
         return out
 
-    async def _wanted(self, batch: ChunksReady) -> bool:
-        try:
-            record = await self._documents.get(batch.tenant_id, batch.document_id)
-        except Exception:  # Postgres down: embed anyway, commit() checks again and retries
-            log.warning("could not check the batch's document; embedding it", exc_info=True)
-            return True
-        if batch.index_id is not None:  # a replay: wanted at the searchable version
-            return record is not None and record.searchable_version == batch.version
-        return (
-            record is not None
-            and record.status != DocumentStatus.DELETED
-            and record.version == batch.version
-        )
-
     async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
         """Upsert one batch's vectors, record progress, and mark indexed when complete.
 
-        ``record_batch`` checks the document under its row lock, so a batch costs the
-        upsert, one transaction and its announcements. Only when it refuses (deleted
-        or re-versioned, possibly during the upsert) is the row read to clean up what
-        the upsert wrote. A batch :meth:`embed` skipped (no vectors) is checked first.
+        ``count_batch`` checks the document as its UPDATE finds it, counts the batch
+        and, for the last one, indexes the version, in one statement: a batch costs
+        the upsert, that statement and its announcements. Only when it refuses
+        (deleted or re-versioned, possibly during the upsert) is the row read to
+        clean up. A batch :meth:`embed` skipped (no vectors) is checked first.
 
         Raises:
             RuntimeError: The batch was skipped by :meth:`embed` yet is current now
@@ -167,20 +162,21 @@ class EmbedService:
         with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
             await store.upsert(chunk_records(batch), vectors)
         self._targets.written(batch)
-        progress = await self._documents.record_batch(
+        counted = await self._documents.count_batch(
             tenant,
             doc_id,
             version=batch.version,
             batch_index=batch.batch_index,
             chunk_count=len(batch.chunks),
         )
-        if progress is None:  # deleted or re-versioned before or during the upsert
+        if counted is None:  # deleted or re-versioned before or during the upsert
             await self._clean_up_refused(batch, store)
             return
+        progress, indexed_at = counted
         if progress.total and progress.done >= progress.total:
             # the last batch: ``indexed`` is announced next (also on a redelivery,
             # deduplicated), so an ``embedding`` announcement would say nothing new
-            await self._finish(batch, progress, store)
+            await self._finish(batch, progress, store, indexed_at)
             return
         await self._lifecycle.announce(
             tenant,
@@ -220,9 +216,12 @@ class EmbedService:
         # else an older version, still the searchable one: the upsert rewrote its
         # identical points, which the newer version's clean-up removes
 
-    async def _finish(self, batch: ChunksReady, progress: Progress, store: VectorStore) -> None:
+    async def _finish(
+        self, batch: ChunksReady, progress: Progress, store: VectorStore, at: datetime | None
+    ) -> None:
+        """Announce the version indexed; ``at``: when ``count_batch`` indexed it."""
         tenant, doc_id = batch.tenant_id, batch.document_id
-        indexed_at = await self._documents.mark_indexed(tenant, doc_id, version=batch.version)
+        indexed_at = at or await self._documents.mark_indexed(tenant, doc_id, version=batch.version)
         if indexed_at is None:  # already indexed by an earlier delivery: re-announce (deduped)
             record = await self._documents.get(tenant, doc_id)
             if record is None or record.status != DocumentStatus.INDEXED:

@@ -139,6 +139,45 @@ async def test_concurrent_batches_all_count(docs, tenant):
     assert (await docs.get(tenant, doc.id)).chunks_embedded == 60
 
 
+async def test_count_batch_indexes_the_version_exactly_once(docs, tenant, pool):
+    doc = await _new(docs, tenant)
+    await _parse(docs, tenant, doc.id, chunks_total=20 * 3)
+    calls = [
+        docs.count_batch(tenant, doc.id, version=1, batch_index=i % 20, chunk_count=3)
+        for i in range(40)  # every batch delivered twice, concurrently
+    ]
+    counted = await asyncio.gather(*calls)
+    assert all(c is not None for c in counted)
+    assert max(progress.done for progress, _ in counted) == 60
+    winners = [at for _, at in counted if at is not None]
+    assert len(winners) == 1  # exactly one delivery indexed the version
+    row = await docs.get(tenant, doc.id)
+    assert row.status is DocumentStatus.INDEXED and row.indexed_at == winners[0]
+    assert (row.chunks_embedded, row.searchable_version) == (60, 1)
+    bumps = "SELECT version FROM tenant_index_versions WHERE tenant_id = $1"
+    assert await pool.fetchval(bumps, tenant) == 1  # the answer cache's key moved once
+    again = await docs.count_batch(tenant, doc.id, version=1, batch_index=0, chunk_count=3)
+    assert again == (Progress(done=60, total=60), None)
+    assert await docs.count_batch(tenant, doc.id, version=2, batch_index=0, chunk_count=3) is None
+
+
+async def test_batch_states_read_a_pull_at_once(docs, tenant):
+    indexed, deleted = await _new(docs, tenant), await _new(docs, tenant, sha256=SHA)
+    await _parse(docs, tenant, indexed.id, chunks_total=1)
+    await docs.count_batch(tenant, indexed.id, version=1, batch_index=0, chunk_count=1)
+    await docs.mark_deleted(tenant, deleted.id)
+    missing = uuid.uuid4()
+    keys = [(tenant, indexed.id), (tenant, deleted.id), (tenant, missing), ("other", indexed.id)]
+
+    states = await docs.batch_states(keys)
+
+    assert set(states) == {(tenant, indexed.id), (tenant, deleted.id)}
+    state = states[(tenant, indexed.id)]
+    assert state.wants(1, replay=False) and state.wants(1, replay=True)
+    assert not state.wants(2, replay=False) and not state.wants(2, replay=True)
+    assert not states[(tenant, deleted.id)].wants(1, replay=False)
+
+
 async def test_mark_indexed_transitions_exactly_once(docs, tenant):
     doc = await _new(docs, tenant)
     await _parse(docs, tenant, doc.id, chunks_total=2)
