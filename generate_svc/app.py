@@ -38,6 +38,7 @@ def build_answerer(
         embedder,
         max_sentences=settings.extractive_max_sentences,
         min_score=settings.extractive_min_score,
+        max_candidates=settings.extractive_max_candidates or None,
     )
 
 
@@ -55,7 +56,7 @@ async def build(
     answerer = build_answerer(settings, await resources.embedder(), llm)
     service = GenerateService(answerer, await resources.queries(), publisher)
     condenser = Condenser(llm.complete if llm is not None else None)
-    return build_router(service, condenser=condenser)
+    return build_router(service, condenser=condenser, concurrency=settings.concurrency)
 
 
 def main() -> None:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from generate_svc.prompts import NOT_FOUND_ANSWER
-from generate_svc.sentences import MIN_WORDS, split_sentences
+from generate_svc.sentences import MIN_WORDS, passage_sentences
+from generate_svc.shortlist import shortlist
 from ragbus.embedding.base import Embedder
+from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.llm.calls import GenerationStats
 from ragbus.prompt_injection import addresses_assistant
 from schemas.queries import Passage
@@ -45,6 +47,19 @@ sentence that :func:`~generate_svc.sentences.split_sentences` yields, best sente
 At 0.40 every off-topic case is rejected and 100% of the Node.js / 99% of the
 SciFact relevant cases are kept; 0.35 would let 4% of off-topic ones through.
 Recalibrate when the embedding model changes.
+"""
+
+
+DEFAULT_MAX_CANDIDATES = 8
+"""Sentences embedded per answer, chosen by :func:`~generate_svc.shortlist.shortlist`.
+
+Measured on 200 SciFact train claims (``ragbus_tools.bench.extractive_scifact``'s
+setting: the claim's gold abstracts, or the top 5 of 385 by cosine), with the
+evidence hit rate (oracle / retrieved) and the tokens embedded per answer:
+all sentences 78.0% / 71.5%, 1,214 tokens; 12: 78.0% / 75.0%, 460; 8: 78.0% / 74.0%,
+336; 6: 78.5% / 75.5%, 262. Every setting answered every claim. The sentences left
+out share no rare word with the question and were seldom the quoted ones, so 8
+costs nothing measurable and embeds 3.6 times fewer tokens.
 """
 
 
@@ -90,6 +105,7 @@ class ExtractiveAnswerer:
         passage_weight: float = 0.1,
         max_passages: int = 10,
         min_words: int = MIN_WORDS,
+        max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
     ) -> None:
         """Configure the answerer; loads nothing.
 
@@ -102,6 +118,9 @@ class ExtractiveAnswerer:
             max_passages: Only the best this many passages are read; bounds the
                 embedding work (~10 sentences per 256-token chunk) per question.
             min_words: Shortest candidate sentence in words.
+            max_candidates: Embed only this many sentences, those sharing most rare
+                words with the question (:func:`~generate_svc.shortlist.shortlist`);
+                ``None`` embeds them all. See :data:`DEFAULT_MAX_CANDIDATES`.
 
         Raises:
             ValueError: If ``max_sentences`` or ``max_passages`` is below 1.
@@ -109,11 +128,15 @@ class ExtractiveAnswerer:
         if max_sentences < 1 or max_passages < 1:
             raise ValueError("max_sentences and max_passages must be >= 1")
         self._embedder = embedder
+        # retrieve_svc embedded the question moments ago, in another service: a
+        # repeated question (a retry, a dashboard) skips the model here too
+        self._questions = QueryEmbeddingCache(embedder)
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.passage_weight = passage_weight
         self.max_passages = max_passages
         self.min_words = min_words
+        self.max_candidates = max_candidates
 
     def candidates(self, question: str, passages: Sequence[Passage]) -> list[Candidate]:
         """Score every sentence of the best passages against the question (CPU-bound).
@@ -135,16 +158,17 @@ class ExtractiveAnswerer:
                 log.warning("passage addresses the assistant; not quoted", extra={"n": n})
                 continue
             bonus = self.passage_weight * min(max(passage.score, 0.0), 1.0)
-            for position, text in enumerate(
-                split_sentences(passage.text, min_words=self.min_words)
-            ):
+            for position, text in enumerate(passage_sentences(passage.text, self.min_words)):
                 key = " ".join(text.lower().split())
                 if key not in seen:
                     seen.add(key)
                     found.append((n, position, text, bonus))
         if not found:
             return []
-        query = self._embedder.embed_query(question)
+        if self.max_candidates is not None:
+            texts = [text for _, _, text, _ in found]
+            found = [found[i] for i in shortlist(question, texts, self.max_candidates)]
+        query = self._questions.embed(question)
         vectors = self._embedder.embed_documents([text for _, _, text, _ in found])
         cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
         return [

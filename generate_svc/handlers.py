@@ -18,7 +18,11 @@ CONDENSE_QUEUE = "generate-svc-condense"
 
 
 def build_router(
-    service: GenerateService, *, max_deliver: int = 3, condenser: Condenser | None = None
+    service: GenerateService,
+    *,
+    max_deliver: int = 3,
+    condenser: Condenser | None = None,
+    concurrency: int = 1,
 ) -> NatsRouter:
     """Subscribe generate_svc to ``context.retrieved`` and ``question.condense``.
 
@@ -33,6 +37,7 @@ def build_router(
         service: The answering logic.
         max_deliver: Deliveries of one ``context.retrieved`` before it fails.
         condenser: Rewrites follow-ups; the offline one when omitted.
+        concurrency: ``context.retrieved`` messages answered at once.
     """
     condense = (condenser or Condenser()).condense_request
     router = NatsRouter()
@@ -43,7 +48,7 @@ def build_router(
         max_deliver=max_deliver,
     )
 
-    @jetstream_handler(router, spec, on_permanent=service.fail)
+    @jetstream_handler(router, spec, on_permanent=service.fail, max_workers=concurrency)
     async def generate_answer(context: ContextRetrieved) -> None:
         await service.answer(context)
 

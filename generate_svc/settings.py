@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from generate_svc.extractive import DEFAULT_MIN_SCORE
+from generate_svc.extractive import DEFAULT_MAX_CANDIDATES, DEFAULT_MIN_SCORE
 from generate_svc.prompts import DEFAULT_CONTEXT_TOKENS
 from ragbus.llm.settings import LlmSettings
 from ragbus.settings import InfraSettings
@@ -26,8 +26,17 @@ class GenerateSettings(InfraSettings, LlmSettings):
             quotes; calibrated on all-MiniLM-L6-v2, see
             :data:`generate_svc.extractive.DEFAULT_MIN_SCORE`. Change it together
             with ``embed_model``.
+        extractive_max_candidates: Sentences an extractive answer embeds, the ones
+            sharing most rare words with the question; 0 embeds every sentence. See
+            :data:`generate_svc.extractive.DEFAULT_MAX_CANDIDATES`.
+        concurrency: ``context.retrieved`` messages answered at once per process,
+            each acked on its own. One at a time, an answer's database write and
+            publishes left the model idle, and queries queued behind each other
+            (8 clients waited 8 answers; docs/benchmarks.md, issue 19).
     """
 
     llm_context_tokens: int = Field(default=DEFAULT_CONTEXT_TOKENS, ge=1024)
     extractive_max_sentences: int = Field(default=3, ge=1, le=20)
     extractive_min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=-1, le=1)
+    extractive_max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=0)
+    concurrency: int = Field(default=8, ge=1, le=64)

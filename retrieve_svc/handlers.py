@@ -30,7 +30,7 @@ def build_router(requests: RetrieveRequests, settings: RetrieveSettings) -> Nats
         max_deliver=settings.max_deliver,
     )
 
-    @jetstream_handler(router, spec, on_permanent=requests.fail)
+    @jetstream_handler(router, spec, on_permanent=requests.fail, max_workers=settings.concurrency)
     async def retrieve_context(event: QueryRequested) -> None:
         await requests.retrieve_context(event)
 

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from ragbus.embedding import Embedder, Vectors
+from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.errors import PermanentError
 from ragbus.index_targets import IndexTarget, IndexTargets, OneIndex
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorStore, rrf_fuse
 from ragbus.telemetry import stage
 from retrieve_svc.document_filters import DocumentFilters
-from retrieve_svc.query_embedding_cache import QueryEmbeddingCache
 from retrieve_svc.query_expansion import QueryExpander
 from retrieve_svc.ranking import diverse, passage, reranked
 from retrieve_svc.rerank import Reranker

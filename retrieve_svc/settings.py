@@ -77,6 +77,8 @@ class RetrieveSettings(LlmSettings):
             (each rewrite's is 1).
         ack_wait_s: Seconds before JetStream redelivers an un-acked query.
         max_deliver: Deliveries of one query before it is answered as failed.
+        concurrency: ``query.requested`` messages handled at once per process, each
+            acked on its own (``passages.retrieve`` requests are not limited).
     """
 
     model_config = SettingsConfigDict(
@@ -121,6 +123,7 @@ class RetrieveSettings(LlmSettings):
     multi_query_original_weight: float = Field(1.0, gt=0)
     ack_wait_s: float = Field(30.0, gt=0)
     max_deliver: int = Field(3, ge=1)
+    concurrency: int = Field(8, ge=1, le=64)
 
     @model_validator(mode="after")
     def _one_reranker(self) -> "RetrieveSettings":

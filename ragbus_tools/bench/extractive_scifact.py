@@ -60,6 +60,7 @@ class CachedEmbedder:
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
+        self.model_id = inner.model_id
         self._vectors: dict[str, np.ndarray] = {}
 
     def embed_query(self, text: str) -> Vectors:

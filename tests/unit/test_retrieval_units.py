@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from ragbus.embedding.fake import FakeEmbedder
+from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.embedding.sparse import FakeSparseEncoder
 from ragbus.stores.vectors.base import ChunkRecord, ScoredChunk, rrf_fuse
 from retrieve_svc.mmr import mmr_select
-from retrieve_svc.query_embedding_cache import QueryEmbeddingCache
 
 pytestmark = pytest.mark.unit
 

@@ -1,13 +1,15 @@
 """A bounded LRU cache of question embeddings, one per embedding model.
 
 Repeated questions are common (retries, dashboards, evaluation runs); a hit skips
-the model call, about 8 ms of CPU for all-MiniLM-L6-v2 on this machine.
+the model call, about 8 ms of CPU for all-MiniLM-L6-v2 on this machine. retrieve_svc
+embeds each question to search, and generate_svc's extractive answerer again to score
+sentences against it; each keeps one of these.
 """
 
 import threading
 from collections import OrderedDict
 
-from ragbus.embedding import Embedder, Vectors
+from ragbus.embedding.base import Embedder, Vectors
 
 
 class QueryEmbeddingCache:
