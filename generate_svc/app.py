@@ -56,7 +56,7 @@ async def build(
     answerer = build_answerer(settings, await resources.embedder(), llm)
     service = GenerateService(answerer, await resources.queries(), publisher)
     condenser = Condenser(llm.complete if llm is not None else None)
-    return build_router(service, condenser=condenser, concurrency=settings.concurrency)
+    return build_router(service, condenser=condenser, concurrency=settings.generate_concurrency)
 
 
 def main() -> None:

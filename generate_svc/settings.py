@@ -29,7 +29,8 @@ class GenerateSettings(InfraSettings, LlmSettings):
         extractive_max_candidates: Sentences an extractive answer embeds, the ones
             sharing most rare words with the question; 0 embeds every sentence. See
             :data:`generate_svc.extractive.DEFAULT_MAX_CANDIDATES`.
-        concurrency: ``context.retrieved`` messages answered at once per process,
+        generate_concurrency: ``context.retrieved`` messages answered at once per process
+            (``RAGBUS_GENERATE_CONCURRENCY``),
             each acked on its own. One at a time, an answer's database write and
             publishes left the model idle, and queries queued behind each other
             (8 clients waited 8 answers; docs/benchmarks.md, issue 19).
@@ -39,4 +40,4 @@ class GenerateSettings(InfraSettings, LlmSettings):
     extractive_max_sentences: int = Field(default=3, ge=1, le=20)
     extractive_min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=-1, le=1)
     extractive_max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=0)
-    concurrency: int = Field(default=8, ge=1, le=64)
+    generate_concurrency: int = Field(default=8, ge=1, le=64)

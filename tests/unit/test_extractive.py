@@ -206,3 +206,17 @@ def test_build_answerer_is_extractive_without_llm_model() -> None:
     assert isinstance(answerer, ExtractiveAnswerer)
     assert answerer.model == "extractive"
     assert (answerer.max_sentences, answerer.min_score) == (2, 0.5)
+
+
+def test_concurrency_and_shortlist_come_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RAGBUS_GENERATE_CONCURRENCY", "3")
+    monkeypatch.setenv("RAGBUS_EXTRACTIVE_MAX_CANDIDATES", "0")
+    settings = GenerateSettings(llm_model=None)
+
+    answerer = build_answerer(settings, FakeEmbedder(), None)
+
+    assert settings.generate_concurrency == 3
+    assert isinstance(answerer, ExtractiveAnswerer) and answerer.max_candidates is None
+    monkeypatch.setenv("RAGBUS_GENERATE_CONCURRENCY", "0")
+    with pytest.raises(ValueError, match="generate_concurrency"):
+        GenerateSettings(llm_model=None)
