@@ -1,4 +1,5 @@
-"""embed_svc's lane handler double-buffers: the next pull embeds while one commits.
+"""embed_svc's lane handler double-buffers: the next pull embeds while one commits,
+and a poison message in a pull is dead-lettered without holding the pull's others.
 
 Runs ``embed_svc.pull_batches.PullBatches`` on tenant lanes over a work-queue stream
 of the test's own, with a fake embed service whose commits are slow. Acks are
@@ -19,13 +20,16 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
+from deploy.jetstream import ensure_streams
 from embed_svc.handlers import embed_handler
 from embed_svc.model_lock import ModelLock
 from embed_svc.pull_batches import PullBatches
 from embed_svc.settings import EmbedSettings
 from embed_svc.tenant_lanes import LaneSpec, TenantLanes
+from ragbus.dead_letters import DeadLetterQueue
 from ragbus.embedding import Vectors
 from schemas import ChunksReady
+from schemas.dead_letters import DeadLetterReason
 from schemas.documents import ChunkPayload
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -47,6 +51,7 @@ class SlowCommits:
     commits: dict[int, tuple[float, float]] = field(default_factory=dict)
     acked_early: list[int] = field(default_factory=list)
     started: int = 0  # model calls begun
+    commit_s: float = COMMIT_S
 
     async def wanted(self, batches: list[ChunksReady]) -> list[bool]:
         return [True] * len(batches)
@@ -63,7 +68,7 @@ class SlowCommits:
     async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
         assert batch.batch_index not in self.commits, "committed twice"
         started = time.monotonic()
-        await asyncio.sleep(COMMIT_S)
+        await asyncio.sleep(self.commit_s)
         if not await self._pending(batch.batch_index):
             self.acked_early.append(batch.batch_index)
         self.commits[batch.batch_index] = (started, time.monotonic())
@@ -120,7 +125,12 @@ async def publish_batches(js: JetStreamContext, stream: str, service: SlowCommit
 
 
 async def open_lanes(
-    nats_url: str, stream: str, family: str, service: SlowCommits, pullers: int
+    nats_url: str,
+    stream: str,
+    family: str,
+    service: SlowCommits,
+    pullers: int,
+    pull: int = PULL,
 ) -> tuple[NatsBroker, TenantLanes]:
     spec = LaneSpec(
         stream=stream,
@@ -128,7 +138,7 @@ async def open_lanes(
         durable_prefix="overlap-test",
         ack_wait_s=30.0,
         max_deliver=3,
-        batch_size=PULL,
+        batch_size=pull,
         timeout_s=0.05,
         discover_every_s=0.05,
         pullers=pullers,
@@ -209,3 +219,36 @@ async def test_stop_finishes_what_was_embedded_and_leaves_the_rest_queued(
     assert sorted(service.commits) == embedded  # whatever was embedded was committed...
     assert left == MESSAGES - len(embedded)  # ...and acked; the rest is still queued
     assert service.acked_early == []
+
+
+async def test_a_poison_message_is_dead_lettered_and_its_pull_goes_on(
+    nats_url: str, stream: tuple[JetStreamContext, str]
+) -> None:
+    js, name = stream
+    await ensure_streams(js)  # the dead-letter stream
+    service = SlowCommits(js, name, commit_s=0.0)
+    info = await js.stream_info(name)
+    family = info.config.subjects[0].removesuffix(".>")  # type: ignore[index]
+    poison = await js.publish(f"{family}.acme", b'{"chunks": "not a batch"}')
+    await publish_batches(js, name, service)
+    broker, lanes = await open_lanes(nats_url, name, family, service, 1, pull=MESSAGES + 1)
+    try:
+        deadline = time.monotonic() + 30
+        while (await js.stream_info(name)).state.messages:  # acks and the term delete them
+            assert time.monotonic() < deadline, "the pull was held"
+            await asyncio.sleep(0.05)
+        consumer = (await js.consumers_info(name))[0]
+    finally:
+        await lanes.stop()
+        await broker.stop()
+    letters = [
+        e.letter for e in await DeadLetterQueue(js).entries() if e.letter.original_stream == name
+    ]
+    assert [(x.reason, x.deliveries, x.original_sequence) for x in letters] == [
+        (DeadLetterReason.INVALID_EVENT, 1, poison.seq)
+    ]
+    # every good message was embedded in the poison's own pull, committed once, and
+    # acked on its first delivery: none waited for an ack wait or a backoff
+    assert [indexes for _, _, indexes in service.embeds] == [list(range(MESSAGES))]
+    assert sorted(service.commits) == list(range(MESSAGES))
+    assert consumer.num_redelivered == 0 and consumer.num_ack_pending == 0
