@@ -16,12 +16,12 @@ from embed_svc.chunk_records import chunk_records
 from ragbus.bus import Publisher
 from ragbus.embedding import Vectors
 from ragbus.errors import ForbiddenError, PermanentError
+from ragbus.index_status import announce_index, fail_build
 from ragbus.index_targets import IndexTarget, IndexTargets
 from ragbus.stores.documents import DocumentRepository
 from ragbus.stores.index_rebuilds import IndexRebuilds
 from ragbus.stores.vector_indexes import VectorIndex, VectorIndexes
-from schemas import ChunksReady, DocumentStatus, IndexState, IndexStatusChanged, Progress
-from schemas import subjects as s
+from schemas import ChunksReady, DocumentStatus, IndexState
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ class IndexBuilds:
         await self._tidy(batch, target)
         progress = await self.rebuilds.progress(target.index)
         key = f"ix{target.index.id}:{batch.document_id}:{batch.version}:done"
-        await self.announce(target.index, IndexState.BUILDING, progress, msg_id=key)
+        await announce_index(
+            self._publisher, target.index, IndexState.BUILDING, progress, msg_id=key
+        )
         if progress.done >= progress.total:
             await self.switch(target.index)
 
@@ -117,7 +119,9 @@ class IndexBuilds:
                 )
             return False
         progress = await self.rebuilds.progress(index)
-        await self.announce(index, IndexState.ACTIVE, progress, msg_id=f"ix{index.id}:active")
+        await announce_index(
+            self._publisher, index, IndexState.ACTIVE, progress, msg_id=f"ix{index.id}:active"
+        )
         log.info("index version switched", extra={"index_id": index.id})
         return True
 
@@ -125,26 +129,4 @@ class IndexBuilds:
         """A replayed batch cannot be embedded: the build fails, the active version stays."""
         assert batch.index_id is not None
         error = f"{batch.filename} ({batch.document_id}): {exc}"
-        failed = await self.indexes.fail(batch.tenant_id, batch.index_id, error)
-        if failed is not None:
-            await self.announce(failed, IndexState.FAILED, error=failed.error)
-
-    async def announce(
-        self,
-        index: VectorIndex,
-        status: IndexState,
-        progress: Progress | None = None,
-        *,
-        error: str | None = None,
-        msg_id: str | None = None,
-    ) -> None:
-        """Publish ``index.status`` for ``index``."""
-        assert index.id is not None
-        event = IndexStatusChanged(
-            tenant_id=index.tenant_id,
-            index_id=index.id,
-            status=status,
-            progress=progress or Progress(),
-            error=error,
-        )
-        await self._publisher.publish(event, s.INDEX_STATUS, msg_id=msg_id)
+        await fail_build(self.indexes, self._publisher, batch.tenant_id, batch.index_id, error)

@@ -23,6 +23,7 @@ import time
 
 from embed_svc.index_builds import IndexBuilds
 from ragbus.bus import Publisher
+from ragbus.index_status import announce_index, fail_build
 from ragbus.stores.index_rebuilds import REPLAY_STALE_S
 from ragbus.stores.vector_indexes import VectorIndex
 from schemas import IndexState, RebuildIndex
@@ -61,16 +62,16 @@ class IndexKeeper:
             await self._builds.targets.drop(index)
             if await rebuilds.mark_dropped(index):
                 log.info("index version dropped", extra={"index_id": index.id})
-                await self._builds.announce(index, IndexState.DROPPED, msg_id=f"ix{index.id}:drop")
+                await announce_index(
+                    self._publisher, index, IndexState.DROPPED, msg_id=f"ix{index.id}:drop"
+                )
 
     async def _advance(self, index: VectorIndex) -> None:
         rebuilds, tenant = self._builds.rebuilds, index.tenant_id
         assert index.id is not None
         if blocked := await rebuilds.unreplayable(tenant):
             error = f"{blocked} documents can no longer be replayed (a later version failed)"
-            failed = await self._builds.indexes.fail(tenant, index.id, error)
-            if failed is not None:
-                await self._builds.announce(failed, IndexState.FAILED, error=error)
+            await fail_build(self._builds.indexes, self._publisher, tenant, index.id, error)
         elif await rebuilds.to_replay(index, stale_after_s=REPLAY_STALE_S, limit=1):
             command = RebuildIndex(tenant_id=tenant, index_id=index.id)
             # One request per round and version, deduplicated if a replica sent it too.

@@ -19,6 +19,7 @@ from ingest_svc.parsing import parse_document
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import upload_event
 from ragbus.errors import EmptyDocumentError, ForbiddenError, PermanentError
+from ragbus.index_status import announce_index, fail_build
 from ragbus.index_targets import IndexTargets
 from ragbus.prompt_injection import addresses_assistant
 from ragbus.stores.documents import DocumentRepository
@@ -31,8 +32,6 @@ from schemas import (
     DocumentStatus,
     DocumentUploaded,
     IndexState,
-    IndexStatusChanged,
-    Progress,
     RebuildIndex,
 )
 from schemas import subjects as s
@@ -99,7 +98,9 @@ class IndexReplay:
             await self._rebuilds.plan(index, [(r.id, r.version) for r in records])
             replayed += len(records)
         if replayed:
-            await self.announce(index, IndexState.BUILDING, await self._rebuilds.progress(index))
+            await announce_index(
+                self._publisher, index, IndexState.BUILDING, await self._rebuilds.progress(index)
+            )
 
     async def ingest(self, event: DocumentUploaded) -> None:
         """Cut one replayed document for its version and publish its batches; idempotent.
@@ -147,28 +148,7 @@ class IndexReplay:
         """A replayed document cannot be indexed: the build fails, the active version stays."""
         assert event.index_id is not None
         error = f"{event.filename} ({event.resolved_document_id()}): {exc}"
-        failed = await self._indexes.fail(event.tenant_id, event.index_id, error)
-        if failed is not None:
-            await self.announce(failed, IndexState.FAILED, error=failed.error)
-
-    async def announce(
-        self,
-        index: VectorIndex,
-        status: IndexState,
-        progress: Progress | None = None,
-        *,
-        error: str | None = None,
-    ) -> None:
-        """Publish ``index.status`` for ``index``."""
-        assert index.id is not None
-        event = IndexStatusChanged(
-            tenant_id=index.tenant_id,
-            index_id=index.id,
-            status=status,
-            progress=progress or Progress(),
-            error=error,
-        )
-        await self._publisher.publish(event, s.INDEX_STATUS)
+        await fail_build(self._indexes, self._publisher, event.tenant_id, event.index_id, error)
 
     async def _version(self, tenant_id: str, index_id: int) -> VectorIndex:
         index = await self._indexes.get(tenant_id, index_id)
