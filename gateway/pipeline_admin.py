@@ -1,4 +1,4 @@
-"""A tenant admin's view of the pipeline: its dead letters (read, replay) and the backlog.
+"""A tenant admin's view of the pipeline: its dead letters (read, replay).
 
 Dead letters live in the ``RAGBUS_DLQ`` stream (:class:`ragbus.dead_letters.DeadLetterQueue`)
 for every tenant at once; a tenant admin sees and replays only those whose
@@ -6,8 +6,8 @@ for every tenant at once; a tenant admin sees and replays only those whose
 existed. Letters without a readable tenant (undecodable poison messages) are the
 operator's: ``ragbus dlq``.
 
-The backlog per stage is read from JetStream as ``ragbus status`` and the autoscalers
-read it (:data:`deploy.jetstream.BACKLOGS`). It is the cluster's, summed over
+The backlog per stage (``GET /v1/admin/pipeline``) is :func:`ragbus.backlogs.read_backlogs`,
+as ``ragbus status`` and the autoscalers read it. It is the cluster's, summed over
 tenants, like the consumer gauges of ``/metrics`` that a tenant admin may read too.
 """
 
@@ -17,9 +17,7 @@ from typing import Any
 
 from fastapi import HTTPException
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
-from deploy.jetstream import BACKLOGS, DLQ_STREAM
 from ragbus.dead_letters import DeadLetterQueue, StoredDeadLetter
 
 MAX_SHOWN = 500
@@ -80,29 +78,3 @@ async def replay_letter(js: JetStreamContext, tenant_id: str, entry_id: int) -> 
     except KeyError:  # replayed by someone else in between
         raise HTTPException(404, "dead letter not found") from None
     return {"id": entry_id, "subject": entry.letter.original_subject, "sequence": sequence}
-
-
-async def backlog(js: JetStreamContext) -> dict[str, Any]:
-    """Each stage's waiting and in-flight messages, and the dead letters in all.
-
-    Returns:
-        ``{"stages": [{"stage", "backlog", "in_flight"}], "dead_letters": n}``; a
-        stage whose consumer or stream does not exist yet counts 0.
-    """
-    stages = []
-    for stage in BACKLOGS:
-        waiting, in_flight = 0, 0
-        with contextlib.suppress(NotFoundError):
-            if stage.durable is None:  # embed: per-tenant lanes on a work-queue stream
-                waiting = (await js.stream_info(stage.stream)).state.messages
-                lanes = await js.consumers_info(stage.stream)
-                in_flight = sum(c.num_ack_pending or 0 for c in lanes)
-            else:
-                info = await js.consumer_info(stage.stream, stage.durable)
-                in_flight = info.num_ack_pending or 0
-                waiting = (info.num_pending or 0) + in_flight
-        stages.append({"stage": stage.service, "backlog": waiting, "in_flight": in_flight})
-    dead = 0
-    with contextlib.suppress(NotFoundError):
-        dead = (await js.stream_info(DLQ_STREAM.name or "")).state.messages
-    return {"stages": stages, "dead_letters": dead}

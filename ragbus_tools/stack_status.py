@@ -8,15 +8,13 @@ the work-queue stream's message count. A process-mode stack adds its replicas
 (:mod:`ragbus_tools.process_status`).
 """
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
-from nats.js.errors import NotFoundError
 
-from deploy.jetstream import BACKLOGS, DLQ_STREAM
+from ragbus.backlogs import read_backlogs
 from ragbus_tools.cli_errors import EXIT_UNREACHABLE, CliError
 from ragbus_tools.stack_file import read_stack
 
@@ -46,24 +44,7 @@ async def backlogs(
         **(auth or {}),  # type: ignore[arg-type]
     )
     try:
-        js = nc.jetstream(timeout=timeout_s)
-        stages = []
-        for backlog in BACKLOGS:
-            waiting, in_flight = 0, 0
-            with contextlib.suppress(NotFoundError):
-                if backlog.durable is None:
-                    waiting = (await js.stream_info(backlog.stream)).state.messages
-                    lanes = await js.consumers_info(backlog.stream)
-                    in_flight = sum(c.num_ack_pending or 0 for c in lanes)
-                else:
-                    info = await js.consumer_info(backlog.stream, backlog.durable)
-                    in_flight = info.num_ack_pending or 0
-                    waiting = (info.num_pending or 0) + in_flight
-            stages.append({"stage": backlog.service, "backlog": waiting, "in_flight": in_flight})
-        dead = 0
-        with contextlib.suppress(NotFoundError):
-            dead = (await js.stream_info(DLQ_STREAM.name or "")).state.messages
-        return {"stages": stages, "dead_letters": dead}
+        return await read_backlogs(nc.jetstream(timeout=timeout_s))
     finally:
         await nc.close()
 

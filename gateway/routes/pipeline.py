@@ -11,7 +11,8 @@ from nats.js import JetStreamContext
 
 from gateway.errors import ERRORS
 from gateway.identity import AdminDep
-from gateway.pipeline_admin import backlog, replay_letter, tenant_letters
+from gateway.pipeline_admin import replay_letter, tenant_letters
+from ragbus.backlogs import read_backlogs
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
@@ -46,4 +47,4 @@ async def replay_dead_letter(
 @router.get("/pipeline")
 async def pipeline(admin: AdminDep, js: JetStreamDep) -> dict[str, Any]:
     """Each stage's backlog and in-flight messages, and dead letters in all (every tenant's)."""
-    return await backlog(js)
+    return await read_backlogs(js)
