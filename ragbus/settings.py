@@ -45,6 +45,9 @@ class InfraSettings(BaseSettings):
         model_cache_dir: Where the resolved ONNX export is cached.
         embed_max_tokens: Longest embedded input in tokens (model's trained maximum).
         embed_threads: onnxruntime intra-op threads; ``None`` lets it decide.
+        embed_query_threads: Intra-op threads of the session that embeds questions on
+            the CPU (:mod:`ragbus.embedding.question_session`); ``None``: 2, or 1 on
+            a one-core machine.
         embed_precision: ``fp32`` (the export as it is) or ``int8`` (MatMul weights
             quantised per channel, dynamically, after removing the export's no-op
             NaN guards; see :mod:`ragbus.embedding.quantize`).
@@ -104,6 +107,7 @@ class InfraSettings(BaseSettings):
     model_cache_dir: Path = Path.home() / ".cache" / "ragbus" / "models"
     embed_max_tokens: int = Field(256, ge=8, le=8192)
     embed_threads: int | None = Field(None, ge=1)
+    embed_query_threads: int | None = Field(None, ge=1)
     embed_precision: Literal["fp32", "int8"] = "fp32"
     embed_batch_size: int = Field(16, ge=1, le=256)
     embed_cpu_arena: bool = True

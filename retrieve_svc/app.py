@@ -77,10 +77,12 @@ async def build(
     warm_up = getattr(reranker, "warm_up", None)  # a local model loads once, here
     if warm_up is not None:
         await asyncio.to_thread(warm_up)
+    embedder = await resources.embedder()
+    await asyncio.to_thread(embedder.embed_query, "warm up")  # the question session loads
     service = RetrieveService(
         await resources.documents(),
         await resources.vector_store(),
-        await resources.embedder(),
+        embedder,
         DocumentFilters(await resources.pool()),
         retrieve_config(settings),
         reranker=reranker,

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from tokenizers import Tokenizer
 from ragbus.embedding.base import Embedder, Vectors
 from ragbus.embedding.device import batch_size as device_batch_size
 from ragbus.embedding.device import check_session_providers, onnx_providers
+from ragbus.embedding.question_session import QuestionSession
 from ragbus.embedding.resolve import KNOWN_MODELS, ResolvedModel, download_dir, resolve_model, slug
 from ragbus.errors import EmbeddingModelMismatchError
 from ragbus.settings import InfraSettings
@@ -59,6 +61,7 @@ class FastEmbedEmbedder:
         self.resolved: ResolvedModel | None = None
         self._model: Any = None  # fastembed.TextEmbedding, imported lazily
         self._tokenizer: Tokenizer | None = None
+        self._questions: QuestionSession | None = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -116,8 +119,25 @@ class FastEmbedEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        """Embed one question; returns ``(dim,)`` float32, L2-normalised."""
-        return self.embed_documents([text])[0]
+        """Embed one question; returns ``(dim,)`` float32, L2-normalised.
+
+        On the CPU a question goes through its own session of the same file, with
+        ``embed_query_threads`` threads that stop spinning soon after a call
+        (:class:`~ragbus.embedding.question_session.QuestionSession`, loaded at the
+        first question); on a GPU through the passages' session.
+        """
+        self.warm_up()
+        if self._settings.embed_device != "cpu":
+            return self.embed_documents([text])[0]
+        if self._questions is None:
+            with self._lock:
+                if self._questions is None:
+                    inner = self._model.model
+                    model_file = Path(inner._model_dir) / inner.model_description.model_file
+                    self._questions = QuestionSession(
+                        model_file, inner.tokenizer, self._settings.embed_query_threads
+                    )
+        return self._questions.embed(text)
 
     def _load(self) -> None:
         from fastembed import TextEmbedding  # lazy: onnxruntime takes a while to import
@@ -243,8 +263,8 @@ def get_embedder(settings: InfraSettings) -> Embedder:
     """The process's shared embedder for these settings, so a model is loaded only once.
 
     Args:
-        settings: Keyed by model, model path, token limit, threads, precision, batch
-            size, arena and device.
+        settings: Keyed by model, model path, token limit, threads (passages and
+            questions), precision, batch size, arena and device.
 
     Returns:
         An embedder; call :meth:`FastEmbedEmbedder.warm_up` (for example in a lifespan)
@@ -255,6 +275,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
         settings.embed_model_path,
         settings.embed_max_tokens,
         settings.embed_threads,
+        settings.embed_query_threads,
         settings.embed_precision,
         settings.embed_batch_size,
         settings.embed_cpu_arena,

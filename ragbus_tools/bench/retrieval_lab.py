@@ -7,7 +7,7 @@ chunks once with the real model (cached under ``--cache``, keyed by the text, so
 variants share what they have in common), loads them into the Qdrant local-mode
 search index (:class:`~ragbus.stores.vectors.local_index.LocalIndex`) with a sparse
 encoder, and scores every query's dense and sparse top lists; the fusion variants
-then run on those lists (:mod:`ragbus_tools.bench.fusion_lab`). Usage::
+then run on those lists (:mod:`ragbus_tools.tune_fusion`). Usage::
 
     python -m ragbus_tools.bench.retrieval_lab DATASET_DIR --split train \\
         --variant context --cache /tmp/ret-lab --out /tmp/ret-lab/lists-context.json
@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -170,13 +170,20 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ret-lab"))
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--embed-only", action="store_true")
+    parser.add_argument("--max-tokens", type=int, help="chunk size, special tokens included")
+    parser.add_argument("--overlap", type=int, help="tokens shared by consecutive chunks")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     embedder = get_embedder(InfraSettings())
     embedder.warm_up()
-    corpus = chunk_corpus(args.dataset / "corpus.jsonl", VARIANTS[args.variant], embedder)
-    log.warning("%s: %d chunks", args.variant, len(corpus.chunks))
+    config = VARIANTS[args.variant]
+    if args.max_tokens is not None:
+        config = replace(config, max_tokens=args.max_tokens)
+    if args.overlap is not None:
+        config = replace(config, overlap_tokens=args.overlap)
+    corpus = chunk_corpus(args.dataset / "corpus.jsonl", config, embedder)
+    log.warning("%s: %d chunks", config, len(corpus.chunks))
     vectors = None
     if not args.sparse_only:
         vectors = embed_cached([c.text for c in corpus.chunks], embedder, args.cache)
@@ -184,7 +191,8 @@ def main() -> None:
         return
     queries, _ = load_queries(args.dataset, args.split)
     lists = ranked_lists(corpus, vectors, args.sparse, queries, embedder, args.depth)
-    out = args.out or args.cache / f"lists-{args.variant}-{args.sparse}-{args.split}.json"
+    name = f"{args.variant}-{config.max_tokens}-{config.overlap_tokens}-{args.sparse}"
+    out = args.out or args.cache / f"lists-{name}-{args.split}.json"
     out.write_text(json.dumps(lists))
     log.warning("wrote %s", out)
 

@@ -46,9 +46,9 @@ def names(hits: list[ScoredChunk]) -> list[str]:
 
 def test_a_documents_score_is_its_best_chunk_plus_decayed_others():
     hits = [hit("A0", 0.9), hit("B0", 0.8), hit("A1", 0.5), hit("A2", 0.25)]
-    assert document_scores(hits, 0.0) == {DOCS["A"]: 0.9, DOCS["B"]: 0.8}
+    assert document_scores(hits, 0.0) == {DOCS["A"].int: 0.9, DOCS["B"].int: 0.8}
     decayed = document_scores(hits, 0.5)
-    assert decayed[DOCS["A"]] == pytest.approx(0.9 + 0.5 * 0.5 + 0.25 * 0.25)
+    assert decayed[DOCS["A"].int] == pytest.approx(0.9 + 0.5 * 0.5 + 0.25 * 0.25)
 
 
 def test_a_document_found_by_both_lists_beats_one_lucky_chunk():

@@ -34,12 +34,11 @@ ranked by the score of step 1 on the mode's own scale.
 """
 
 from collections.abc import Iterable, Sequence
-from uuid import UUID
 
 from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, rrf_fuse
 
 
-def document_scores(hits: Iterable[ScoredChunk], decay: float) -> dict[UUID, float]:
+def document_scores(hits: Iterable[ScoredChunk], decay: float) -> dict[int, float]:
     """Each document's score in one ranked list, ``s1 + decay*s2 + decay**2*s3 + ...``.
 
     Args:
@@ -48,12 +47,22 @@ def document_scores(hits: Iterable[ScoredChunk], decay: float) -> dict[UUID, flo
         decay: Weight ratio between a document's consecutive chunks, in [0, 1).
 
     Returns:
-        ``{document_id: score}``, on the list's own scale (for ``decay=0``, the
-        best chunk's score).
+        ``{document_id.int: score}``, on the list's own scale (for ``decay=0``, the
+        best chunk's score). Documents are keyed by the UUID's integer: a UUID's
+        ``__hash__`` is Python code, and hashing them was most of a fusion's time
+        (the default fusion of two 100-hit lists: 0.85 ms keyed by UUID, 0.34 ms by
+        integer, ``ragbus_tools.bench.fusion_speed``).
     """
-    by_document: dict[UUID, list[float]] = {}
+    if decay == 0:
+        best: dict[int, float] = {}
+        for hit in hits:
+            key, score = hit.chunk.document_id.int, hit.score
+            if key not in best or score > best[key]:
+                best[key] = score
+        return best
+    by_document: dict[int, list[float]] = {}
     for hit in hits:
-        by_document.setdefault(hit.chunk.document_id, []).append(hit.score)
+        by_document.setdefault(hit.chunk.document_id.int, []).append(hit.score)
     out = {}
     for document, scores in by_document.items():
         scores.sort(reverse=True)
@@ -61,7 +70,7 @@ def document_scores(hits: Iterable[ScoredChunk], decay: float) -> dict[UUID, flo
     return out
 
 
-def _ranked(scores: dict[UUID, float], first_seen: dict[UUID, int]) -> list[UUID]:
+def _ranked(scores: dict[int, float], first_seen: dict[int, int]) -> list[int]:
     """Documents by score, best first; ties keep the order they first appeared in.
 
     Ties matter for lists whose order is not their score's (a re-ranked list, or
@@ -71,17 +80,17 @@ def _ranked(scores: dict[UUID, float], first_seen: dict[UUID, int]) -> list[UUID
     return sorted(scores, key=lambda d: (-scores[d], first_seen[d]))
 
 
-def _first_seen(lists: Sequence[Sequence[ScoredChunk]]) -> dict[UUID, int]:
-    seen: dict[UUID, int] = {}
+def _first_seen(lists: Sequence[Sequence[ScoredChunk]]) -> dict[int, int]:
+    seen: dict[int, int] = {}
     for hits in lists:
         for hit in hits:
-            seen.setdefault(hit.chunk.document_id, len(seen))
+            seen.setdefault(hit.chunk.document_id.int, len(seen))
     return seen
 
 
 def _passages(
-    order: Sequence[UUID],
-    scores: dict[UUID, float],
+    order: Sequence[int],
+    scores: dict[int, float],
     chunks: Sequence[ScoredChunk],
     per_document: int,
     limit: int,
@@ -95,9 +104,9 @@ def _passages(
     still carry their own document's score: the list is sorted by round, then by
     document.
     """
-    grouped: dict[UUID, list[ScoredChunk]] = {}
+    grouped: dict[int, list[ScoredChunk]] = {}
     for hit in chunks:
-        grouped.setdefault(hit.chunk.document_id, []).append(hit)
+        grouped.setdefault(hit.chunk.document_id.int, []).append(hit)
     out: list[ScoredChunk] = []
     for start, stop in ((0, per_document), (per_document, None)):
         for document in order:
@@ -154,7 +163,7 @@ def fuse_documents(
         document's fused score.
     """
     first_seen = _first_seen(lists)
-    fused: dict[UUID, float] = {}
+    fused: dict[int, float] = {}
     for hits, weight in zip(lists, weights, strict=True):
         if weight <= 0:
             continue
@@ -167,22 +176,21 @@ def fuse_documents(
     return _passages(order, fused, passages, per_document, limit)
 
 
-def _normalised(scores: dict[UUID, float]) -> dict[UUID, float]:
-    """Scores divided by the best of them (all 0 when the best is not positive)."""
-    best = max(scores.values(), default=0.0)
-    return {key: (score / best if best > 0 else 0.0) for key, score in scores.items()}
+def _convex(maps: Sequence[dict[int, float]], weights: Sequence[float]) -> dict[int, float]:
+    """``sum(w_i * n_i(x)) / sum(w_i)`` over non-empty maps; a missing ``x`` at the map's min.
 
-
-def _convex(maps: Sequence[dict[UUID, float]], weights: Sequence[float]) -> dict[UUID, float]:
-    """``sum(w_i * n_i(x)) / sum(w_i)`` over non-empty maps; a missing ``x`` at the map's min."""
-    used = [(_normalised(m), w) for m, w in zip(maps, weights, strict=True) if m and w > 0]
-    total = sum(w for _, w in used) or 1.0
-    keys = {key for m, _ in used for key in m}
-    floors = [min(m.values()) for m, _ in used]
-    return {
-        key: sum(w * m.get(key, floor) for (m, w), floor in zip(used, floors, strict=True)) / total
-        for key in keys
-    }
+    ``n_i`` divides map ``i``'s scores by their best (all 0 when the best is not
+    positive).
+    """
+    normalised = []
+    for scores, weight in zip(maps, weights, strict=True):
+        if scores and weight > 0:
+            best = max(scores.values())
+            n = {key: (score / best if best > 0 else 0.0) for key, score in scores.items()}
+            normalised.append((n, weight, min(n.values())))
+    total = sum(w for _, w, _ in normalised) or 1.0
+    keys = {key for n, _, _ in normalised for key in n}
+    return {key: sum(w * n.get(key, floor) for n, w, floor in normalised) / total for key in keys}
 
 
 def convex_documents(
@@ -211,10 +219,10 @@ def convex_documents(
     """
     combined = _convex([document_scores(hits, decay) for hits in lists], weights)
     order = _ranked(combined, _first_seen(lists))
-    chunk_maps = [{h.chunk.chunk_id: h.score for h in hits} for hits in lists]
+    chunk_maps = [{h.chunk.chunk_id.int: h.score for h in hits} for hits in lists]
     by_chunk = _convex(chunk_maps, weights)
-    every = {h.chunk.chunk_id: h for hits in lists for h in hits}
-    passages = sorted(every.values(), key=lambda h: -by_chunk.get(h.chunk.chunk_id, 0.0))
+    every = {h.chunk.chunk_id.int: h for hits in lists for h in hits}
+    passages = sorted(every.values(), key=lambda h: -by_chunk.get(h.chunk.chunk_id.int, 0.0))
     return _passages(order, combined, passages, per_document, limit)
 
 
