@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ragbus.llm.calls import GenerationStats
+from schemas.embeddings import QuestionEmbedding
 from schemas.generation import GenerationOptions
 from schemas.queries import Passage
 
@@ -56,6 +57,17 @@ class TunableAnswerer(Answerer, Protocol):
 
     def with_options(self, options: GenerationOptions) -> Answerer:
         """This answerer, writing with ``options`` where they are set."""
+        ...
+
+
+@runtime_checkable
+class QuestionEmbeddingAnswerer(Answerer, Protocol):
+    """An answerer that embeds the question itself (the offline one) and can take the
+    embedding retrieval computed instead (``ContextRetrieved.question_embedding``)."""
+
+    def remember_question(self, question: str, embedding: QuestionEmbedding) -> bool:
+        """Use ``embedding`` for ``question`` from now on; ``False`` when it does not
+        fit (another model, another size, not finite) and the model will run."""
         ...
 
 

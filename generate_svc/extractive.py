@@ -25,6 +25,7 @@ from ragbus.embedding.base import Embedder
 from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.llm.calls import GenerationStats
 from ragbus.prompt_injection import addresses_assistant
+from schemas.embeddings import QuestionEmbedding
 from schemas.queries import Passage
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ Recalibrate when the embedding model changes.
 """
 
 
-DEFAULT_MAX_CANDIDATES = 8
+DEFAULT_MAX_CANDIDATES = 6
 """Sentences embedded per answer, chosen by :func:`~generate_svc.shortlist.shortlist`.
 
 Measured on 200 SciFact train claims (``ragbus_tools.bench.extractive_scifact``'s
@@ -58,8 +59,10 @@ setting: the claim's gold abstracts, or the top 5 of 385 by cosine), with the
 evidence hit rate (oracle / retrieved) and the tokens embedded per answer:
 all sentences 78.0% / 71.5%, 1,214 tokens; 12: 78.0% / 75.0%, 460; 8: 78.0% / 74.0%,
 336; 6: 78.5% / 75.5%, 262. Every setting answered every claim. The sentences left
-out share no rare word with the question and were seldom the quoted ones, so 8
-costs nothing measurable and embeds 3.6 times fewer tokens.
+out share no rare word with the question and were seldom the quoted ones. 8 was
+the default until the answer's embedding was found to be most of ``/v1/query``'s
+time (``docs/benchmarks.md``, issue 19); 6 scored no worse in that run and embeds
+22% fewer tokens, at about 0.2 ms of one core per token.
 """
 
 
@@ -138,6 +141,35 @@ class ExtractiveAnswerer:
         self.min_words = min_words
         self.max_candidates = max_candidates
 
+    def remember_question(self, question: str, embedding: QuestionEmbedding) -> bool:
+        """Score ``question`` against ``embedding`` instead of embedding it again.
+
+        Args:
+            question: The exact question text the embedding is of.
+            embedding: retrieve_svc's embedding of it (``context.retrieved``).
+
+        Returns:
+            Whether it was taken: ``False`` (and a warning unless only the model
+            differs) when it is another model's, not ``(dim,)`` float32 or not finite;
+            the model then embeds the question as before.
+        """
+        if embedding.model_id != self._embedder.model_id:
+            return False
+        try:
+            vector = np.frombuffer(embedding.raw(), dtype="<f4").astype(np.float32)
+        except ValueError as exc:
+            log.warning("question embedding ignored: %s", exc)
+            return False
+        if vector.shape != (self._embedder.dim,) or not np.isfinite(vector).all():
+            log.warning(
+                "question embedding ignored: %d values, expected %d finite ones",
+                vector.size,
+                self._embedder.dim,
+            )
+            return False
+        self._questions.put(question, vector)
+        return True
+
     def candidates(self, question: str, passages: Sequence[Passage]) -> list[Candidate]:
         """Score every sentence of the best passages against the question (CPU-bound).
 
@@ -169,7 +201,7 @@ class ExtractiveAnswerer:
             texts = [text for _, _, text, _ in found]
             found = [found[i] for i in shortlist(question, texts, self.max_candidates)]
         query = self._questions.embed(question)
-        vectors = self._embedder.embed_documents([text for _, _, text, _ in found])
+        vectors = self._embedder.embed_few([text for _, _, text, _ in found])
         cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
         return [
             Candidate(n, position, text, float(cos), float(cos) + bonus)

@@ -2,7 +2,7 @@
 
 import time
 
-from generate_svc.answerers import Answerer, answerer_for
+from generate_svc.answerers import Answerer, QuestionEmbeddingAnswerer, answerer_for
 from generate_svc.citations import build_citations, confidence
 from ragbus.bus import Publisher
 from ragbus.errors import PermanentError
@@ -42,6 +42,9 @@ class GenerateService:
         parts: list[str] = []
         stats = GenerationStats()
         answerer = answerer_for(self._answerer, context.generation)
+        known = context.question_embedding
+        if known is not None and isinstance(answerer, QuestionEmbeddingAnswerer):
+            answerer.remember_question(context.question, known)
         async for text in answerer.stream(context.question, context.passages, stats):
             if not text:
                 continue

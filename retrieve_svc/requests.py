@@ -66,6 +66,7 @@ class RetrieveRequests:
             user_id=event.user_id,
             timings=timings,
             generation=event.generation,
+            question_embedding=self._service.question_embedding(event.question),
         )
         await self._publisher.publish(
             context, s.CONTEXT_RETRIEVED, msg_id=f"{event.query_id}:context"

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
+import numpy as np
+
 from ragbus.embedding import Embedder, Vectors
 from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.errors import PermanentError
@@ -40,6 +42,7 @@ from retrieve_svc.ranking import diverse, passage, reranked
 from retrieve_svc.rerank import Reranker
 from retrieve_svc.techniques import Plan, plan_for
 from schemas import Passage, Timings
+from schemas.embeddings import QuestionEmbedding
 from schemas.queries import RetrievalFilters, RetrievalOptions
 
 
@@ -203,6 +206,20 @@ class RetrieveService:
         if not draft:  # searching the question instead would hide that hyde did nothing
             raise PermanentError("the LLM drafted no passage for hyde", code="llm_empty_reply")
         return [(question, draft)]
+
+    def question_embedding(self, question: str) -> QuestionEmbedding | None:
+        """The question's embedding if a search embedded it recently, else ``None``.
+
+        A lookup in the per-model question caches; it never runs a model. With two
+        models live (a reindex to another model) it may be either's: the consumer
+        compares ``model_id`` with its own model.
+        """
+        for cache in list(self._caches.values()):
+            vector = cache.peek(question)
+            if vector is not None:
+                raw = np.asarray(vector, dtype="<f4").tobytes()
+                return QuestionEmbedding.of(cache.model_id, raw)
+        return None
 
     def _embed(self, plan: Plan, texts: list[str], target: IndexTarget) -> list[Vectors | None]:
         """One query vector per text with the version's model (blocking). hyde's draft is

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.embeddings import QuestionEmbedding
 from schemas.envelope import Envelope
 from schemas.generation import GenerationOptions
 
@@ -208,6 +209,8 @@ class ContextRetrieved(Envelope):
     """Passages found for a query, ranked best first (subject ``context.retrieved``).
 
     ``generation`` is the query's :class:`GenerationOptions`, passed on unchanged.
+    ``question_embedding`` is the question's embedding when retrieval computed one
+    (absent for sparse-only and hyde searches, and from publishers before it).
     """
 
     query_id: UUID
@@ -216,6 +219,7 @@ class ContextRetrieved(Envelope):
     user_id: str | None = None
     timings: Timings = Field(default_factory=Timings)
     generation: GenerationOptions | None = None
+    question_embedding: QuestionEmbedding | None = None
 
 
 class AnswerDelta(Envelope):

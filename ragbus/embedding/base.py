@@ -45,3 +45,11 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors:
         """Embed one question; returns ``(dim,)`` float32, L2-normalised."""
         ...
+
+    def embed_few(self, texts: Sequence[str]) -> Vectors:
+        """Embed a few short passages while a caller waits (an answer's sentences).
+
+        The same vectors as :meth:`embed_documents`, computed for latency rather
+        than throughput. Returns ``(len(texts), dim)`` float32, L2-normalised rows.
+        """
+        ...

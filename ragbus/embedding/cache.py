@@ -20,7 +20,7 @@ its own cache of question embeddings.
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -100,6 +100,16 @@ class CachingEmbedder:
             ``(len(texts), dim)`` float32, L2-normalised rows in the order of
             ``texts``, equal to what the inner embedder returns for them.
         """
+        return self._cached(texts, self.inner.embed_documents)
+
+    def embed_few(self, texts: Sequence[str]) -> Vectors:
+        """As :meth:`embed_documents`, the missing texts through the inner ``embed_few``.
+
+        The two share one cache: they return the same vectors.
+        """
+        return self._cached(texts, self.inner.embed_few)
+
+    def _cached(self, texts: Sequence[str], compute: Callable[[Sequence[str]], Vectors]) -> Vectors:
         keys = [self._key(text) for text in texts]
         found: dict[bytes, Vectors] = {}
         with self._lock:
@@ -111,7 +121,7 @@ class CachingEmbedder:
         missing = list(dict.fromkeys(key for key in keys if key not in found))
         if missing:
             first = {key: i for i, key in reversed(list(enumerate(keys)))}
-            computed = self.inner.embed_documents([texts[first[key]] for key in missing])
+            computed = compute([texts[first[key]] for key in missing])
             rows = zip(missing, computed, strict=True)
             fresh = {key: np.array(row, dtype=np.float32) for key, row in rows}
             found.update(fresh)

@@ -93,3 +93,7 @@ class FakeEmbedder:
     def embed_query(self, text: str) -> Vectors:
         """Embed one text; returns ``(dim,)`` float32, L2-normalised."""
         return self.embed_documents([text])[0]
+
+    def embed_few(self, texts: Sequence[str]) -> Vectors:
+        """The same as :meth:`embed_documents` (this model has no latency path)."""
+        return self.embed_documents(texts)

@@ -52,6 +52,23 @@ class QueryEmbeddingCache:
                 return cached
             self.misses += 1
         vector = self._embedder.embed_query(question)  # outside the lock: the slow part
+        self.put(question, vector)
+        return vector
+
+    def peek(self, question: str) -> Vectors | None:
+        """The question's embedding if it is held, without running the model or
+        counting a hit or miss; ``(dim,)`` float32 (read-only)."""
+        with self._lock:
+            return self._entries.get(question)
+
+    def put(self, question: str, vector: Vectors) -> None:
+        """Hold ``vector`` as the question's embedding: one computed elsewhere with the
+        same model (retrieve_svc's, carried by ``context.retrieved``).
+
+        Args:
+            question: The exact question text.
+            vector: ``(dim,)`` float32, L2-normalised; made read-only here.
+        """
         vector.setflags(write=False)
         if self._max:
             with self._lock:
@@ -59,4 +76,3 @@ class QueryEmbeddingCache:
                 self._entries.move_to_end(question)
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
-        return vector

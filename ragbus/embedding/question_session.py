@@ -28,6 +28,7 @@ a question's vector is the one fastembed would give.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -83,6 +84,18 @@ class QuestionSession:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = tokenizer
         self.threads = options.intra_op_num_threads
+
+    @classmethod
+    def of_fastembed(cls, model: Any, threads: int | None = None) -> "QuestionSession":
+        """A session of the file and tokenizer that a fastembed ``TextEmbedding`` loaded.
+
+        Args:
+            model: The loaded ``fastembed.TextEmbedding``.
+            threads: Intra-op threads (default :func:`default_threads`).
+        """
+        inner = model.model
+        model_file = Path(inner._model_dir) / inner.model_description.model_file
+        return cls(model_file, inner.tokenizer, threads)
 
     def embed(self, text: str) -> Vectors:
         """Embed one question; returns ``(dim,)`` float32, L2-normalised.

@@ -73,6 +73,9 @@ class CachedEmbedder:
                 self._vectors[text] = np.asarray(vector)
         return np.stack([self._vectors[t] for t in texts])
 
+    def embed_few(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)
+
 
 def to_passage(doc_id: str, doc: dict[str, str], score: float) -> Passage:
     """A corpus abstract as one passage (title, blank line, text, as BEIR embeds it)."""

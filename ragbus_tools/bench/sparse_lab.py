@@ -78,9 +78,24 @@ class Bm25sEncoder:
 
 
 def sparse_encoder(name: str) -> SparseEncoder:
-    """The encoder called ``name`` (``fastembed`` or ``bm25s``)."""
+    """The encoder called ``name``: ``fastembed`` or ``bm25s``.
+
+    ``fastembed:k=0.9,b=0.4,avg_len=100`` is ragbus's encoder with other BM25
+    parameters (any of the three, the rest at their defaults).
+
+    Raises:
+        ValueError: An unknown name or parameter.
+    """
     if name == "fastembed":
         return Bm25Encoder()
+    if name.startswith("fastembed:"):
+        params: dict[str, float] = {}
+        for pair in name.removeprefix("fastembed:").split(","):
+            key, _, value = pair.partition("=")
+            if key not in ("k", "b", "avg_len"):
+                raise ValueError(f"unknown BM25 parameter {key!r} in {name!r}")
+            params[key] = float(value)
+        return Bm25Encoder(**params)
     if name == "bm25s":
         return Bm25sEncoder()
     raise ValueError(f"unknown sparse encoder {name!r}")

@@ -129,10 +129,20 @@ def test_query_equals_single_document(embedder: FastEmbedEmbedder) -> None:
     assert not np.allclose(queries[0], queries[1], atol=1e-2)  # LONG is not "hi"
 
 
+def test_few_equals_documents(embedder: FastEmbedEmbedder) -> None:
+    # an answer's sentences go one by one through the question session, unpadded
+    few = embedder.embed_few(TEXTS)
+
+    assert few.shape == (len(TEXTS), 384) and few.dtype == np.float32
+    np.testing.assert_allclose(few, embedder.embed_documents(TEXTS), atol=1e-5)
+    assert not np.allclose(few[0], few[1], atol=1e-2)
+
+
 def test_empty_input(embedder: FastEmbedEmbedder) -> None:
     vectors = embedder.embed_documents([])
 
     assert vectors.shape == (0, 384) and vectors.dtype == np.float32
+    assert embedder.embed_few([]).shape == (0, 384)
 
 
 def test_tokenizer_counts_without_special_tokens_or_truncation(

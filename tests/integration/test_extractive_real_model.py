@@ -3,6 +3,7 @@
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from generate_svc.citations import build_citations
@@ -11,6 +12,7 @@ from generate_svc.prompts import NOT_FOUND_ANSWER
 from ragbus.embedding import get_embedder
 from ragbus.embedding.base import Embedder
 from ragbus.settings import InfraSettings
+from schemas.embeddings import QuestionEmbedding
 from schemas.queries import Passage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -106,3 +108,21 @@ async def test_unrelated_question_is_not_found(embedder, passages, question) -> 
     answerer = ExtractiveAnswerer(embedder)
 
     assert await answer(answerer, question, passages) == NOT_FOUND_ANSWER
+
+
+async def test_the_question_embedding_retrieval_sends_gives_the_same_answer(
+    embedder, passages
+) -> None:
+    # retrieve_svc's vector (its own cache of the same model) carried by context.retrieved
+    sent = QuestionEmbedding.of(
+        embedder.model_id, np.asarray(embedder.embed_query(QUESTION), dtype="<f4").tobytes()
+    )
+    fresh = ExtractiveAnswerer(embedder).candidates(QUESTION, passages)
+    told = ExtractiveAnswerer(embedder)
+
+    assert told.remember_question(QUESTION, sent)
+    assert told._questions.misses == 0
+    reused = told.candidates(QUESTION, passages)
+    assert told._questions.misses == 0 and told._questions.hits == 1  # the model did not run
+    assert [c.text for c in reused] == [c.text for c in fresh]
+    np.testing.assert_allclose([c.cosine for c in reused], [c.cosine for c in fresh], atol=1e-6)

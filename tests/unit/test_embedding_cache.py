@@ -17,10 +17,15 @@ class CountingEmbedder(FakeEmbedder):
     def __init__(self, dim: int = 8) -> None:
         super().__init__(dim=dim)
         self.calls: list[list[str]] = []
+        self.few_calls: list[list[str]] = []
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         self.calls.append(list(texts))
         return super().embed_documents(texts)
+
+    def embed_few(self, texts: Sequence[str]) -> Vectors:
+        self.few_calls.append(list(texts))
+        return FakeEmbedder.embed_documents(self, texts)
 
 
 def test_each_distinct_text_is_embedded_once_and_results_match_the_model() -> None:
@@ -37,6 +42,19 @@ def test_each_distinct_text_is_embedded_once_and_results_match_the_model() -> No
     )
     assert (cache.hits, cache.misses, len(cache)) == (50 + 2, 3 + 1, 4)
     assert cache.embed_documents([]).shape == (0, 8)
+
+
+def test_few_texts_share_the_cache_and_go_to_the_inner_latency_path() -> None:
+    inner = CountingEmbedder()
+    cache = CachingEmbedder(inner)
+    cache.embed_documents(["known text"])
+    vectors = cache.embed_few(["known text", "new sentence", "new sentence"])
+    assert inner.calls == [["known text"]] and inner.few_calls == [["new sentence"]]
+    np.testing.assert_array_equal(
+        vectors, FakeEmbedder(dim=8).embed_documents(["known text", "new sentence", "new sentence"])
+    )
+    cache.embed_documents(["new sentence"])  # embedded by embed_few: a hit here
+    assert inner.calls == [["known text"]] and (cache.hits, cache.misses) == (3, 2)
 
 
 def test_least_recently_used_texts_go_first() -> None:

@@ -243,6 +243,8 @@ export interface ChunkPayload {
  * Passages found for a query, ranked best first (subject ``context.retrieved``).
  *
  * ``generation`` is the query's :class:`GenerationOptions`, passed on unchanged.
+ * ``question_embedding`` is the question's embedding when retrieval computed one
+ * (absent for sparse-only and hyde searches, and from publishers before it).
  */
 export interface ContextRetrieved {
   event_id?: string;
@@ -252,6 +254,7 @@ export interface ContextRetrieved {
   principal_id?: string | null;
   query_id: string;
   question: string;
+  question_embedding?: QuestionEmbedding | null;
   schema_version?: 2;
   tenant_id: string;
   timings?: Timings;
@@ -301,6 +304,20 @@ export interface Passage {
   score: number;
   text: string;
   title?: string | null;
+}
+/**
+ * A question's embedding as retrieve_svc computed it, so that generate_svc's
+ * offline answerer need not run the model on the same text again (about 5 ms of
+ * wall time and 9 ms of CPU per answer with all-MiniLM-L6-v2 on 2 cores).
+ *
+ * Attributes:
+ *     model_id: The model that made it; a consumer with another model ignores it.
+ *     vector: base64 of ``(dim,)`` float32, little-endian, L2-normalised (384
+ *         dimensions: 1,536 bytes, 2,048 characters); see :meth:`of` and :meth:`raw`.
+ */
+export interface QuestionEmbedding {
+  model_id: string;
+  vector: string;
 }
 /**
  * A JetStream message that will not be processed again unless replayed.
