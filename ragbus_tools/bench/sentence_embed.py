@@ -22,9 +22,7 @@ Example::
 import argparse
 import asyncio
 import json
-import resource
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +32,10 @@ from generate_svc.sentences import MIN_WORDS, passage_sentences
 from generate_svc.shortlist import shortlist
 from ragbus.embedding.fastembed_embedder import FastEmbedEmbedder
 from ragbus.settings import InfraSettings
+from ragbus_tools.bench.question_embed import time_calls
 
 PASSAGES = 5
 """Abstracts per answer, as ``top_k`` 5 retrieves."""
-
-
-def _cpu_ms() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def answers(dataset: Path, n: int, k: int) -> list[list[str]]:
@@ -63,20 +57,6 @@ def answers(dataset: Path, n: int, k: int) -> list[list[str]]:
     return out
 
 
-async def _time(
-    embed: Callable[[Sequence[str]], Any], groups: list[list[str]]
-) -> tuple[float, float]:
-    """(median wall ms, CPU ms per answer) of ``embed`` over ``groups``."""
-    wall = []
-    cpu = _cpu_ms()
-    for group in groups:
-        started = time.perf_counter()
-        await asyncio.to_thread(embed, group)
-        wall.append((time.perf_counter() - started) * 1000)
-        await asyncio.sleep(0.003)  # the rest of a request
-    return float(np.median(wall)), (_cpu_ms() - cpu) / len(groups)
-
-
 async def bench(dataset: Path, n: int, ks: Sequence[int]) -> list[dict[str, Any]]:
     """One row per ``k`` and path: ``k``, ``path``, ``p50_ms``, ``cpu_ms``, ``tokens``."""
     embedder = FastEmbedEmbedder(InfraSettings())
@@ -89,7 +69,7 @@ async def bench(dataset: Path, n: int, ks: Sequence[int]) -> list[dict[str, Any]
             np.mean([sum(len(embedder.tokenizer.encode(s).ids) for s in g) for g in groups])
         )
         for path, embed in (("passages", embedder.embed_documents), ("few", embedder.embed_few)):
-            p50, cpu = await _time(embed, groups)
+            p50, cpu = await time_calls(embed, groups)
             rows.append({"k": k, "path": path, "p50_ms": p50, "cpu_ms": cpu, "tokens": tokens})
     return rows
 
