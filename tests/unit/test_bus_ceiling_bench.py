@@ -59,7 +59,7 @@ def test_cpu_meter_reads_a_process_tree_and_the_load() -> None:
     _spin(0.05)
     reading = meter.stop()
     assert set(reading.cpu_s) == {"me"}
-    assert reading.cpu_s["me"] >= 0.04
+    assert reading.cpu_s["me"] >= 0.03  # 0.05 s spun, read in 10 ms clock ticks
     assert reading.total_s == reading.cpu_s["me"]
     assert len(reading.load_avg["start"]) == 3
     assert reading.load_avg["max_1m"] >= reading.load_avg["mean_1m"] >= 0
