@@ -34,19 +34,36 @@ async def wait_ready(url: str, timeout_s: float = 120.0) -> None:
 
 
 async def wait_final(
-    client: RagbusClient, ids: list[str], timeout_s: float, *, poll_s: float = 0.3
+    client: RagbusClient,
+    ids: list[str],
+    timeout_s: float,
+    *,
+    poll_s: float = 0.3,
+    absent_ok: bool = False,
 ) -> dict[str, dict]:
     """Poll every document until it is indexed, failed or deleted; the last JSON of each.
 
+    ``absent_ok`` is for documents published straight onto ``document.uploaded``:
+    the gateway knows them only once ingest_svc has recorded them, so a 404 means
+    "not yet" until ``timeout_s`` runs out.
+
     Raises:
-        AssertionError: some document is still in progress after ``timeout_s`` seconds.
+        AssertionError: some document is still in progress (or, with ``absent_ok``,
+            still unknown) after ``timeout_s`` seconds.
+        httpx.HTTPStatusError: a document answers 404 without ``absent_ok``, or any
+            other error status.
     """
     deadline = asyncio.get_running_loop().time() + timeout_s
     docs: dict[str, dict] = {}
     pending = set(ids)
     while pending:
         for doc_id in list(pending):
-            docs[doc_id] = doc = await client.document(doc_id)
+            try:
+                docs[doc_id] = doc = await client.document(doc_id)
+            except httpx.HTTPStatusError as error:
+                if not (absent_ok and error.response.status_code == 404):
+                    raise
+                continue
             if doc["status"] in ("indexed", "failed", "deleted"):
                 pending.discard(doc_id)
         if pending:
