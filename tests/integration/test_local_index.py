@@ -42,6 +42,7 @@ async def _qdrant(
         flt=tenant_filter(query["tenant_id"], *extra),
         top_k=query["top_k"],
         fusion=FUSION,
+        multivector=store.holds_windows,
     )
     response = await client.query_points(collection, **arguments)
     return [(uuid.UUID(str(p.id)), p.score) for p in response.points]
@@ -79,18 +80,23 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
     big = sample.chunks("big", texts[:1200], docs=30)
     small = sample.chunks("small", texts[1200:1400], docs=40)
     other = sample.chunks("other", texts[1400:], docs=10)
+    assert store.holds_windows  # a new collection's dense vector is a multivector
     for chunks in (big, small, other):
         for start in range(0, len(chunks), 300):  # several writes: tail merges happen
             part = chunks[start : start + 300]
-            await store.upsert(part, rng.standard_normal((len(part), DIM)).astype(np.float32))
+            # dense windows, 1 to 3 vectors per chunk scored by the best ("big" is
+            # compacted below, with them); "other" has one vector per chunk
+            windows = rng.integers(1, 4, len(part)) if chunks is not other else np.ones(len(part))
+            rows = rng.standard_normal((int(windows.sum()), DIM)).astype(np.float32)
+            await store.upsert(part, rows, windows.astype(int).tolist())
     assert await _compare(client, store, collection, rng, questions, ["big", "small", "x"]) > 0
 
     # Deletes (whole documents, single chunks), a re-upsert with new vectors, a new
     # version of a document keeping only it, and a compaction (most of "big" gone).
     await store.delete_document(tenant_id="small", document_id=small[0].document_id)
     await store.delete_chunks(tenant_id="small", chunk_ids=[c.chunk_id for c in small[5:9]])
-    again = small[20:60]
-    await store.upsert(again, rng.standard_normal((len(again), DIM)).astype(np.float32))
+    again = small[20:60]  # windows replaced: 2 each now
+    await store.upsert(again, rng.standard_normal((80, DIM)).astype(np.float32), [2] * 40)
     newer = sample.chunks("other", texts[:30], docs=10, version=2)
     await store.upsert(newer, rng.standard_normal((len(newer), DIM)).astype(np.float32))
     await store.delete_document(tenant_id="other", document_id=newer[0].document_id, keep_version=2)

@@ -160,6 +160,41 @@ async def test_shapes_are_checked(make_store):
         await store.search(tenant_id="t", vector=np.zeros(DIM + 1, np.float32), top_k=1)
 
 
+async def test_a_chunk_with_dense_windows_scores_its_best_window(make_store):
+    store = await make_store()
+    assert store.holds_windows
+    tenant, doc = f"t-{uuid.uuid4().hex[:6]}", uuid.uuid4()
+    chunks, rows = _chunks(tenant, doc, 3), _unit(6)
+    await store.upsert(chunks, rows, [2, 1, 3])  # rows 0-1, 2, 3-5
+    for row, owner in [(1, 0), (2, 1), (5, 2), (4, 2)]:
+        (best,) = await store.search(tenant_id=tenant, vector=rows[row], top_k=1)
+        assert best.chunk == chunks[owner]
+        assert best.score == pytest.approx(1.0, abs=1e-5)
+    hits = await store.search(tenant_id=tenant, vector=rows[5], top_k=3)
+    assert hits[0].chunk.chunk_index == 2
+    assert len({h.chunk.chunk_id for h in hits}) == 3  # each chunk once
+    assert await store.count(tenant_id=tenant) == 3
+
+    # a re-upsert replaces the windows: chunk 2's old third window is gone
+    fresh = _unit(1)
+    await store.upsert(chunks[2:], fresh)
+    (best,) = await store.search(tenant_id=tenant, vector=rows[5], top_k=1)
+    assert best.chunk != chunks[2] or best.score < 0.999
+    await store.delete_document(tenant_id=tenant, document_id=doc)
+    assert await store.search(tenant_id=tenant, vector=rows[1], top_k=3) == []
+
+
+async def test_window_counts_are_checked(make_store):
+    store = await make_store()
+    chunks = _chunks("t", uuid.uuid4(), 2)
+    with pytest.raises(ValueError, match=r"shape \(4, 8\); expected \(3, 8\)"):
+        await store.upsert(chunks, _unit(4), [1, 2])
+    with pytest.raises(ValueError, match="window counts must be in"):
+        await store.upsert(chunks, _unit(2), [0, 2])
+    with pytest.raises(ValueError, match="1 window counts for 2 chunks"):
+        await store.upsert(chunks, _unit(2), [2])
+
+
 async def test_factory_shares_one_local_qdrant_client_per_path(tmp_path):
     settings = InfraSettings(
         data_dir=tmp_path, vector_store="qdrant", qdrant_url=None, qdrant_collection="chunks"

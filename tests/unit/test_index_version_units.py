@@ -27,6 +27,8 @@ pytestmark = pytest.mark.unit
 class RecordingStore:
     """A vector store that finds nothing and remembers the query vectors it was given."""
 
+    holds_windows = False  # one dense vector per chunk
+
     def __init__(self) -> None:
         self.queries: list[Any] = []
 

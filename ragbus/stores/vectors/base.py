@@ -147,15 +147,27 @@ class VectorStore(Protocol):
         """
         ...
 
-    async def upsert(self, chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32]) -> None:
+    holds_windows: bool
+    """After ``open``: a chunk may have several dense vectors, scored by its best."""
+
+    async def upsert(
+        self,
+        chunks: Sequence[ChunkRecord],
+        vectors: npt.NDArray[np.float32],
+        windows: Sequence[int] | None = None,
+    ) -> None:
         """Insert or replace chunks by ``chunk_id``; repeating it changes nothing.
 
         Args:
             chunks: The chunks, any tenants.
-            vectors: ``(len(chunks), dim)`` float32, row ``i`` embeds ``chunks[i]``.
+            vectors: ``(sum(windows), dim)`` float32: each chunk's rows in order
+                (``(len(chunks), dim)``, one each, when ``windows`` is ``None``).
+            windows: Dense vectors per chunk, each >= 1 (:mod:`.windows`); more
+                than one only where ``holds_windows``.
 
         Raises:
-            ValueError: Shapes disagree or a chunk has no tenant.
+            ValueError: Shapes disagree, a chunk has no tenant, or several windows
+                go to a store that does not hold them.
         """
         ...
 

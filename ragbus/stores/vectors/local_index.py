@@ -55,18 +55,25 @@ class LocalIndex:
         chunks: Sequence[ChunkRecord],
         dense: npt.NDArray[np.float32],
         sparse: Sequence[SparseVector | None],
+        starts: npt.NDArray[np.int64] | None = None,
     ) -> None:
         """Insert or replace ``chunks`` by ``chunk_id``.
 
         Args:
             chunks: The chunks, any tenants.
-            dense: ``(len(chunks), dim)`` float32; stored normalised (cosine).
+            dense: ``(len(chunks), dim)`` float32, or ``(starts[-1], dim)`` with
+                ``starts``; stored normalised (cosine).
             sparse: Each chunk's BM25 term weights, or ``None``/empty for none.
+            starts: Chunk ``i``'s dense windows are rows ``starts[i]:starts[i+1]``
+                (:mod:`ragbus.stores.vectors.windows`); ``None``: one row each.
         """
         norms = np.linalg.norm(dense, axis=1, keepdims=True)
         units = (dense / np.where(norms == 0, 1, norms)).astype(np.float32)
         touched = set()
-        for chunk, unit, vector in zip(chunks, units, sparse, strict=True):
+        if starts is None:
+            starts = np.arange(len(chunks) + 1, dtype=np.int64)
+        for i, (chunk, vector) in enumerate(zip(chunks, sparse, strict=True)):
+            first, end = int(starts[i]), int(starts[i + 1])
             part = self._parts.setdefault(chunk.tenant_id, TenantPartition(self._dim))
             old = part.slot_of.get(chunk.chunk_id)
             if old is not None:
@@ -77,7 +84,7 @@ class LocalIndex:
                 terms = (indices, np.asarray(vector.values, np.float32))
                 self._df.update(vector.indices)
                 self._with_terms += 1
-            part.append(chunk, unit, terms)
+            part.append(chunk, units[first], terms, units[first + 1 : end])
             touched.add(chunk.tenant_id)
         for tenant in touched:
             self._parts[tenant].tidy()
@@ -137,17 +144,19 @@ class LocalIndex:
         *,
         with_vectors: bool = False,
     ) -> list[ScoredChunk]:
-        """The tenant's ``limit`` nearest chunks by cosine to ``query`` ``(dim,)``, best first."""
+        """The tenant's ``limit`` nearest chunks by cosine to ``query`` ``(dim,)``, best first.
+
+        A chunk with dense windows scores its best window's cosine; ``with_vectors``
+        gives its first window.
+        """
         part = self._parts.get(tenant_id)
         if part is None:
             return []
         everything = np.arange(part.size, dtype=np.int64)
         norm = float(np.linalg.norm(query)) or 1.0
         # Score every slot through a view of the matrix, then select: gathering the
-        # allowed rows first would copy the whole matrix per search. einsum, not BLAS:
-        # OpenBLAS's 2-thread gemv took 8 ms instead of 0.3 ms for 12,800 x 384 while
-        # the cores were busy (with the embedder, say); einsum runs in this thread.
-        scores = np.einsum("ij,j->i", part.dense[: part.size], query.astype(np.float32) / norm)
+        # allowed rows first would copy the whole matrix per search.
+        scores = part.dense_scores((query / norm).astype(np.float32))
         keep = part.allowed(everything, document_ids)
         return self._best(part, everything[keep], scores[keep], limit, with_vectors)
 

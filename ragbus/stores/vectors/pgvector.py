@@ -29,13 +29,14 @@ from ragbus.stores.vectors.base import (
     Fusion,
     ScoredChunk,
     SearchMode,
-    check_batch,
     check_query,
     require_tenant,
 )
 from ragbus.stores.vectors.fusion import depth, fuse, grouped
 from ragbus.stores.vectors.pgvector_schema import create_table
 from ragbus.stores.vectors.pgvector_sparse import backfill_terms, search_terms, write_terms
+from ragbus.stores.vectors.pgvector_windows import best_per_chunk, search_windows, write_windows
+from ragbus.stores.vectors.windows import check_windows
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class PgVectorStore:
         self._sparse = sparse or Bm25Encoder()
         self._dim: int | None = None
         self._iterative_scan = False
+        self.holds_windows = True  # <table>_windows: ragbus.stores.vectors.pgvector_windows
 
     @pg_errors
     async def open(self, *, model_id: str, dim: int) -> None:
@@ -107,13 +109,19 @@ class PgVectorStore:
         return self._dim
 
     @pg_errors
-    async def upsert(self, chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32]) -> None:
-        """Insert or replace rows and their BM25 terms by ``(tenant_id, chunk_id)``.
+    async def upsert(
+        self,
+        chunks: Sequence[ChunkRecord],
+        vectors: npt.NDArray[np.float32],
+        windows: Sequence[int] | None = None,
+    ) -> None:
+        """Insert or replace rows, their dense windows and BM25 terms by ``(tenant_id, chunk_id)``.
 
-        One transaction; a re-upsert replaces the chunk's terms. A chunk of only
-        stopwords has no terms (``term_count`` 0), so only dense search finds it.
+        One transaction; a re-upsert replaces the chunk's terms and windows. A chunk of
+        only stopwords has no terms (``term_count`` 0), so only dense search finds it.
         """
-        matrix = check_batch(chunks, vectors, self._require_open())
+        dim = self._require_open()
+        matrix, starts = check_windows(chunks, vectors, windows, dim, holds_windows=True)
         if not chunks:
             return
         terms = await asyncio.to_thread(self._sparse.encode_documents, [c.text for c in chunks])
@@ -122,7 +130,7 @@ class PgVectorStore:
                 *(c.tenant_id, c.chunk_id, c.document_id, c.version, c.chunk_index, c.text),
                 *(c.filename, c.title, c.page, c.heading, c.token_count, row, len(v.indices)),
             )
-            for c, row, v in zip(chunks, matrix, terms, strict=True)
+            for c, row, v in zip(chunks, matrix[starts[:-1]], terms, strict=True)
         ]
         updates = ", ".join(
             f"{col} = EXCLUDED.{col}"
@@ -137,6 +145,7 @@ class PgVectorStore:
             )
             keys = [(c.tenant_id, c.chunk_id) for c in chunks]
             await write_terms(conn, self._table, keys, terms)
+            await write_windows(conn, self._table, chunks, matrix, starts)
 
     @pg_errors
     async def search(
@@ -189,7 +198,7 @@ class PgVectorStore:
             await conn.execute(f"SET LOCAL hnsw.ef_search = {min(max(2 * n, 40), 1000)}")
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            dense = await self._dense(conn, cols, tenant_id, query, n, ids)
+            dense = await self._dense(conn, names, tenant_id, query, n, ids)
             if mode == "dense":
                 return grouped(dense, fusion, top_k)
             rows = await search_terms(conn, self._table, names, tenant_id, terms, n, ids)
@@ -199,19 +208,22 @@ class PgVectorStore:
     async def _dense(
         self,
         conn: asyncpg.Connection,
-        cols: str,
+        names: list[str],
         tenant_id: str,
         query: npt.NDArray[np.float32],
         limit: int,
         ids: list[UUID] | None,
     ) -> list[ScoredChunk]:
+        """The ``limit`` chunks nearest ``query``, each by its best dense window."""
         rows = await conn.fetch(
-            f"""SELECT {cols}, 1 - (embedding <=> $2) AS score FROM {self._table}
+            f"""SELECT {", ".join(names)}, 1 - (embedding <=> $2) AS score FROM {self._table}
                 WHERE tenant_id = $1 AND ($4::uuid[] IS NULL OR document_id = ANY($4))
                 ORDER BY embedding <=> $2 LIMIT $3""",
             *(tenant_id, query, limit, ids),
         )
-        return [_hit(r) for r in rows]
+        # the nearest 2 x limit windows nearly always hold the best chunks' best ones
+        more = await search_windows(conn, self._table, names, tenant_id, query, 2 * limit, ids)
+        return best_per_chunk([_hit(r) for r in rows], [_hit(r) for r in more], limit)
 
     @pg_errors
     async def delete_document(
@@ -246,13 +258,12 @@ class PgVectorStore:
 
     @pg_errors
     async def drop(self) -> None:
-        """Drop the table, its terms and its model record (an index version nobody uses)."""
+        """Drop the table, its terms and windows and its model record (an unused index version)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"DROP TABLE IF EXISTS {self._table}_terms, {self._table}")
+            t = self._table
+            await conn.execute(f"DROP TABLE IF EXISTS {t}_terms, {t}_windows, {t}")
             if await conn.fetchval("SELECT to_regclass('vector_store_meta') IS NOT NULL"):
-                await conn.execute(
-                    "DELETE FROM vector_store_meta WHERE table_name = $1", self._table
-                )
+                await conn.execute("DELETE FROM vector_store_meta WHERE table_name = $1", t)
         self._dim = None
 
     @pg_errors

@@ -3,7 +3,8 @@
 The chunk table is created at start-up, not by a migration, because its vector
 column's type needs the model's dimension. Indexes: HNSW (cosine) for dense search
 and ``(tenant_id, document_id)`` for deletes and document filters; the BM25
-inverted index (``<table>_terms``) is in :mod:`ragbus.stores.vectors.pgvector_sparse`.
+inverted index (``<table>_terms``) is in :mod:`ragbus.stores.vectors.pgvector_sparse`, the dense
+windows (``<table>_windows``) in :mod:`ragbus.stores.vectors.pgvector_windows`.
 """
 
 import asyncpg
@@ -11,6 +12,7 @@ import asyncpg
 from ragbus.errors import PermanentError
 from ragbus.stores.vectors.base import mismatch
 from ragbus.stores.vectors.pgvector_sparse import terms_ddl
+from ragbus.stores.vectors.pgvector_windows import windows_ddl
 
 _LOCK_KEY = 0x7261_6762_7576  # serialises concurrent open() of any vector table
 _NO_EXTENSION_ERRORS = (
@@ -74,7 +76,7 @@ async def create_table(conn: asyncpg.Connection, t: str, *, model_id: str, dim: 
                PRIMARY KEY (tenant_id, id))"""
     )
     await conn.execute(f"ALTER TABLE {t} DROP COLUMN IF EXISTS tsv")
-    for statement in terms_ddl(t):
+    for statement in [*terms_ddl(t), *windows_ddl(t, dim)]:
         await conn.execute(statement)
     await conn.execute(
         f"CREATE INDEX IF NOT EXISTS {t}_embedding_hnsw ON {t}"

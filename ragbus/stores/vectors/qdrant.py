@@ -16,6 +16,7 @@ kept in the collection's metadata.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +30,6 @@ from ragbus.stores.vectors.base import (
     Fusion,
     ScoredChunk,
     SearchMode,
-    check_batch,
     check_query,
     require_tenant,
 )
@@ -38,18 +38,18 @@ from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus.stores.vectors.qdrant_local import forget_local_index, local_index, search_local
 from ragbus.stores.vectors.qdrant_query import (
     DENSE,
-    SPARSE,
     dense_of,
+    point,
     query_arguments,
     tenant_filter,
 )
 from ragbus.stores.vectors.qdrant_schema import prepare_collection
 from ragbus.stores.vectors.qdrant_support import (
     chunk_from_payload,
-    chunk_payload,
     is_local,
     qdrant_errors,
 )
+from ragbus.stores.vectors.windows import check_windows
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class QdrantVectorStore:
         self._dim: int | None = None
         self._index: LocalIndex | None = None
         self._closed = False
+        self.holds_windows = False
 
     async def open(self, *, model_id: str, dim: int) -> None:
         """Create the collection for ``model_id``/``dim`` or verify the existing one.
@@ -94,7 +95,9 @@ class QdrantVectorStore:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
         with qdrant_errors("open"):
-            await prepare_collection(self._client, self._collection, model_id=model_id, dim=dim)
+            self.holds_windows = await prepare_collection(
+                self._client, self._collection, model_id=model_id, dim=dim
+            )
         await asyncio.to_thread(self._sparse.warm_up)
         if is_local(self._client):
             with qdrant_errors("load"):
@@ -106,32 +109,33 @@ class QdrantVectorStore:
             raise RuntimeError("QdrantVectorStore.open() must be called first")
         return self._dim
 
-    async def upsert(self, chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32]) -> None:
+    async def upsert(
+        self,
+        chunks: Sequence[ChunkRecord],
+        vectors: npt.NDArray[np.float32],
+        windows: Sequence[int] | None = None,
+    ) -> None:
         """Upsert points ``chunk_id`` with their dense and BM25 vectors, 256 per request.
 
-        Waits until each request is applied. A chunk whose text is only stopwords gets
-        no sparse vector (Qdrant rejects empty ones), so only dense search finds it.
+        Waits until each request is applied; each point as :func:`.qdrant_query.point`.
         """
-        matrix = check_batch(chunks, vectors, self._require_open())
+        dim = self._require_open()
+        matrix, starts = check_windows(
+            chunks, vectors, windows, dim, holds_windows=self.holds_windows
+        )
         terms = await asyncio.to_thread(self._sparse.encode_documents, [c.text for c in chunks])
         for start in range(0, len(chunks), UPSERT_BATCH):
             points = []
             for i in range(start, min(start + UPSERT_BATCH, len(chunks))):
-                named: dict[str, Any] = {DENSE: matrix[i].tolist()}
-                if terms[i].indices:
-                    named[SPARSE] = models.SparseVector(
-                        indices=terms[i].indices, values=terms[i].values
-                    )
-                points.append(
-                    models.PointStruct(
-                        id=str(chunks[i].chunk_id), vector=named, payload=chunk_payload(chunks[i])
-                    )
-                )
+                rows = matrix[starts[i] : starts[i + 1]]
+                points.append(point(chunks[i], rows, terms[i], multivector=self.holds_windows))
             with qdrant_errors("upsert"):
                 await self._client.upsert(self._collection, points=points, wait=True)
             if self._index is not None:
                 end = start + len(points)
-                self._index.upsert(chunks[start:end], matrix[start:end], terms[start:end])
+                offsets = starts[start : end + 1] - starts[start]
+                rows = matrix[starts[start] : starts[end]]
+                self._index.upsert(chunks[start:end], rows, terms[start:end], offsets)
 
     async def search(
         self,
@@ -180,19 +184,16 @@ class QdrantVectorStore:
             )
         fusion = fusion or Fusion()
         flt = tenant_filter(tenant_id, *extra)
+        arguments = partial(
+            query_arguments, dense=query, sparse=terms, flt=flt, fusion=fusion,
+            multivector=self.holds_windows,
+        )  # fmt: skip
         if mode == "hybrid" and fusion.group_by == "document":  # fused here, not by Qdrant
-            modes: tuple[SearchMode, ...] = ("dense", "sparse")
-            sides = [
-                query_arguments(m, dense=query, sparse=terms, flt=flt, top_k=n, fusion=fusion)
-                for m, n in zip(modes, (fusion.candidates,) * 2, strict=True)
-            ]
-            lists = [await self._query(arguments, with_vectors) for arguments in sides]
+            sides = [arguments(m, top_k=fusion.candidates) for m in ("dense", "sparse")]
+            lists = [await self._query(side, with_vectors) for side in sides]
             return fuse(lists, fusion, top_k)
         n = depth(mode, fusion, top_k) if mode != "hybrid" else top_k
-        arguments = query_arguments(
-            mode, dense=query, sparse=terms, flt=flt, top_k=n, fusion=fusion
-        )
-        hits = await self._query(arguments, with_vectors)
+        hits = await self._query(arguments(mode, top_k=n), with_vectors)
         return hits if mode == "hybrid" else grouped(hits, fusion, top_k)
 
     async def _query(self, arguments: dict[str, Any], with_vectors: bool) -> list[ScoredChunk]:

@@ -72,16 +72,19 @@ async def _load(client: AsyncQdrantClient, collection: str, dim: int) -> LocalIn
         )
         points_read += len(points)
         if points:
-            chunks, dense, sparse = [], [], []
+            chunks, dense, sparse, counts = [], [], [], []
             for point in points:
                 vectors = point.vector if isinstance(point.vector, dict) else {}
                 chunks.append(chunk_from_payload(point.id, point.payload or {}))
-                dense.append(vectors[DENSE])
+                rows = np.asarray(vectors[DENSE], dtype=np.float32).reshape(-1, dim)
+                dense.append(rows)  # one row, or a multivector's windows
+                counts.append(len(rows))
                 terms = vectors.get(SPARSE)
                 sparse.append(
                     None if terms is None else SparseVector(list(terms.indices), list(terms.values))  # type: ignore[union-attr]
                 )
-            index.upsert(chunks, np.asarray(dense, dtype=np.float32), sparse)
+            starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            index.upsert(chunks, np.concatenate(dense), sparse, starts)
         if offset is None:
             seconds = round(time.perf_counter() - started, 2)
             log.info(

@@ -12,7 +12,8 @@ import numpy.typing as npt
 from qdrant_client import models
 
 from ragbus.embedding.sparse import SparseVector
-from ragbus.stores.vectors.base import Fusion, SearchMode
+from ragbus.stores.vectors.base import ChunkRecord, Fusion, SearchMode
+from ragbus.stores.vectors.qdrant_support import chunk_payload
 
 DENSE = "dense"
 """Name of the dense vector in the collection."""
@@ -40,6 +41,7 @@ def query_arguments(
     flt: models.Filter,
     top_k: int,
     fusion: Fusion,
+    multivector: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments of ``query_points`` for ``mode`` (without the collection).
 
@@ -50,7 +52,10 @@ def query_arguments(
         flt: The tenant filter (and any others); it applies to every prefetch too.
         top_k: Hits returned.
         fusion: RRF constant, weights and candidates per list, for ``hybrid``.
+        multivector: The dense vector holds windows (``MAX_SIM``): the question goes
+            as a multivector of one row, whose score is its best window's cosine.
     """
+    question = [dense.tolist()] if multivector else dense.tolist()
     common: dict[str, Any] = {
         "query_filter": flt,
         "limit": top_k,
@@ -58,14 +63,14 @@ def query_arguments(
         "with_vectors": False,
     }
     if mode == "dense":
-        return {**common, "query": dense.tolist(), "using": DENSE}
+        return {**common, "query": question, "using": DENSE}
     assert sparse is not None
     if mode == "sparse":
         return {**common, "query": _sparse(sparse), "using": SPARSE}
     # The top-level filter reaches every prefetch (server and local mode propagate
     # it into the leaves), so each candidate list is already the tenant's only.
     prefetch = [
-        models.Prefetch(query=dense.tolist(), using=DENSE, limit=fusion.candidates),
+        models.Prefetch(query=question, using=DENSE, limit=fusion.candidates),
         models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=fusion.candidates),
     ]
     rrf = models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])
@@ -73,8 +78,29 @@ def query_arguments(
 
 
 def dense_of(point: models.ScoredPoint) -> npt.NDArray[np.float32] | None:
-    """The dense embedding of a point fetched with ``with_vectors=[DENSE]``, if any."""
+    """The dense embedding of a point fetched with ``with_vectors=[DENSE]``, if any:
+    its first window's where it holds several."""
     vectors = point.vector
     if isinstance(vectors, dict) and isinstance(vectors.get(DENSE), list):
-        return np.asarray(vectors[DENSE], dtype=np.float32)
+        dense = np.asarray(vectors[DENSE], dtype=np.float32)
+        return dense[0] if dense.ndim == 2 else dense
     return None
+
+
+def point(
+    chunk: ChunkRecord,
+    rows: npt.NDArray[np.float32],
+    terms: SparseVector,
+    *,
+    multivector: bool,
+) -> models.PointStruct:
+    """The point of ``chunk`` with its dense windows ``rows`` ``(k, dim)`` and BM25 terms.
+
+    The dense vector is the multivector of the windows where the collection holds
+    them, else the one row. A chunk whose text is only stopwords gets no sparse
+    vector (Qdrant rejects empty ones), so only dense search finds it.
+    """
+    named: dict[str, Any] = {DENSE: rows.tolist() if multivector else rows[0].tolist()}
+    if terms.indices:
+        named[SPARSE] = _sparse(terms)
+    return models.PointStruct(id=str(chunk.chunk_id), vector=named, payload=chunk_payload(chunk))

@@ -16,14 +16,25 @@ from ragbus.stores.vectors.qdrant_support import is_local, relax_local_fsync
 
 log = logging.getLogger(__name__)
 
+MAX_SIM = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+"""A point's dense windows, scored by the best one's cosine (one query vector)."""
+
 _MODEL_KEY = "ragbus_embed_model"
 _DIM_KEY = "ragbus_embed_dim"
 
 
 async def prepare_collection(
     client: AsyncQdrantClient, collection: str, *, model_id: str, dim: int
-) -> None:
+) -> bool:
     """Create ``collection`` if missing, verify it, add what older versions lacked.
+
+    A new collection's dense vector is a multivector scored by ``MAX_SIM``, so a
+    chunk may have several dense windows (:mod:`ragbus.stores.vectors.windows`). A
+    collection made before windows keeps one dense vector per point; a rebuild
+    (``ragbus reindex``) makes a new one.
+
+    Returns:
+        Whether the collection holds dense windows (a multivector).
 
     A collection made before sparse search existed gets the sparse vector added:
     chunks upserted from then on get BM25 vectors; older ones are found by dense
@@ -42,9 +53,10 @@ async def prepare_collection(
         sparse = models.SparseVectorConfig(modifier=models.Modifier.IDF)
         config = models.SparseVectorNameConfig(sparse=sparse)
         await client.create_vector_name(collection, SPARSE, config)
+    holds_windows = _dense_params(info).multivector_config is not None
     if is_local(client):  # local mode ignores payload indexes (and warns)
         relax_local_fsync(client, collection)
-        return
+        return holds_windows
     await client.create_payload_index(
         collection,
         "tenant_id",
@@ -55,13 +67,18 @@ async def prepare_collection(
     await client.create_payload_index(
         collection, "document_id", field_schema=models.PayloadSchemaType.KEYWORD
     )
+    return holds_windows
 
 
 async def _create(client: AsyncQdrantClient, collection: str, model_id: str, dim: int) -> None:
     try:
         await client.create_collection(
             collection,
-            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE: models.VectorParams(
+                    size=dim, distance=models.Distance.COSINE, multivector_config=MAX_SIM
+                )
+            },
             sparse_vectors_config={SPARSE: SPARSE_PARAMS},
             # Per-tenant HNSW graphs instead of one global graph: every search
             # filters by tenant (Qdrant's multitenancy guidance).
@@ -74,6 +91,13 @@ async def _create(client: AsyncQdrantClient, collection: str, model_id: str, dim
     except ValueError as exc:  # local mode's "already exists"
         if "already exists" not in str(exc):
             raise
+
+
+def _dense_params(info: models.CollectionInfo) -> models.VectorParams:
+    vectors = info.config.params.vectors
+    params = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    assert params is not None  # _verify ran first
+    return params
 
 
 def _verify(info: models.CollectionInfo, collection: str, model_id: str, dim: int) -> None:
