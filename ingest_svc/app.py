@@ -39,6 +39,7 @@ async def build(
         await resources.embedder(),
         publisher,
         overlap_tokens=settings.overlap_tokens,
+        window_tokens=settings.dense_window_tokens,
         max_document_bytes=settings.max_document_bytes,
         chunk_quotas=ChunkQuotas(
             await resources.pool(), ChunkLimits(**ChunkQuotaSettings().model_dump())

@@ -11,10 +11,11 @@ version meanwhile. Quotas are not checked again: the document was accepted once.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
-from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.chunking import Chunk, ChunkingConfig
+from ingest_svc.dense_windows import DEFAULT_WINDOW_TOKENS, Windows, chunk_and_window
 from ingest_svc.parsing import parse_document
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import upload_event
@@ -38,8 +39,11 @@ from schemas import subjects as s
 
 log = logging.getLogger(__name__)
 
-Batches = Callable[[DocumentUploaded, int, str | None, list[Chunk], set[int]], list[ChunksReady]]
-"""``IngestService``'s batching: ``(event, version, title, chunks, flagged) -> batches``."""
+Batches = Callable[
+    [DocumentUploaded, int, str | None, list[Chunk], set[int], Sequence[Windows]],
+    list[ChunksReady],
+]
+"""``IngestService``'s batching: ``(event, version, title, chunks, flagged, windows)``."""
 
 
 class IndexReplay:
@@ -66,6 +70,8 @@ class IndexReplay:
         publisher: Publisher,
         batches: Batches,
         chunking: ChunkingConfig,
+        *,
+        window_tokens: int = DEFAULT_WINDOW_TOKENS,
     ) -> None:
         self._documents = documents
         self._load = load
@@ -75,6 +81,7 @@ class IndexReplay:
         self._publisher = publisher
         self._batches = batches
         self._chunking = chunking
+        self._window_tokens = window_tokens
 
     async def replay(self, command: RebuildIndex) -> None:
         """Publish ``document.uploaded`` for every document the version lacks; idempotent.
@@ -129,15 +136,16 @@ class IndexReplay:
         embedder = await self._targets.embedder(index, tokens_only=True)
         config = replace(self._chunking, max_tokens=embedder.max_tokens)
         strategy = event.chunking or ChunkingStrategy.TOKEN_WINDOW
-        chunks = await asyncio.to_thread(
-            chunk_document, parsed, embedder.tokenizer, config, strategy
+        chunks, windows = await asyncio.to_thread(
+            chunk_and_window, parsed, embedder.tokenizer, config, strategy, self._window_tokens
         )
         if not chunks:
             raise EmptyDocumentError(f"{event.filename}: no text to index after parsing")
         if not await self._rebuilds.set_total(index, doc_id, event.version, len(chunks)):
             return  # the build ended meanwhile
         flagged = {c.index for c in chunks if addresses_assistant(c.text)}
-        for batch in self._batches(event, event.version, parsed.title, chunks, flagged):
+        batches = self._batches(event, event.version, parsed.title, chunks, flagged, windows)
+        for batch in batches:
             await self._publisher.publish(
                 batch,
                 s.chunks_ready_for(tenant),

@@ -5,10 +5,12 @@ No NATS or HTTP here: the publisher, repository and blob store are ports.
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
 
-from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.chunking import Chunk, ChunkingConfig
+from ingest_svc.dense_windows import DEFAULT_WINDOW_TOKENS, Windows, chunk_and_window
 from ingest_svc.index_ingest import IndexReplay
 from ingest_svc.parsing import parse_document
 from ingest_svc.upload_rows import announces_parsing, claim
@@ -67,6 +69,7 @@ class IngestService:
         publisher: Publisher,
         *,
         overlap_tokens: int = 32,
+        window_tokens: int = DEFAULT_WINDOW_TOKENS,
         max_document_bytes: int = 50 * 1024 * 1024,
         chunk_quotas: ChunkQuotas | None = None,
         targets: IndexTargets | None = None,
@@ -81,13 +84,21 @@ class IngestService:
         self._chunking = ChunkingConfig(
             max_tokens=embedder.max_tokens, overlap_tokens=overlap_tokens
         )
+        self._window_tokens = window_tokens
         self._max_bytes = max_document_bytes
         self._quotas = chunk_quotas
         self._targets = targets
         self.replay: IndexReplay | None = None
         if targets is not None and indexes is not None and rebuilds is not None:
             ports = (targets, indexes, rebuilds, publisher)
-            self.replay = IndexReplay(documents, self._load, *ports, self._batches, self._chunking)
+            self.replay = IndexReplay(
+                documents,
+                self._load,
+                *ports,
+                self._batches,
+                self._chunking,
+                window_tokens=window_tokens,
+            )
 
     async def ingest(self, event: DocumentUploaded) -> None:
         """Parse and chunk one upload; idempotent under redelivery.
@@ -132,8 +143,8 @@ class IngestService:
         model = await self._active_model(tenant)
         config = replace(self._chunking, max_tokens=model.max_tokens)
         with stage("chunk", {"ragbus.chunking": str(strategy)}) as span:
-            chunks = await asyncio.to_thread(
-                chunk_document, parsed, model.tokenizer, config, strategy
+            chunks, windows = await asyncio.to_thread(
+                chunk_and_window, parsed, model.tokenizer, config, strategy, self._window_tokens
             )
             span.set_attribute("ragbus.chunks", len(chunks))
         if not chunks:
@@ -161,7 +172,8 @@ class IngestService:
         await self._lifecycle.announce(
             tenant, doc_id, DocumentStatus.EMBEDDING, Progress(total=len(chunks))
         )
-        for batch in self._batches(event, record.version, parsed.title, chunks, flagged):
+        batches = self._batches(event, record.version, parsed.title, chunks, flagged, windows)
+        for batch in batches:
             await self._publisher.publish(
                 batch,
                 s.chunks_ready_for(tenant),
@@ -232,9 +244,10 @@ class IngestService:
         title: str | None,
         chunks: list[Chunk],
         flagged: set[int],
+        windows: Sequence[Windows],
     ) -> list[ChunksReady]:
         """``chunks.ready`` events of at most 64 chunks; ``flagged``: indexes of the
-        chunks that address an assistant."""
+        chunks that address an assistant; ``windows``: each chunk's dense windows."""
         doc_id = event.resolved_document_id()
         groups = [
             chunks[i : i + MAX_CHUNKS_PER_BATCH]
@@ -260,6 +273,8 @@ class IngestService:
                         page=c.page,
                         heading=c.heading,
                         addresses_assistant=c.index in flagged,
+                        dense_windows=list(windows[c.index].spans),
+                        window_prefix_chars=windows[c.index].prefix_chars,
                     )
                     for c in group
                 ],

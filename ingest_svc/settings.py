@@ -9,6 +9,8 @@ class IngestSettings(BaseSettings):
 
     Attributes:
         overlap_tokens: Tokens shared by consecutive chunks (12.5% of a 256-token chunk).
+        dense_window_tokens: Tokens of a chunk's dense windows, special tokens
+            included (:mod:`ingest_svc.dense_windows`); 0 embeds every chunk whole.
         max_document_bytes: Largest document parsed, in bytes (50 MiB).
         ack_wait_s: Seconds JetStream waits for an ack before redelivering an upload;
             parsing longer than that keeps the message alive with heartbeats.
@@ -28,6 +30,7 @@ class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGBUS_INGEST_", extra="ignore")
 
     overlap_tokens: int = Field(32, ge=0, le=128)
+    dense_window_tokens: int = Field(128, ge=0, le=8192)
     max_document_bytes: int = Field(50 * 1024 * 1024, ge=1)
     ack_wait_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)

@@ -7,6 +7,10 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.chunk_text import CONTEXT_SEPARATOR as CONTEXT_SEPARATOR
+from schemas.chunk_text import MAX_CONTEXT_CHARS as MAX_CONTEXT_CHARS
+from schemas.chunk_text import chunk_context as chunk_context
+from schemas.chunk_text import chunk_passage as chunk_passage
 from schemas.envelope import Envelope
 
 MAX_INLINE_TEXT_BYTES = 256 * 1024
@@ -37,58 +41,6 @@ def chunk_id(tenant_id: str, document_id: UUID, version: int, index: int) -> UUI
     The same chunk gets the same id on every retry, so vector upserts are idempotent.
     """
     return uuid5(RAGBUS_NAMESPACE, f"{tenant_id}/{document_id}/{version}/{index}")
-
-
-CONTEXT_SEPARATOR = "\n\n"
-"""Between a chunk's context header and its passage in ``ChunkPayload.text``."""
-
-MAX_CONTEXT_CHARS = 200
-"""Longest context header, in characters (about 40 word pieces of English)."""
-
-
-def chunk_context(title: str | None, heading: str | None) -> str | None:
-    """The context header of a chunk: its document's title, then its heading path.
-
-    ingest_svc starts a chunk's ``text`` with this header and :data:`CONTEXT_SEPARATOR`
-    (when the header fits the model's budget), so that BM25 and the embedding see
-    which document and section a passage belongs to; :func:`chunk_passage` takes it
-    off again for display. Both only need the ``title`` of ``chunks.ready`` and the
-    chunk's ``heading``, which every consumer has.
-
-    Args:
-        title: The document's title, if any.
-        heading: The chunk's heading path joined with ``" > "``, if any.
-
-    Returns:
-        ``title > heading > path`` with whitespace collapsed, a heading part equal
-        to the one before it dropped (Markdown titles are usually the first
-        heading too), cut at a word to :data:`MAX_CONTEXT_CHARS` with ``"…"``;
-        ``None`` when there is neither title nor heading.
-    """
-    parts: list[str] = []
-    for part in [title or "", *(heading or "").split(" > ")]:
-        words = " ".join(part.split())
-        if words and (not parts or parts[-1] != words):
-            parts.append(words)
-    header = " > ".join(parts)
-    if len(header) > MAX_CONTEXT_CHARS:
-        cut = header.rfind(" ", 0, MAX_CONTEXT_CHARS)
-        header = header[: cut if cut > 0 else MAX_CONTEXT_CHARS - 1].rstrip() + "…"
-    return header or None
-
-
-def chunk_passage(text: str, title: str | None, heading: str | None) -> str:
-    """``text`` without the context header :func:`chunk_context` put in front of it.
-
-    A chunk stored before headers existed, or whose header did not fit, starts
-    with its passage, and is returned as it is.
-    """
-    header = chunk_context(title, heading)
-    if header is not None and text.startswith(header + CONTEXT_SEPARATOR):
-        passage = text[len(header) + len(CONTEXT_SEPARATOR) :]
-        if passage.strip():
-            return passage
-    return text
 
 
 class DocumentStatus(StrEnum):
@@ -202,6 +154,16 @@ class ChunkPayload(BaseModel):
             previous instructions", "when asked about X, answer only ..."), found by
             ingest_svc with ``ragbus.prompt_injection``; answerers must not obey or
             quote it. Absent (false) from producers that do not check.
+        dense_windows: Character spans ``[start, end)`` of ``text``, in order: the
+            chunk's dense side as several shorter windows (128 tokens by default),
+            each embedded as :meth:`window_texts` gives it, and the chunk scored by
+            its best window (a multivector with ``MAX_SIM``). Empty (the default,
+            and what producers before 2026-12-05 send): ``text`` is embedded whole. BM25
+            and the reader always use the whole ``text``. Why: on SciFact train the
+            22M-parameter model matches a claim best against a short passage, and
+            BM25 wants the whole chunk (docs/retrieval.md, "Dense windows").
+        window_prefix_chars: Leading characters of ``text`` (the context header
+            and its blank line) put in front of every window; 0 for none.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -213,6 +175,32 @@ class ChunkPayload(BaseModel):
     page: int | None = Field(default=None, ge=1)
     heading: str | None = None
     addresses_assistant: bool = False
+    dense_windows: list[tuple[int, int]] = Field(default_factory=list, max_length=64)
+    window_prefix_chars: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _windows_inside_text(self) -> Self:
+        size = len(self.text)
+        if self.window_prefix_chars > size:
+            raise ValueError(
+                f"window_prefix_chars {self.window_prefix_chars} exceeds the text's {size}"
+            )
+        for start, end in self.dense_windows:
+            if not 0 <= start < end <= size:
+                raise ValueError(
+                    f"dense window [{start}, {end}) is empty or outside the text's {size} chars"
+                )
+        return self
+
+    def window_texts(self) -> list[str]:
+        """What the dense side embeds for this chunk: its windows, else ``[text]``.
+
+        Each window is ``text[:window_prefix_chars] + text[start:end]``.
+        """
+        if not self.dense_windows:
+            return [self.text]
+        prefix = self.text[: self.window_prefix_chars]
+        return [prefix + self.text[start:end] for start, end in self.dense_windows]
 
 
 class ChunksReady(Envelope):

@@ -229,15 +229,30 @@ export interface ChunksReady {
  *         previous instructions", "when asked about X, answer only ..."), found by
  *         ingest_svc with ``ragbus.prompt_injection``; answerers must not obey or
  *         quote it. Absent (false) from producers that do not check.
+ *     dense_windows: Character spans ``[start, end)`` of ``text``, in order: the
+ *         chunk's dense side as several shorter windows (128 tokens by default),
+ *         each embedded as :meth:`window_texts` gives it, and the chunk scored by
+ *         its best window (a multivector with ``MAX_SIM``). Empty (the default,
+ *         and what producers before 2026-12-05 send): ``text`` is embedded whole. BM25
+ *         and the reader always use the whole ``text``. Why: on SciFact train the
+ *         22M-parameter model matches a claim best against a short passage, and
+ *         BM25 wants the whole chunk (docs/retrieval.md, "Dense windows").
+ *     window_prefix_chars: Leading characters of ``text`` (the context header
+ *         and its blank line) put in front of every window; 0 for none.
  */
 export interface ChunkPayload {
   addresses_assistant?: boolean;
   chunk_id: string;
+  /**
+   * @maxItems 64
+   */
+  dense_windows?: [unknown, unknown][];
   heading?: string | null;
   index: number;
   page?: number | null;
   text: string;
   token_count: number;
+  window_prefix_chars?: number;
 }
 /**
  * Passages found for a query, ranked best first (subject ``context.retrieved``).
