@@ -12,7 +12,7 @@ being ingested). :mod:`embed_svc.index_keeper` retries what is left.
 
 import logging
 
-from embed_svc.chunk_records import chunk_records
+from embed_svc.chunk_records import chunk_records, window_counts
 from ragbus.bus import Publisher
 from ragbus.embedding import Vectors
 from ragbus.errors import ForbiddenError, PermanentError
@@ -80,7 +80,8 @@ class IndexBuilds:
         The document completing announces the build's progress; the last one tries
         the switch.
         """
-        await target.store.upsert(chunk_records(batch), vectors)
+        windows = window_counts(batch, target.store)
+        await target.store.upsert(chunk_records(batch), vectors, windows)
         counted = await self.rebuilds.record_batch(
             target.index, batch.document_id, batch.version, batch.batch_index, len(batch.chunks)
         )

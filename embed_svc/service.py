@@ -19,7 +19,7 @@ import numpy as np
 from nats.aio.msg import Msg
 
 from embed_svc.batch_targets import BatchTargets
-from embed_svc.chunk_records import chunk_records
+from embed_svc.chunk_records import chunk_records, dense_texts, window_counts
 from embed_svc.index_builds import IndexBuilds
 from ragbus.bus import Publisher
 from ragbus.document_lifecycle import DocumentLifecycle
@@ -112,8 +112,8 @@ class EmbedService:
             wanted: :meth:`wanted` of ``batches`` if already read; read here if omitted.
 
         Returns:
-            One ``(len(batch.chunks), dim)`` float32 matrix per batch, in order;
-            ``(0, dim)`` for a batch that is no longer wanted.
+            One ``(rows, dim)`` float32 matrix per batch, in order, a row per text of
+            :func:`~embed_svc.chunk_records.dense_texts`; ``(0, dim)`` if not wanted.
         """
         live = wanted if wanted is not None else await self.wanted(batches)
         targets = [
@@ -123,16 +123,17 @@ class EmbedService:
         out = [np.zeros((0, t.embedder.dim if t else 0), np.float32) for t in targets]
         models = {id(t.embedder): t.embedder for t in targets if t is not None}
         for key, embedder in models.items():  # one model call per model (usually one)
-            mine = [i for i, t in enumerate(targets) if t is not None and id(t.embedder) == key]
-            texts = [c.text for i in mine for c in batches[i].chunks]
+            mine = [(i, t) for i, t in enumerate(targets) if t and id(t.embedder) == key]
+            per_batch = [dense_texts(batches[i], t.store) for i, t in mine]
+            texts = [text for batch_texts in per_batch for text in batch_texts]
             model = {"gen_ai.request.model": embedder.model_id}
             attributes = {"gen_ai.operation.name": "embeddings", **model}
             # A batch mixes documents, so its span joins the first message's trace.
             with stage("embed_batch", attributes, message=trace_parent, batch_size=len(texts)):
                 matrix = await asyncio.to_thread(embedder.embed_documents, texts)
-            ends = np.cumsum([len(batches[i].chunks) for i in mine])
-            for i, end in zip(mine, ends, strict=True):
-                out[i] = matrix[end - len(batches[i].chunks) : end]
+            ends = np.cumsum([len(batch_texts) for batch_texts in per_batch])
+            for (i, _), end, batch_texts in zip(mine, ends, per_batch, strict=True):
+                out[i] = matrix[end - len(batch_texts) : end]
         return out
 
     async def commit(self, batch: ChunksReady, vectors: Vectors) -> None:
@@ -148,7 +149,7 @@ class EmbedService:
             RuntimeError: The batch was skipped by :meth:`embed` yet is current now
                 (transient: a retry embeds it).
         """
-        if len(vectors) != len(batch.chunks):
+        if not len(vectors):  # a batch has at least one chunk
             await self._commit_skipped(batch)
             return
         target = await self._targets.for_writing(batch)
@@ -160,7 +161,7 @@ class EmbedService:
         self._targets.check(batch, target)
         tenant, doc_id, store = batch.tenant_id, batch.document_id, target.store
         with stage("vector_upsert", {"db.operation.name": "upsert"}, batch_size=len(vectors)):
-            await store.upsert(chunk_records(batch), vectors)
+            await store.upsert(chunk_records(batch), vectors, window_counts(batch, store))
         self._targets.written(batch)
         counted = await self._documents.count_batch(
             tenant,

@@ -90,3 +90,37 @@ def chunk_texts(documents: list[BenchDocument], embedder: Embedder) -> list[str]
         for doc in parsed(documents)
         for chunk in chunk_document(doc, embedder.tokenizer, config)
     ]
+
+
+def dense_texts(documents: list[BenchDocument], embedder: Embedder) -> tuple[list[str], int]:
+    """What embed_svc embeds for ``documents``: every chunk's dense windows, in order.
+
+    The model's work in the pipeline, for the raw reference: with dense windows
+    (:mod:`ingest_svc.dense_windows`, on by default) a chunk is embedded as its
+    windows, so timing the chunks' whole texts would time other work.
+
+    Returns:
+        The texts, and how many chunks they belong to.
+    """
+    from ingest_svc.chunking import ChunkingConfig
+    from ingest_svc.dense_windows import chunk_and_window
+    from ingest_svc.settings import IngestSettings
+    from schemas import ChunkingStrategy
+
+    settings = IngestSettings()
+    config = ChunkingConfig(max_tokens=embedder.max_tokens, overlap_tokens=settings.overlap_tokens)
+    texts: list[str] = []
+    chunks = 0
+    for doc in parsed(documents):
+        cut, windows = chunk_and_window(
+            doc,
+            embedder.tokenizer,
+            config,
+            ChunkingStrategy.TOKEN_WINDOW,
+            settings.dense_window_tokens,
+        )
+        chunks += len(cut)
+        for chunk, w in zip(cut, windows, strict=True):
+            prefix = chunk.text[: w.prefix_chars]
+            texts += [prefix + chunk.text[a:b] for a, b in w.spans] or [chunk.text]
+    return texts, chunks

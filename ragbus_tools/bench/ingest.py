@@ -23,7 +23,7 @@ from typing import Any
 
 from ragbus.settings import InfraSettings
 from ragbus_tools.bench import raw
-from ragbus_tools.bench.corpus import BenchDocument, chunk_texts, load_documents
+from ragbus_tools.bench.corpus import BenchDocument, dense_texts, load_documents
 from ragbus_tools.bench.cpu import CpuMeter, CpuReading
 from ragbus_tools.bench.stats import percentile, rate, ratio, stage_summary
 from ragbus_tools.bench.target import Target, given_target, key_for, started_stack
@@ -73,26 +73,26 @@ async def run(options: IngestOptions) -> dict[str, Any]:
         raise FileNotFoundError(f"no documents to ingest in {options.path}")
     settings = InfraSettings()
     embedder = raw.load_embedder(settings)
-    texts = chunk_texts(documents, embedder)
+    texts, chunks = dense_texts(documents, embedder)
     # The target compares int8 with fp32 too: both raw rates are timed before and
     # after the pipeline, so a change in the machine's load weighs on each alike.
     fp32 = None
     if settings.embed_precision != "fp32":
         fp32 = raw.load_embedder(settings.model_copy(update={"embed_precision": "fp32"}))
-        fp32_before = raw.raw_rate(fp32, texts)
-    before = raw.raw_rate(embedder, texts)
+        fp32_before = raw.raw_rate(fp32, texts, chunks)
+    before = raw.raw_rate(embedder, texts, chunks)
     uploads, target, cpu = await ingest_through(documents, options)
-    after = raw.raw_rate(embedder, texts)
+    after = raw.raw_rate(embedder, texts, chunks)
     # timed before and after the pipeline: a drift in the machine's other load over
     # the run then weighs on the raw rate about as it does on the pipeline
-    reference = raw.RawRate(len(texts), (before.seconds + after.seconds) / 2)
+    reference = raw.RawRate(chunks, (before.seconds + after.seconds) / 2)
     report = summarize(uploads, reference, target.peak_rss_mb, cpu)
     report["raw_before_chunks_per_s"] = before.chunks_per_s
     report["raw_after_chunks_per_s"] = after.chunks_per_s
     report["precision"] = settings.embed_precision
     if fp32 is not None:
-        fp32_after = raw.raw_rate(fp32, texts)
-        fp32_rate = raw.RawRate(len(texts), (fp32_before.seconds + fp32_after.seconds) / 2)
+        fp32_after = raw.raw_rate(fp32, texts, chunks)
+        fp32_rate = raw.RawRate(chunks, (fp32_before.seconds + fp32_after.seconds) / 2)
         report["raw_fp32_chunks_per_s"] = fp32_rate.chunks_per_s
         report["raw_fp32_before_chunks_per_s"] = fp32_before.chunks_per_s
         report["raw_fp32_after_chunks_per_s"] = fp32_after.chunks_per_s

@@ -32,13 +32,14 @@ def load_embedder(settings: InfraSettings | None = None) -> FastEmbedEmbedder:
     return embedder
 
 
-def raw_rate(embedder: FastEmbedEmbedder, texts: list[str]) -> RawRate:
+def raw_rate(embedder: FastEmbedEmbedder, texts: list[str], chunks: int | None = None) -> RawRate:
     """Embed ``texts`` in one call (sorted by length, batches of 64, as embed_svc does).
 
     Args:
         embedder: A warmed-up embedder.
-        texts: The chunk texts the pipeline embedded.
+        texts: The texts the pipeline embedded (chunks, or their dense windows).
+        chunks: The chunks ``texts`` belong to; ``len(texts)`` if omitted.
     """
     started = time.perf_counter()
     embedder.embed_documents(texts)
-    return RawRate(len(texts), time.perf_counter() - started)
+    return RawRate(len(texts) if chunks is None else chunks, time.perf_counter() - started)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest_svc.chunking import ChunkingConfig, chunk_document
+from ingest_svc.parsers.parsed import ParsedDocument, Section
 from ingest_svc.parsing import parse_document
 from ragbus.embedding import Embedder, get_embedder
 from ragbus.settings import InfraSettings
@@ -37,6 +38,7 @@ from ragbus.stores.vectors.base import ChunkRecord
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus_tools.beir import iter_corpus
 from ragbus_tools.eval import load_queries
+from schemas.documents import chunk_passage
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,54 @@ def chunk_corpus(path: Path, config: ChunkingConfig, embedder: Embedder) -> Corp
             )
             beir_ids.append(doc.beir_id)
     return Corpus(chunks, beir_ids)
+
+
+def dense_windows(
+    corpus: Corpus, max_tokens: int, embedder: Embedder
+) -> tuple[list[str], list[int]]:
+    """Each chunk's passage cut again into windows of ``max_tokens``, header kept.
+
+    The windows are what a chunk's dense side would embed if a chunk had several
+    dense vectors scored by their best (a multivector with ``MAX_SIM``): each is
+    the chunk's context header and a piece of its passage, cut by the same chunker
+    with ``max_tokens`` (special tokens included) and its default overlap.
+
+    Returns:
+        The window texts, and for each the position of its chunk in ``corpus``.
+    """
+    config = ChunkingConfig(max_tokens=max_tokens)
+    texts: list[str] = []
+    owners: list[int] = []
+    for position, c in enumerate(corpus.chunks):
+        passage = chunk_passage(c.text, c.title, c.heading)
+        heading = tuple(c.heading.split(" > ")) if c.heading else ()
+        parsed = ParsedDocument(c.title, "lab", None, [Section(passage, c.page, heading)])
+        for w in chunk_document(parsed, embedder.tokenizer, config):
+            texts.append(w.text)
+            owners.append(position)
+    return texts, owners
+
+
+def windows_dense_lists(
+    corpus: Corpus,
+    windows: tuple[list[str], list[int]],
+    vectors: npt.NDArray[np.float32],
+    queries: dict[str, str],
+    embedder: Embedder,
+    depth: int,
+) -> dict[str, list[tuple[str, str, float]]]:
+    """Per query, the top ``depth`` chunks by their best window's cosine."""
+    owners = np.asarray(windows[1])
+    ids = list(queries)
+    questions = embedder.embed_documents([queries[q] for q in ids])
+    out: dict[str, list[tuple[str, str, float]]] = {}
+    for q, question in zip(ids, questions, strict=True):
+        scores = vectors @ question
+        best = np.full(len(corpus.chunks), -np.inf, np.float32)
+        np.maximum.at(best, owners, scores)
+        top = np.argsort(-best)[:depth]
+        out[q] = [(str(corpus.chunks[i].chunk_id), corpus.beir_ids[i], float(best[i])) for i in top]
+    return out
 
 
 def embed_cached(texts: Sequence[str], embedder: Embedder, cache: Path) -> npt.NDArray[np.float32]:
@@ -172,6 +222,11 @@ def main() -> None:
     parser.add_argument("--embed-only", action="store_true")
     parser.add_argument("--max-tokens", type=int, help="chunk size, special tokens included")
     parser.add_argument("--overlap", type=int, help="tokens shared by consecutive chunks")
+    parser.add_argument(
+        "--dense-windows",
+        type=int,
+        help="dense side: each chunk scored by its best window of this many tokens",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -185,13 +240,23 @@ def main() -> None:
     corpus = chunk_corpus(args.dataset / "corpus.jsonl", config, embedder)
     log.warning("%s: %d chunks", config, len(corpus.chunks))
     vectors = None
-    if not args.sparse_only:
+    windows = dense_windows(corpus, args.dense_windows, embedder) if args.dense_windows else None
+    if windows is not None:
+        log.warning("%d windows of %d tokens", len(windows[0]), args.dense_windows)
+        window_vectors = embed_cached(windows[0], embedder, args.cache)
+    elif not args.sparse_only:
         vectors = embed_cached([c.text for c in corpus.chunks], embedder, args.cache)
     if args.embed_only:
         return
     queries, _ = load_queries(args.dataset, args.split)
     lists = ranked_lists(corpus, vectors, args.sparse, queries, embedder, args.depth)
+    if windows is not None:
+        lists["dense"] = windows_dense_lists(
+            corpus, windows, window_vectors, queries, embedder, args.depth
+        )
     name = f"{args.variant}-{config.max_tokens}-{config.overlap_tokens}-{args.sparse}"
+    if args.dense_windows:
+        name += f"-windows{args.dense_windows}"
     out = args.out or args.cache / f"lists-{name}-{args.split}.json"
     out.write_text(json.dumps(lists))
     log.warning("wrote %s", out)
