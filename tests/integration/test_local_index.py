@@ -135,3 +135,43 @@ async def test_stores_on_one_client_share_the_index(tmp_path):
     await writer.close()
     await reader.close()
     await client.close()
+
+
+async def test_a_collection_made_before_windows_keeps_one_vector_per_chunk(tmp_path):
+    from qdrant_client import models
+
+    from embed_svc.chunk_records import dense_texts, window_counts
+    from ragbus.stores.vectors.qdrant_query import DENSE, SPARSE, SPARSE_PARAMS
+    from schemas import ChunkPayload, ChunksReady
+
+    client = AsyncQdrantClient(path=str(tmp_path / "q"))
+    await client.create_collection(  # as ragbus made it before dense windows
+        "old",
+        vectors_config={DENSE: models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+        sparse_vectors_config={SPARSE: SPARSE_PARAMS},
+        metadata={"ragbus_embed_model": "test/random-16", "ragbus_embed_dim": DIM},
+    )
+    store = QdrantVectorStore(client, "old")
+    await store.open(model_id="test/random-16", dim=DIM)
+    assert not store.holds_windows
+    chunks = sample.chunks("t", sample.abstracts(2), docs=1)
+    rows = np.random.default_rng(3).standard_normal((3, DIM)).astype(np.float32)
+    with pytest.raises(ValueError, match="one dense vector per chunk"):
+        await store.upsert(chunks, rows, [2, 1])
+    await store.upsert(chunks, rows[:2])
+    (best,) = await store.search(tenant_id="t", vector=rows[1], top_k=1)
+    assert best.chunk == chunks[1]
+
+    # embed_svc then embeds each chunk whole, whatever windows the event carries
+    text = "Title\n\nalpha beta gamma"
+    payload = ChunkPayload(
+        chunk_id=uuid.uuid4(), index=0, text=text, token_count=5,
+        dense_windows=[(7, 17), (13, 23)], window_prefix_chars=7,
+    )  # fmt: skip
+    batch = ChunksReady(
+        tenant_id="t", document_id=uuid.uuid4(), version=1, filename="a.txt",
+        batch_index=0, batch_count=1, total_chunks=1, chunks=[payload],
+    )  # fmt: skip
+    assert (dense_texts(batch, store), window_counts(batch, store)) == ([text], [1])
+    await store.close()
+    await client.close()
