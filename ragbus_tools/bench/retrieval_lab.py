@@ -85,7 +85,7 @@ def chunk_corpus(path: Path, config: ChunkingConfig, embedder: Embedder) -> Corp
 
 
 def dense_windows(
-    corpus: Corpus, max_tokens: int, embedder: Embedder
+    corpus: Corpus, max_tokens: int, embedder: Embedder, overlap: int = 32
 ) -> tuple[list[str], list[int]]:
     """Each chunk's passage cut again into windows of ``max_tokens``, header kept.
 
@@ -97,7 +97,7 @@ def dense_windows(
     Returns:
         The window texts, and for each the position of its chunk in ``corpus``.
     """
-    config = ChunkingConfig(max_tokens=max_tokens)
+    config = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap)
     texts: list[str] = []
     owners: list[int] = []
     for position, c in enumerate(corpus.chunks):
@@ -227,6 +227,7 @@ def main() -> None:
         type=int,
         help="dense side: each chunk scored by its best window of this many tokens",
     )
+    parser.add_argument("--window-overlap", type=int, default=32, help="tokens windows share")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -240,7 +241,9 @@ def main() -> None:
     corpus = chunk_corpus(args.dataset / "corpus.jsonl", config, embedder)
     log.warning("%s: %d chunks", config, len(corpus.chunks))
     vectors = None
-    windows = dense_windows(corpus, args.dense_windows, embedder) if args.dense_windows else None
+    windows = None
+    if args.dense_windows:
+        windows = dense_windows(corpus, args.dense_windows, embedder, args.window_overlap)
     if windows is not None:
         log.warning("%d windows of %d tokens", len(windows[0]), args.dense_windows)
         window_vectors = embed_cached(windows[0], embedder, args.cache)
@@ -256,7 +259,7 @@ def main() -> None:
         )
     name = f"{args.variant}-{config.max_tokens}-{config.overlap_tokens}-{args.sparse}"
     if args.dense_windows:
-        name += f"-windows{args.dense_windows}"
+        name += f"-windows{args.dense_windows}-{args.window_overlap}"
     out = args.out or args.cache / f"lists-{name}-{args.split}.json"
     out.write_text(json.dumps(lists))
     log.warning("wrote %s", out)

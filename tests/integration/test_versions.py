@@ -222,8 +222,8 @@ async def test_a_batch_re_versioned_during_its_upsert_leaves_no_vectors(world):
         def __getattr__(self, name: str) -> Any:
             return getattr(vectors, name)
 
-        async def upsert(self, chunks: Any, matrix: Any) -> None:
-            await vectors.upsert(chunks, matrix)
+        async def upsert(self, chunks: Any, matrix: Any, windows: Any = None) -> None:
+            await vectors.upsert(chunks, matrix, windows)
             await docs.reset_for_reprocess(tenant, doc.id)
 
     racing = EmbedService(docs, ReprocessedDuringUpsert(), embed._embedder, publisher)  # type: ignore[arg-type]
