@@ -8,9 +8,12 @@ import asyncio
 
 import pytest
 
-from ingest_svc.chunking import ChunkingConfig, chunk_document
+from ingest_svc.chunking import ChunkingConfig
+from ingest_svc.dense_windows import chunk_and_window
 from ingest_svc.parsing import parse_document
+from ingest_svc.settings import IngestSettings
 from ragbus.embedding import CachingEmbedder
+from schemas import ChunkingStrategy
 from tests.e2e.stack import RunningStack, wait_final
 from tests.hostile_files import docx_xml_bomb, one_token_per_byte_markdown
 from tests.pdf_files import running_headers_pdf, templated_pdf
@@ -107,7 +110,8 @@ async def test_a_file_of_one_repeated_word_embeds_each_distinct_chunk_once(
     stack: RunningStack, http
 ) -> None:
     """210 KB of one word is 160 chunks of 3 distinct texts (the first two and the
-    last differ); the model embeds 3 (before: 160; the issue's 10 MB file, 9,438)."""
+    last differ); the model embeds each distinct dense window once (before: every
+    chunk, 160; the issue's 10 MB file, 9,438)."""
     raw, client = http
     data = b"sensor " * 30_000
     embedder = await stack.resources.embedder()
@@ -115,15 +119,26 @@ async def test_a_file_of_one_repeated_word_embeds_each_distinct_chunk_once(
     hits, misses = embedder.hits, embedder.misses
     reply = await raw.post("/v1/documents", files=[("file", ("words.txt", data, "text/plain"))])
     (doc,) = (await wait_final(client, [reply.json()["documents"][0]["id"]], 120)).values()
-    chunks = chunk_document(
+    chunks, windows = chunk_and_window(
         parse_document(data, "words.txt"),
         embedder.tokenizer,
         ChunkingConfig(max_tokens=embedder.max_tokens),
+        ChunkingStrategy.TOKEN_WINDOW,
+        IngestSettings().dense_window_tokens,
     )
-    distinct = len({chunk.text for chunk in chunks})
-    assert (doc["status"], doc["chunks"], distinct) == ("indexed", len(chunks), 3)
+    assert (doc["status"], doc["chunks"], len({c.text for c in chunks})) == (
+        "indexed",
+        len(chunks),
+        3,
+    )
+    texts: list[str] = []  # what embed_svc embeds: each chunk's windows, else its text
+    for c, w in zip(chunks, windows, strict=True):
+        texts += [c.text[: w.prefix_chars] + c.text[a:b] for a, b in w.spans] or [c.text]
+    assert len(texts) > len(chunks)  # every chunk here is cut into windows
+    distinct = len(set(texts))
+    assert distinct <= 3 * max(len(w.spans) for w in windows)
     assert embedder.misses - misses == distinct
-    assert embedder.hits - hits == len(chunks) - distinct
+    assert embedder.hits - hits == len(texts) - distinct
 
 
 async def test_a_planted_instruction_is_flagged_and_never_answered(http) -> None:
