@@ -14,6 +14,12 @@ _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SPACE = re.compile(r"\s+")
 # Code is not citation: "argv[2]" in a code span or fenced block must not cite passage 2.
 _CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.DOTALL)
+# An answer's sentences end at their markers: "... after a delay [1]. Then ..."
+_AFTER_MARKER = re.compile(r"(?<=\])\s*")
+_WORD = re.compile(r"\w+")
+QUOTE_LEAD_CHARS = 60
+"""Characters of the passage kept before the cited sentence when the quote cannot
+start at the passage's beginning."""
 
 
 def cited_numbers(answer: str) -> list[int]:
@@ -64,7 +70,8 @@ def build_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
     Returns:
         Citations ordered by ``n``; markers outside ``1..len(passages)`` are
         ignored, as are repeated ones. ``quote`` is the passage text shortened to
-        :data:`QUOTE_MAX_CHARS`.
+        :data:`QUOTE_MAX_CHARS` (:func:`supporting_quote`): from its start, or from
+        just before the first answer sentence citing it when that lies further on.
     """
     citations = []
     for n in cited_numbers(answer):
@@ -81,10 +88,42 @@ def build_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
                 heading=passage.heading,
                 chunk_id=passage.chunk_id,
                 score=passage.score,
-                quote=shorten(passage.text),
+                quote=supporting_quote(passage.text, cited_sentences(answer, n)),
             )
         )
     return citations
+
+
+def cited_sentences(answer: str, n: int) -> list[str]:
+    """The answer's sentences that cite passage ``n``, markers taken out, in order."""
+    parts = _AFTER_MARKER.split(answer)
+    marker = re.compile(rf"\[(?:\d+\s*,\s*)*{n}(?:\s*,\s*\d+)*\]")
+    cited = [_MARKER.sub("", part) for part in parts if marker.search(part)]
+    return [sentence.lstrip(".!?;, ").strip() for sentence in cited]
+
+
+def supporting_quote(text: str, sentences: Sequence[str], max_chars: int = QUOTE_MAX_CHARS) -> str:
+    """``text`` shortened to ``max_chars`` so that it shows the first of ``sentences``.
+
+    A sentence is found by its words in order, anything between them (the passage
+    keeps Markdown and line breaks an answer's sentence may have lost). When the
+    first found one ends past what :func:`shorten` keeps, the quote starts
+    :data:`QUOTE_LEAD_CHARS` before it, at a word boundary, with a leading ``"…"``;
+    otherwise, or when none is found (a model's paraphrase), it is ``shorten(text)``.
+    """
+    flat = _SPACE.sub(" ", text).strip()
+    for sentence in sentences:
+        words = _WORD.findall(sentence)
+        found = re.search(r"\W+".join(words), flat) if words else None
+        if found is None:
+            continue
+        if found.end() <= max_chars - 1:
+            break
+        start = flat.rfind(" ", 0, max(found.start() - QUOTE_LEAD_CHARS, 0)) + 1
+        if start == 0:  # a long sentence near the start: the start shows it best
+            break
+        return "…" + shorten(flat[start:], max_chars - 1)
+    return shorten(flat, max_chars)
 
 
 def confidence(citations: Sequence[Citation]) -> float:

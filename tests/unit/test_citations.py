@@ -4,7 +4,14 @@ import uuid
 
 import pytest
 
-from generate_svc.citations import QUOTE_MAX_CHARS, build_citations, cited_numbers, shorten
+from generate_svc.citations import (
+    QUOTE_MAX_CHARS,
+    build_citations,
+    cited_numbers,
+    cited_sentences,
+    shorten,
+    supporting_quote,
+)
 from generate_svc.prompts import (
     MIN_CONTEXT_TOKENS,
     NOT_FOUND_ANSWER,
@@ -143,3 +150,24 @@ def test_passage_label_without_page_or_heading_is_the_filename() -> None:
     )
 
     assert passage_label(bare) == "a.txt"
+
+
+def test_a_quote_shows_the_cited_sentence_even_far_into_the_passage() -> None:
+    """The web app highlights the cited sentence in the quote: it must be there."""
+    params = " ".join(f"* `arg{i}` {{number}} Parameter number {i} of the call." for i in range(12))
+    text = f"{params}\n\nSchedules execution of a one-time `callback` after `delay` milliseconds."
+    cited = passage(1, text)
+    answer = "Schedules execution of a one-time callback after delay milliseconds. [1]"
+    quote = build_citations(answer, [cited])[0].quote
+    assert quote is not None and len(quote) <= QUOTE_MAX_CHARS
+    assert quote.startswith("…")
+    assert "Schedules execution of a one-time `callback` after `delay` milliseconds." in quote
+    # a sentence the passage does not hold (a paraphrase) keeps the passage's start
+    other = build_citations("Timers run callbacks later. [1]", [cited])[0].quote
+    assert other is not None and other.startswith("* `arg0`")
+
+
+def test_cited_sentences_are_those_ending_in_the_passage_marker() -> None:
+    answer = "First point [1]. Second point [2]. Both at once [1, 2]. Code `argv[2]` aside."
+    assert cited_sentences(answer, 1) == ["First point", "Both at once"]
+    assert supporting_quote("short text", ["missing"]) == "short text"

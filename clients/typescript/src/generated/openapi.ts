@@ -1072,7 +1072,9 @@ export interface components {
          *         heading: Heading path, if any.
          *         chunk_id: Cited chunk.
          *         score: Retrieval score of the cited chunk.
-         *         quote: The text of the chunk that supports the answer (may be shortened).
+         *         quote: The text of the chunk that supports the answer, shortened to 300
+         *             characters so that it holds the first answer sentence citing it when
+         *             that sentence is found in the chunk (then it starts with ``"…"``).
          */
         Citation: {
             /**
