@@ -1,5 +1,7 @@
 """A chunk's text: the context header in front of its passage, and taking it off again."""
 
+from collections.abc import Sequence
+
 CONTEXT_SEPARATOR = "\n\n"
 """Between a chunk's context header and its passage in ``ChunkPayload.text``."""
 
@@ -50,3 +52,12 @@ def chunk_passage(text: str, title: str | None, heading: str | None) -> str:
         if passage.strip():
             return passage
     return text
+
+
+def window_texts(text: str, spans: Sequence[tuple[int, int]], prefix_chars: int) -> list[str]:
+    """What a chunk's dense side embeds: ``text[:prefix_chars] + text[start:end]`` for
+    each of its window ``spans``, or ``[text]`` when it has none (``ChunkPayload``)."""
+    if not spans:
+        return [text]
+    prefix = text[:prefix_chars]
+    return [prefix + text[start:end] for start, end in spans]

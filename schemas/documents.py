@@ -11,6 +11,7 @@ from schemas.chunk_text import CONTEXT_SEPARATOR as CONTEXT_SEPARATOR
 from schemas.chunk_text import MAX_CONTEXT_CHARS as MAX_CONTEXT_CHARS
 from schemas.chunk_text import chunk_context as chunk_context
 from schemas.chunk_text import chunk_passage as chunk_passage
+from schemas.chunk_text import window_texts
 from schemas.envelope import Envelope
 
 MAX_INLINE_TEXT_BYTES = 256 * 1024
@@ -197,10 +198,7 @@ class ChunkPayload(BaseModel):
 
         Each window is ``text[:window_prefix_chars] + text[start:end]``.
         """
-        if not self.dense_windows:
-            return [self.text]
-        prefix = self.text[: self.window_prefix_chars]
-        return [prefix + self.text[start:end] for start, end in self.dense_windows]
+        return window_texts(self.text, self.dense_windows, self.window_prefix_chars)
 
 
 class ChunksReady(Envelope):

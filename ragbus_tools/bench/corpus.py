@@ -106,6 +106,7 @@ def dense_texts(documents: list[BenchDocument], embedder: Embedder) -> tuple[lis
     from ingest_svc.dense_windows import chunk_and_window
     from ingest_svc.settings import IngestSettings
     from schemas import ChunkingStrategy
+    from schemas.chunk_text import window_texts
 
     settings = IngestSettings()
     config = ChunkingConfig(max_tokens=embedder.max_tokens, overlap_tokens=settings.overlap_tokens)
@@ -121,6 +122,5 @@ def dense_texts(documents: list[BenchDocument], embedder: Embedder) -> tuple[lis
         )
         chunks += len(cut)
         for chunk, w in zip(cut, windows, strict=True):
-            prefix = chunk.text[: w.prefix_chars]
-            texts += [prefix + chunk.text[a:b] for a, b in w.spans] or [chunk.text]
+            texts += window_texts(chunk.text, w.spans, w.prefix_chars)
     return texts, chunks

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ingest_svc.chunking import ChunkingConfig, chunk_document
-from ingest_svc.parsers.parsed import ParsedDocument, Section
+from ingest_svc.chunking import Chunk, ChunkingConfig, chunk_document
+from ingest_svc.dense_windows import dense_windows as cut_windows
 from ingest_svc.parsing import parse_document
 from ragbus.embedding import Embedder, get_embedder
 from ragbus.settings import InfraSettings
@@ -38,7 +38,7 @@ from ragbus.stores.vectors.base import ChunkRecord
 from ragbus.stores.vectors.local_index import LocalIndex
 from ragbus_tools.beir import iter_corpus
 from ragbus_tools.eval import load_queries
-from schemas.documents import chunk_passage
+from schemas.chunk_text import CONTEXT_SEPARATOR, chunk_context, window_texts
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +87,24 @@ def chunk_corpus(path: Path, config: ChunkingConfig, embedder: Embedder) -> Corp
 def dense_windows(
     corpus: Corpus, max_tokens: int, embedder: Embedder, overlap: int = 32
 ) -> tuple[list[str], list[int]]:
-    """Each chunk's passage cut again into windows of ``max_tokens``, header kept.
-
-    The windows are what a chunk's dense side would embed if a chunk had several
-    dense vectors scored by their best (a multivector with ``MAX_SIM``): each is
-    the chunk's context header and a piece of its passage, cut by the same chunker
-    with ``max_tokens`` (special tokens included) and its default overlap.
+    """Each chunk's dense windows of ``max_tokens`` tokens, as ingest_svc cuts them
+    (:func:`ingest_svc.dense_windows.dense_windows`, neighbours sharing ``overlap``).
 
     Returns:
         The window texts, and for each the position of its chunk in ``corpus``.
     """
-    config = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap)
+    config = ChunkingConfig(overlap_tokens=overlap)
     texts: list[str] = []
     owners: list[int] = []
     for position, c in enumerate(corpus.chunks):
-        passage = chunk_passage(c.text, c.title, c.heading)
-        heading = tuple(c.heading.split(" > ")) if c.heading else ()
-        parsed = ParsedDocument(c.title, "lab", None, [Section(passage, c.page, heading)])
-        for w in chunk_document(parsed, embedder.tokenizer, config):
-            texts.append(w.text)
-            owners.append(position)
+        header = chunk_context(c.title, c.heading)
+        if header is not None and not c.text.startswith(header + CONTEXT_SEPARATOR):
+            header = None  # the header did not fit this chunk
+        chunk = Chunk(c.chunk_index, c.text, c.token_count, c.page, c.heading, header)
+        cut = cut_windows(chunk, c.title, embedder.tokenizer, config, max_tokens)
+        mine = window_texts(c.text, cut.spans, cut.prefix_chars)
+        texts += mine
+        owners += [position] * len(mine)
     return texts, owners
 
 

@@ -14,6 +14,7 @@ from ingest_svc.parsing import parse_document
 from ingest_svc.settings import IngestSettings
 from ragbus.embedding import CachingEmbedder
 from schemas import ChunkingStrategy
+from schemas.chunk_text import window_texts
 from tests.e2e.stack import RunningStack, wait_final
 from tests.hostile_files import docx_xml_bomb, one_token_per_byte_markdown
 from tests.pdf_files import running_headers_pdf, templated_pdf
@@ -131,9 +132,11 @@ async def test_a_file_of_one_repeated_word_embeds_each_distinct_chunk_once(
         len(chunks),
         3,
     )
-    texts: list[str] = []  # what embed_svc embeds: each chunk's windows, else its text
-    for c, w in zip(chunks, windows, strict=True):
-        texts += [c.text[: w.prefix_chars] + c.text[a:b] for a, b in w.spans] or [c.text]
+    texts = [  # what embed_svc embeds: each chunk's windows, else its text
+        text
+        for c, w in zip(chunks, windows, strict=True)
+        for text in window_texts(c.text, w.spans, w.prefix_chars)
+    ]
     assert len(texts) > len(chunks)  # every chunk here is cut into windows
     distinct = len(set(texts))
     assert distinct <= 3 * max(len(w.spans) for w in windows)

