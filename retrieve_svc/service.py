@@ -27,10 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-import numpy as np
-
 from ragbus.embedding import Embedder, Vectors
-from ragbus.embedding.query_cache import QueryEmbeddingCache
 from ragbus.errors import PermanentError
 from ragbus.index_targets import IndexTarget, IndexTargets, OneIndex
 from ragbus.stores.documents import DocumentRepository
@@ -38,6 +35,7 @@ from ragbus.stores.vectors.base import Fusion, ScoredChunk, SearchMode, VectorSt
 from ragbus.telemetry import stage
 from retrieve_svc.document_filters import DocumentFilters
 from retrieve_svc.query_expansion import QueryExpander
+from retrieve_svc.question_vectors import QuestionVectors
 from retrieve_svc.ranking import diverse, passage, reranked
 from retrieve_svc.rerank import Reranker
 from retrieve_svc.techniques import Plan, plan_for
@@ -107,9 +105,9 @@ class RetrieveService:
         self._vectors = vectors
         self._filters = filters
         self.config = config or RetrieveConfig()
-        self.cache = QueryEmbeddingCache(embedder, max_entries=self.config.cache_size)
+        self.questions = QuestionVectors(embedder, self.config.cache_size)
+        self.cache = self.questions.cache
         self._targets = targets or OneIndex(vectors, embedder)
-        self._caches = {id(embedder): self.cache}  # a question cache per model
 
     async def retrieve(
         self,
@@ -150,14 +148,21 @@ class RetrieveService:
         )
         mmr = options.mmr_lambda is not None
         t0 = time.perf_counter()
-        target = await self._targets.active(tenant_id)  # one version for the whole query
-        queries = await self._expand(plan, question)  # (search text, text to embed)
-        te = time.perf_counter()
-        vectors: list[Vectors | None] = [None] * len(queries)
-        if plan.mode != "sparse" or mmr:
-            texts = [e for _, e in queries]
+        active = self._targets.active(tenant_id)  # one version for the whole query
+        embed = plan.mode != "sparse" or mmr
+        vectors: list[Vectors | None]
+        if plan.expansion == "none" and embed:  # the version is read while it embeds
+            queries, te = [(question, question)], t0
             with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                vectors = await asyncio.to_thread(self._embed, plan, texts, target)
+                target, vectors = await self.questions.embed_for(active, [question])
+        else:
+            target = await active
+            queries = await self._expand(plan, question)  # (search text, text to embed)
+            te = time.perf_counter()
+            vectors = [None] * len(queries)
+            if embed:
+                with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
+                    vectors = await asyncio.to_thread(self._embed, plan, queries, target)
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
@@ -208,29 +213,19 @@ class RetrieveService:
         return [(question, draft)]
 
     def question_embedding(self, question: str) -> QuestionEmbedding | None:
-        """The question's embedding if a search embedded it recently, else ``None``.
+        """The question's embedding if a search embedded it recently, else ``None``
+        (see ``QuestionVectors.peek``)."""
+        return self.questions.peek(question)
 
-        A lookup in the per-model question caches; it never runs a model. With two
-        models live (a reindex to another model) it may be either's: the consumer
-        compares ``model_id`` with its own model.
-        """
-        for cache in list(self._caches.values()):
-            vector = cache.peek(question)
-            if vector is not None:
-                raw = np.asarray(vector, dtype="<f4").tobytes()
-                return QuestionEmbedding.of(cache.model_id, raw)
-        return None
-
-    def _embed(self, plan: Plan, texts: list[str], target: IndexTarget) -> list[Vectors | None]:
-        """One query vector per text with the version's model (blocking). hyde's draft is
-        embedded as a passage."""
+    def _embed(
+        self, plan: Plan, queries: list[tuple[str, str]], target: IndexTarget
+    ) -> list[Vectors | None]:
+        """One query vector per expanded query with the version's model (blocking).
+        hyde's draft is embedded as a passage."""
+        texts = [e for _, e in queries]
         if plan.expansion == "hyde":
             return [target.embedder.embed_documents(texts)[0]]
-        cache = self._caches.get(id(target.embedder))
-        if cache is None:
-            cache = QueryEmbeddingCache(target.embedder, max_entries=self.config.cache_size)
-            self._caches[id(target.embedder)] = cache
-        return [cache.embed(text) for text in texts]
+        return self.questions.embed(texts, target.embedder)
 
     def _fuse(self, lists: Sequence[list[ScoredChunk]], limit: int) -> list[ScoredChunk]:
         """Weighted RRF of multi_query's lists; the original question's list is first."""
