@@ -12,7 +12,9 @@ import pytest
 from qdrant_client import AsyncQdrantClient
 
 from ragbus.embedding.sparse import Bm25Encoder
+from ragbus.stores.vectors import local_partition
 from ragbus.stores.vectors.base import Fusion, SearchMode
+from ragbus.stores.vectors.local_quantized import MIN_ROWS
 from ragbus.stores.vectors.qdrant import QdrantVectorStore
 from ragbus.stores.vectors.qdrant_query import query_arguments, tenant_filter
 from tests.integration import scifact_sample as sample
@@ -69,7 +71,12 @@ async def _compare(client, store, collection, rng, questions, tenants, documents
     return compared
 
 
-async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_reload(tmp_path):
+@pytest.mark.parametrize("min_rows", [MIN_ROWS, 256], ids=["float32", "int8-first"])
+async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_reload(
+    tmp_path, monkeypatch, min_rows
+):
+    # "int8-first": partitions of 256 rows and more are scored from an int8 copy first
+    monkeypatch.setattr(local_partition, "MIN_ROWS", min_rows)
     rng = np.random.default_rng(7)
     texts = sample.abstracts(1500)
     questions = sample.questions(6)
@@ -90,6 +97,8 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
             rows = rng.standard_normal((int(windows.sum()), DIM)).astype(np.float32)
             await store.upsert(part, rows, windows.astype(int).tolist())
     assert await _compare(client, store, collection, rng, questions, ["big", "small", "x"]) > 0
+    copies = {t: p._frozen is not None for t, p in store._index._parts.items()}  # type: ignore[union-attr]
+    assert copies == {"big": min_rows < 2400, "small": min_rows < 400, "other": False}
 
     # Deletes (whole documents, single chunks), a re-upsert with new vectors, a new
     # version of a document keeping only it, and a compaction (most of "big" gone).

@@ -9,7 +9,10 @@ shape, without approximation:
 
 - one partition per tenant, so a search reads only that tenant's points;
 - dense: the partition's unit vectors in one ``(n, dim)`` float32 matrix, so cosine
-  is one matrix-vector product and the top-k comes from ``argpartition``;
+  is one matrix-vector product and the top-k comes from ``argpartition``; a larger
+  partition is first scored from an int8 copy with an error bound per row, and only
+  the slots that bound cannot rule out are scored again in float32, so the results
+  are still exact (:mod:`ragbus.stores.vectors.local_quantized`);
 - sparse: an inverted index (term -> slots and BM25 term weights) in compressed
   column form, plus an append-only tail for points added since the last merge
   (merged once it holds a quarter as many entries as the main part, so a write
@@ -156,9 +159,19 @@ class LocalIndex:
         norm = float(np.linalg.norm(query)) or 1.0
         # Score every slot through a view of the matrix, then select: gathering the
         # allowed rows first would copy the whole matrix per search.
-        scores = part.dense_scores((query / norm).astype(np.float32))
+        unit = (query / norm).astype(np.float32)
+        lower, upper = part.dense_bounds(unit)
         keep = part.allowed(everything, document_ids)
-        return self._best(part, everything[keep], scores[keep], limit, with_vectors)
+        slots = everything[keep]
+        if lower is upper:  # exact already
+            return self._best(part, slots, lower[keep], limit, with_vectors)
+        # Every slot of the exact top `limit` has an upper bound at least the
+        # `limit`-th best lower bound: score those again in float32.
+        low, high = lower[keep], upper[keep]
+        if len(slots) > limit:
+            floor = np.partition(low, len(low) - limit)[len(low) - limit]
+            slots = slots[high >= floor]
+        return self._best(part, slots, part.exact_scores(slots, unit), limit, with_vectors)
 
     def sparse_search(
         self,

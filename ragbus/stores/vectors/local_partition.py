@@ -1,6 +1,8 @@
 """One tenant's points in the local-mode search index: dense rows and a BM25 inverted index.
 
-Slot-indexed arrays with tombstones for deleted or replaced points. The inverted
+Slot-indexed arrays with tombstones for deleted or replaced points. Dense rows of
+larger partitions are also held as int8 (:mod:`~ragbus.stores.vectors.local_quantized`)
+for a first, bounded pass of each dense search. The inverted
 index is in compressed column form (:class:`Postings`) plus an append-only tail of
 points added since the last merge, merged once it holds a quarter as many entries
 as the main part, so a write costs amortised O(1) merges and a search scans a small
@@ -15,9 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragbus.stores.vectors.base import ChunkRecord
-
-I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
+from ragbus.stores.vectors.local_quantized import F32, GROWTH, I64, MIN_ROWS, QuantizedRows
 
 MERGE_FRACTION = 0.25
 """The tail is merged into the main inverted index once it holds this fraction of it."""
@@ -78,7 +78,10 @@ class TenantPartition:
         self.dense: F32 = np.empty((64, self.dim), np.float32)
         self.alive = np.zeros(64, bool)
         self.doc = np.zeros(64, np.int64)
-        # a chunk's dense windows after its first: rows and the slot each belongs to
+        # a chunk's dense windows after its first: rows and the slot each belongs to;
+        # each slot's are contiguous, ``extra_count[slot]`` rows from ``extra_first[slot]``
+        self.extra_first = np.zeros(64, np.int64)
+        self.extra_count = np.zeros(64, np.int64)
         self.extra: F32 = np.empty((0, self.dim), np.float32)
         self.extra_owner: I64 = np.empty(0, np.int64)
         self.extra_size = 0
@@ -92,6 +95,7 @@ class TenantPartition:
         self.tail: list[tuple[int, I64, F32]] = []
         self.tail_entries = 0
         self._tail_arrays: tuple[I64, I64, F32] | None = None
+        self._frozen: QuantizedRows | None = None  # int8 copy of the first slots' rows
 
     def append(
         self, chunk: ChunkRecord, unit: F32, terms: tuple[I64, F32] | None, extra: F32 | None = None
@@ -103,6 +107,8 @@ class TenantPartition:
             self.dense = np.concatenate([self.dense, np.empty((grow, self.dim), np.float32)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
             self.doc = np.concatenate([self.doc, np.zeros(grow, np.int64)])
+            self.extra_first = np.concatenate([self.extra_first, np.zeros(grow, np.int64)])
+            self.extra_count = np.concatenate([self.extra_count, np.zeros(grow, np.int64)])
         slot = self.size
         self.size += 1
         self.dense[slot] = unit
@@ -129,6 +135,7 @@ class TenantPartition:
             self.extra, self.extra_owner = extra, owner
         self.extra[self.extra_size : end] = rows
         self.extra_owner[self.extra_size : end] = slot
+        self.extra_first[slot], self.extra_count[slot] = self.extra_size, len(rows)
         self.extra_size = end
 
     def dense_scores(self, query: F32) -> F32:
@@ -143,6 +150,46 @@ class TenantPartition:
             more = np.einsum("ij,j->i", self.extra[: self.extra_size], query)
             np.maximum.at(scores, self.extra_owner[: self.extra_size], more)
         return scores
+
+    def dense_bounds(self, query: F32) -> tuple[F32, F32]:
+        """Bounds ``(lower, upper)`` ``(size,)`` on every slot's cosine to the unit
+        ``query``: from the int8 copy for the slots it holds (see
+        :mod:`~ragbus.stores.vectors.local_quantized`), exact after them. Without a
+        copy both are the same array of exact scores (``dense_scores``)."""
+        if self._frozen is None:
+            scores = self.dense_scores(query)
+            return scores, scores
+        frozen = self._frozen
+        lower = np.empty(self.size, np.float32)
+        upper = np.empty(self.size, np.float32)
+        lower[: frozen.slots], upper[: frozen.slots] = frozen.bounds(query)
+        if self.size > frozen.slots:
+            later = self.exact_scores(np.arange(frozen.slots, self.size), query)
+            lower[frozen.slots :] = upper[frozen.slots :] = later
+        return lower, upper
+
+    def exact_scores(self, slots: I64, query: F32) -> F32:
+        """``slots``' float32 cosines to the unit ``query``: each its best window's."""
+        scores: F32 = np.einsum("ij,j->i", self.dense[slots], query)
+        counts = self.extra_count[slots]
+        total = int(counts.sum())
+        if total:
+            which = np.repeat(np.arange(len(slots)), counts)
+            firsts = np.cumsum(counts) - counts  # each slot's first position in `rows`
+            rows = np.repeat(self.extra_first[slots] - firsts, counts) + np.arange(total)
+            more = np.einsum("ij,j->i", self.extra[rows], query)
+            np.maximum.at(scores, which, more)
+        return scores
+
+    def _refreeze(self) -> None:
+        """Quantize every row again once the rows not in the int8 copy reach
+        ``GROWTH`` of it (and the partition ``MIN_ROWS``)."""
+        rows = self.size + self.extra_size
+        done = 0 if self._frozen is None else self._frozen.rows
+        if rows < MIN_ROWS or rows - done <= GROWTH * done:
+            return
+        stacked = np.concatenate([self.dense[: self.size], self.extra[: self.extra_size]])
+        self._frozen = QuantizedRows(stacked, self.extra_owner[: self.extra_size].copy())
 
     def extra_of(self) -> dict[int, F32]:
         """Each slot's windows after the first, for slots that have any."""
@@ -166,11 +213,13 @@ class TenantPartition:
         return terms
 
     def tidy(self) -> None:
-        """Compact when over half the slots are dead; merge a grown tail into the main index."""
+        """Compact when over half the slots are dead; merge a grown tail into the main
+        index; quantize the dense rows again once they have grown enough."""
         if self.dead > max(1024, self.size - self.dead):
             self._compact()
         elif self.tail_entries > max(MIN_MERGE_ENTRIES, MERGE_FRACTION * len(self.main.slots)):
             self._rebuild_postings()
+        self._refreeze()
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self.alive[: self.size])
