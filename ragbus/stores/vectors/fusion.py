@@ -180,17 +180,23 @@ def _convex(maps: Sequence[dict[int, float]], weights: Sequence[float]) -> dict[
     """``sum(w_i * n_i(x)) / sum(w_i)`` over non-empty maps; a missing ``x`` at the map's min.
 
     ``n_i`` divides map ``i``'s scores by their best (all 0 when the best is not
-    positive).
+    positive). Every key starts at the sum of the maps' weighted minimums, and each
+    map it is in replaces its minimum by its own score: one pass over each map.
     """
-    normalised = []
-    for scores, weight in zip(maps, weights, strict=True):
-        if scores and weight > 0:
-            best = max(scores.values())
-            n = {key: (score / best if best > 0 else 0.0) for key, score in scores.items()}
-            normalised.append((n, weight, min(n.values())))
-    total = sum(w for _, w, _ in normalised) or 1.0
-    keys = {key for n, _, _ in normalised for key in n}
-    return {key: sum(w * n.get(key, floor) for n, w, floor in normalised) / total for key in keys}
+    used = [(scores, weight) for scores, weight in zip(maps, weights, strict=True) if scores]
+    used = [(scores, weight) for scores, weight in used if weight > 0]
+    total = sum(weight for _, weight in used) or 1.0
+    parts = []
+    for scores, weight in used:
+        best = max(scores.values())
+        factor = weight / total / best if best > 0 else 0.0
+        parts.append((scores, factor, min(scores.values()) * factor))
+    base = sum(floor for _, _, floor in parts)
+    out: dict[int, float] = {}
+    for scores, factor, floor in parts:
+        for key, score in scores.items():
+            out[key] = out.get(key, base) + (score * factor - floor)
+    return out
 
 
 def convex_documents(
