@@ -120,9 +120,8 @@ class FastEmbedEmbedder:
     def embed_query(self, text: str) -> Vectors:
         """Embed one question; returns ``(dim,)`` float32, L2-normalised.
 
-        On the CPU through its own session of the same file (``embed_query_threads``
-        threads that stop spinning soon after a call, :class:`QuestionSession`, loaded
-        at the first question); on a GPU through the passages' session.
+        On the CPU through its own session (:class:`QuestionSession`, loaded at the
+        first question; int8 with ``embed_query_precision``); on a GPU, the passages'.
         """
         self.warm_up()
         if self._settings.embed_device != "cpu":
@@ -148,8 +147,9 @@ class FastEmbedEmbedder:
         if self._questions is None:
             with self._lock:
                 if self._questions is None:
-                    threads = self._settings.embed_query_threads
-                    self._questions = QuestionSession.of_fastembed(self._model, threads)
+                    s, threads = self._settings, self._settings.embed_query_threads
+                    int8 = s.embed_query_precision == "int8" and s.embed_precision == "fp32"
+                    self._questions = QuestionSession.of_fastembed(self._model, threads, int8=int8)
         return self._questions
 
     def _load(self) -> None:
@@ -289,7 +289,7 @@ def get_embedder(settings: InfraSettings) -> Embedder:
         settings.embed_max_tokens,
         settings.embed_threads,
         settings.embed_query_threads,
-        settings.embed_precision,
+        (settings.embed_precision, settings.embed_query_precision),
         settings.embed_batch_size,
         settings.embed_cpu_arena,
         settings.embed_device,

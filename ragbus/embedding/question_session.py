@@ -35,6 +35,8 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from ragbus.embedding.base import Vectors
+from ragbus.embedding.export import is_complete
+from ragbus.errors import ModelUnavailableError
 
 SPIN_US = 50
 """Longest spin of an idle intra-op thread, in microseconds (onnxruntime's
@@ -86,16 +88,25 @@ class QuestionSession:
         self.threads = options.intra_op_num_threads
 
     @classmethod
-    def of_fastembed(cls, model: Any, threads: int | None = None) -> "QuestionSession":
+    def of_fastembed(
+        cls, model: Any, threads: int | None = None, *, int8: bool = False
+    ) -> "QuestionSession":
         """A session of the file and tokenizer that a fastembed ``TextEmbedding`` loaded.
 
         Args:
             model: The loaded ``fastembed.TextEmbedding``.
             threads: Intra-op threads (default :func:`default_threads`).
+            int8: Run the file's int8 variant instead (``RAGBUS_EMBED_QUERY_PRECISION``;
+                made next to the export once, see :mod:`ragbus.embedding.quantize`).
+
+        Raises:
+            ModelUnavailableError: ``int8`` for a model that is not a local ONNX export.
         """
         inner = model.model
-        model_file = Path(inner._model_dir) / inner.model_description.model_file
-        return cls(model_file, inner.tokenizer, threads)
+        folder = Path(inner._model_dir)
+        if int8:
+            folder = int8_variant(folder)
+        return cls(folder / inner.model_description.model_file, inner.tokenizer, threads)
 
     def embed(self, text: str) -> Vectors:
         """Embed one question; returns ``(dim,)`` float32, L2-normalised.
@@ -113,3 +124,20 @@ class QuestionSession:
         pooled = (hidden * weights).sum(axis=0) / max(float(weights.sum()), 1e-9)
         norm = float(np.linalg.norm(pooled))
         return (pooled / max(norm, 1e-12)).astype(np.float32)
+
+
+def int8_variant(export: Path) -> Path:
+    """The folder of the int8 variant of the local export in ``export``, made once.
+
+    Raises:
+        ModelUnavailableError: ``export`` is not a complete local export (a model
+            that fastembed downloaded has no variants).
+    """
+    if not is_complete(export):
+        raise ModelUnavailableError(
+            f"RAGBUS_EMBED_QUERY_PRECISION=int8 needs a local ONNX export, but {export} is "
+            "not one; set it to 'same' or use an exported model (RAGBUS_EMBED_MODEL_PATH)"
+        )
+    from ragbus.embedding.quantize import INT8, derive_once  # lazy: pulls in onnx
+
+    return derive_once(export, INT8)

@@ -8,6 +8,7 @@ import pytest
 
 from ragbus.embedding import FastEmbedEmbedder, get_embedder, resolve_model
 from ragbus.embedding import resolve as resolve_module
+from ragbus.embedding.question_session import int8_variant
 from ragbus.errors import ModelUnavailableError
 from ragbus.settings import InfraSettings
 
@@ -136,6 +137,30 @@ def test_few_equals_documents(embedder: FastEmbedEmbedder) -> None:
     assert few.shape == (len(TEXTS), 384) and few.dtype == np.float32
     np.testing.assert_allclose(few, embedder.embed_documents(TEXTS), atol=1e-5)
     assert not np.allclose(few[0], few[1], atol=1e-2)
+
+
+def test_int8_questions_run_the_variant_beside_the_export(
+    cache_dir: Path, embedder: FastEmbedEmbedder
+) -> None:
+    int8 = FastEmbedEmbedder(_settings(cache_dir, embed_query_precision="int8"))
+    questions = [text for text in TEXTS if text.strip()]
+
+    ours = np.stack([int8.embed_query(text) for text in questions])
+    theirs = np.stack([embedder.embed_query(text) for text in questions])
+
+    variant = cache_dir / "sentence-transformers--all-MiniLM-L6-v2" / "onnx-256-int8-pc-noguard"
+    assert (variant / "model.onnx").is_file()
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.min() > 0.97 and not np.allclose(ours, theirs, atol=1e-4)  # not fp32's
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(  # passages still through the fp32 export
+        int8.embed_documents(questions), embedder.embed_documents(questions), atol=1e-6
+    )
+
+
+def test_int8_questions_need_a_local_export(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="PRECISION=int8 needs a local ONNX export"):
+        int8_variant(tmp_path)
 
 
 def test_empty_input(embedder: FastEmbedEmbedder) -> None:
