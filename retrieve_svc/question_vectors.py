@@ -1,22 +1,18 @@
-"""Question embeddings for retrieve_svc: a cache per model, and the model guessed ahead.
+"""Question embeddings for retrieve_svc: one LRU cache per embedding model.
 
-A query first reads the tenant's active index version from Postgres (it names the
-model), then embeds the question with that model. The two are independent in all
-but the model, and the model almost never changes (only a reindex to another model
-switches it), so :meth:`QuestionVectors.embed_for` starts embedding with the model
-of the last query while the version is read, and embeds again only if the version
-names another model. The read (about 0.5 to 1 ms through asyncpg) then hides behind
-the model call (about 5 ms for all-MiniLM-L6-v2) instead of adding to it.
+Each index version names its model, and during a reindex to another model two are
+live; a question's vector is cached per model, so entries of two models never mix.
+
+Tried and not kept: embedding the question with the last query's model while the
+index version is read from Postgres (and again if the version named another model).
+On 2 cores the model's two threads and the event loop then contend, and the model
+call slowed by about as much as the read (0.3-0.8 ms) it hid (docs/benchmarks.md).
 """
-
-import asyncio
-from collections.abc import Awaitable
 
 import numpy as np
 
 from ragbus.embedding import Embedder, Vectors
 from ragbus.embedding.query_cache import QueryEmbeddingCache
-from ragbus.index_targets import IndexTarget
 from schemas.embeddings import QuestionEmbedding
 
 
@@ -35,34 +31,6 @@ class QuestionVectors:
         self._size = cache_size
         self.cache = QueryEmbeddingCache(embedder, max_entries=cache_size)
         self._caches = {id(embedder): self.cache}
-        self._last = embedder
-
-    async def embed_for(
-        self, target: Awaitable[IndexTarget], texts: list[str]
-    ) -> tuple[IndexTarget, list[Vectors | None]]:
-        """``target`` awaited, and one ``(dim,)`` float32 query vector per text with
-        its model.
-
-        The model of the previous call starts on ``texts`` in a worker thread while
-        ``target`` is awaited; its vectors are kept when ``target`` has that same
-        model, else the texts are embedded again with ``target``'s.
-
-        Raises:
-            Whatever awaiting ``target`` raises; the guessed embedding is then
-            awaited first, so no thread is left running unobserved.
-        """
-        guess = self._last
-        early = asyncio.ensure_future(asyncio.to_thread(self.embed, texts, guess))
-        try:
-            resolved = await target
-        except BaseException:
-            await asyncio.gather(early, return_exceptions=True)
-            raise
-        vectors = await early
-        if resolved.embedder is not guess:
-            vectors = await asyncio.to_thread(self.embed, texts, resolved.embedder)
-        self._last = resolved.embedder
-        return resolved, vectors
 
     def embed(self, texts: list[str], embedder: Embedder) -> list[Vectors | None]:
         """One query vector per text with ``embedder``, through its cache (blocking)."""

@@ -148,21 +148,13 @@ class RetrieveService:
         )
         mmr = options.mmr_lambda is not None
         t0 = time.perf_counter()
-        active = self._targets.active(tenant_id)  # one version for the whole query
-        embed = plan.mode != "sparse" or mmr
-        vectors: list[Vectors | None]
-        if plan.expansion == "none" and embed:  # the version is read while it embeds
-            queries, te = [(question, question)], t0
+        target = await self._targets.active(tenant_id)  # one version for the whole query
+        queries = await self._expand(plan, question)  # (search text, text to embed)
+        te = time.perf_counter()
+        vectors: list[Vectors | None] = [None] * len(queries)
+        if plan.mode != "sparse" or mmr:
             with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                target, vectors = await self.questions.embed_for(active, [question])
-        else:
-            target = await active
-            queries = await self._expand(plan, question)  # (search text, text to embed)
-            te = time.perf_counter()
-            vectors = [None] * len(queries)
-            if embed:
-                with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                    vectors = await asyncio.to_thread(self._embed, plan, queries, target)
+                vectors = await asyncio.to_thread(self._embed, plan, queries, target)
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
