@@ -57,7 +57,7 @@ class GatewayState:
         return self.quotas
 
 
-def get_state(request: Request) -> GatewayState:
+async def get_state(request: Request) -> GatewayState:
     """FastAPI dependency returning the :class:`GatewayState`."""
     return request.app.state.gateway  # type: ignore[no-any-return]
 

@@ -17,7 +17,7 @@ from ragbus.backlogs import read_backlogs
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
 
-def jetstream(request: Request) -> JetStreamContext:
+async def jetstream(request: Request) -> JetStreamContext:
     """JetStream on the gateway's broker connection (made once in the lifespan)."""
     return request.app.state.broker.connection.jetstream()
 
