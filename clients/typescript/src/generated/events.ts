@@ -248,7 +248,7 @@ export interface ChunkPayload {
   /**
    * @maxItems 64
    */
-  dense_windows?: [unknown, unknown][];
+  dense_windows?: [number, number][];
   heading?: string | null;
   index: number;
   page?: number | null;
