@@ -188,8 +188,8 @@ class TenantPartition:
         done = 0 if self._frozen is None else self._frozen.rows
         if rows < MIN_ROWS or rows - done <= GROWTH * done:
             return
-        stacked = np.concatenate([self.dense[: self.size], self.extra[: self.extra_size]])
-        self._frozen = QuantizedRows(stacked, self.extra_owner[: self.extra_size].copy())
+        parts = [self.dense[: self.size], self.extra[: self.extra_size]]
+        self._frozen = QuantizedRows(parts, self.extra_owner[: self.extra_size].copy())
 
     def extra_of(self) -> dict[int, F32]:
         """Each slot's windows after the first, for slots that have any."""

@@ -34,6 +34,8 @@ int16 (255 * 127 * 2 would overflow; 255 * 63 * 2 does not), the same reason as
 onnxruntime's ``reduce_range``.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
@@ -47,6 +49,8 @@ LEVELS = 63
 MIN_ROWS = 4096
 """Fewest dense rows (windows included) worth quantizing: a float32 ``einsum`` over
 4,096 x 384 (6 MB) takes about 0.25 ms, as long as the int8 path with its rescoring."""
+BLOCK = 4096
+"""Rows quantized at a time while building (bounds the float temporaries)."""
 GROWTH = 0.125
 """Rows added since the last snapshot, as a fraction of it, that make a new one: a
 snapshot of n rows costs about 2.5 ms per 1,000 rows to build, once per 12.5% growth;
@@ -57,29 +61,48 @@ class QuantizedRows:
     """A frozen int8 copy of a partition's first ``slots`` slots and all their windows.
 
     Args:
-        rows: ``(slots + k, dim)`` float32, unit length: each slot's first window, in
-            slot order, then ``k`` more windows.
+        parts: Float32 ``(r_i, dim)`` arrays of unit rows that, one after the other,
+            are each slot's first window in slot order, then ``k`` more windows.
         owner: ``(k,)`` int64, the slot each of the ``k`` more windows belongs to.
+
+    Rows are quantized :data:`BLOCK` at a time, so building never holds more than
+    one block's float temporaries beside the codes. The session then holds the
+    codes and MLAS's packed copy of them: about 36 MB of resident memory for
+    SciFact's 25,247 x 384 rows (9.7 MB of codes; the float32 rows are 39 MB),
+    measured by keeping several sessions alive; building one raised the process's
+    resident memory by 56 MB. Without packing a search took 0.67 ms instead of 0.21.
 
     Attributes:
         slots: How many slots (from slot 0) the copy covers.
         rows: How many rows it holds.
     """
 
-    def __init__(self, rows: F32, owner: I64) -> None:
-        n = len(rows)
+    def __init__(self, parts: Sequence[F32], owner: I64) -> None:
+        n, dim = sum(len(part) for part in parts), parts[0].shape[1]
         self.slots = n - len(owner)
         self.rows = n
         self._owner = owner
-        top = np.abs(rows).max(axis=1)
-        scale = np.where(top > 0, top / LEVELS, 1.0).astype(np.float32)
-        codes = np.clip(np.rint(rows / scale[:, None]), -LEVELS, LEVELS).astype(np.int8)
-        restored = codes.astype(np.float64) * scale[:, None]
-        residual = np.linalg.norm(rows - restored, axis=1)
-        spread = np.abs(restored).sum(axis=1) + 2 * np.abs(restored).max(axis=1)
+        codes = np.empty((n, dim), np.int8)
+        scale = np.empty(n, np.float32)
+        residual = np.empty(n, np.float32)
+        spread = np.empty(n, np.float32)
+        at = 0
+        for part in parts:
+            for start in range(0, len(part), BLOCK):
+                rows = part[start : start + BLOCK]
+                end = at + len(rows)
+                top = np.abs(rows).max(axis=1)
+                step = np.where(top > 0, top / LEVELS, 1.0).astype(np.float32)
+                block = np.clip(np.rint(rows / step[:, None]), -LEVELS, LEVELS).astype(np.int8)
+                restored = block.astype(np.float64) * step[:, None]
+                codes[at:end], scale[at:end] = block, step
+                residual[at:end] = np.linalg.norm(rows - restored, axis=1)
+                magnitude = np.abs(restored)
+                spread[at:end] = magnitude.sum(axis=1) + 2 * magnitude.max(axis=1)
+                at = end
         # Per slot, the largest of its windows' terms of the bound: a bound on each.
-        self._residual = self._per_slot(residual.astype(np.float32))
-        self._spread = self._per_slot(spread.astype(np.float32))
+        self._residual = self._per_slot(residual)
+        self._spread = self._per_slot(spread)
         self._session = _session(codes, scale)
 
     def _per_slot(self, values: F32) -> F32:
