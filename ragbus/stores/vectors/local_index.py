@@ -59,6 +59,8 @@ class LocalIndex:
         dense: npt.NDArray[np.float32],
         sparse: Sequence[SparseVector | None],
         starts: npt.NDArray[np.int64] | None = None,
+        *,
+        tidy: bool = True,
     ) -> None:
         """Insert or replace ``chunks`` by ``chunk_id``.
 
@@ -69,6 +71,8 @@ class LocalIndex:
             sparse: Each chunk's BM25 term weights, or ``None``/empty for none.
             starts: Chunk ``i``'s dense windows are rows ``starts[i]:starts[i+1]``
                 (:mod:`ragbus.stores.vectors.windows`); ``None``: one row each.
+            tidy: Merge, compact and quantize the touched partitions now, as their
+                growth asks; ``False`` while loading, then :meth:`tidy` once.
         """
         norms = np.linalg.norm(dense, axis=1, keepdims=True)
         units = (dense / np.where(norms == 0, 1, norms)).astype(np.float32)
@@ -89,8 +93,13 @@ class LocalIndex:
                 self._with_terms += 1
             part.append(chunk, units[first], terms, units[first + 1 : end])
             touched.add(chunk.tenant_id)
-        for tenant in touched:
+        for tenant in touched if tidy else ():
             self._parts[tenant].tidy()
+
+    def tidy(self) -> None:
+        """Tidy every partition (after a load whose upserts did not)."""
+        for part in self._parts.values():
+            part.tidy()
 
     def _forget(self, terms: tuple[I64, F32] | None) -> None:
         if terms is not None:

@@ -84,8 +84,9 @@ async def _load(client: AsyncQdrantClient, collection: str, dim: int) -> LocalIn
                     None if terms is None else SparseVector(list(terms.indices), list(terms.values))  # type: ignore[union-attr]
                 )
             starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            index.upsert(chunks, np.concatenate(dense), sparse, starts)
+            index.upsert(chunks, np.concatenate(dense), sparse, starts, tidy=False)
         if offset is None:
+            index.tidy()  # one merge and one int8 copy per partition, not one per page
             seconds = round(time.perf_counter() - started, 2)
             log.info(
                 "local search index loaded",
