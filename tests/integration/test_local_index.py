@@ -12,9 +12,9 @@ import pytest
 from qdrant_client import AsyncQdrantClient
 
 from ragbus.embedding.sparse import Bm25Encoder
-from ragbus.stores.vectors import local_partition
+from ragbus.stores.vectors import local_quantized
 from ragbus.stores.vectors.base import Fusion, SearchMode
-from ragbus.stores.vectors.local_quantized import MIN_ROWS
+from ragbus.stores.vectors.local_quantized import MIN_ROWS, QuantizedRows
 from ragbus.stores.vectors.qdrant import QdrantVectorStore
 from ragbus.stores.vectors.qdrant_query import query_arguments, tenant_filter
 from tests.integration import scifact_sample as sample
@@ -50,6 +50,15 @@ async def _qdrant(
     return [(uuid.UUID(str(p.id)), p.score) for p in response.points]
 
 
+def _settle(store: QdrantVectorStore) -> dict[str, bool]:
+    """Wait for the int8 copies being built (off the event loop); which tenants have one."""
+    copies: dict[str, QuantizedRows | None] = {
+        tenant: part.int8.settle()
+        for tenant, part in store._index._parts.items()  # type: ignore[union-attr]
+    }
+    return {tenant: copy is not None for tenant, copy in copies.items()}
+
+
 async def _compare(client, store, collection, rng, questions, tenants, documents=None) -> int:
     compared = 0
     for question in questions:
@@ -76,7 +85,7 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
     tmp_path, monkeypatch, min_rows
 ):
     # "int8-first": partitions of 256 rows and more are scored from an int8 copy first
-    monkeypatch.setattr(local_partition, "MIN_ROWS", min_rows)
+    monkeypatch.setattr(local_quantized, "MIN_ROWS", min_rows)
     rng = np.random.default_rng(7)
     texts = sample.abstracts(1500)
     questions = sample.questions(6)
@@ -96,9 +105,9 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
             windows = rng.integers(1, 4, len(part)) if chunks is not other else np.ones(len(part))
             rows = rng.standard_normal((int(windows.sum()), DIM)).astype(np.float32)
             await store.upsert(part, rows, windows.astype(int).tolist())
-    assert await _compare(client, store, collection, rng, questions, ["big", "small", "x"]) > 0
-    copies = {t: p._frozen is not None for t, p in store._index._parts.items()}  # type: ignore[union-attr]
+    copies = _settle(store)
     assert copies == {"big": min_rows < 2400, "small": min_rows < 400, "other": False}
+    assert await _compare(client, store, collection, rng, questions, ["big", "small", "x"]) > 0
 
     # Deletes (whole documents, single chunks), a re-upsert with new vectors, a new
     # version of a document keeping only it, and a compaction (most of "big" gone).
@@ -112,6 +121,7 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
     for document in sorted({c.document_id for c in big})[:27]:  # 1,080 of 1,200 points
         await store.delete_document(tenant_id="big", document_id=document)
     tenants = ["big", "small", "other"]
+    _settle(store)
     assert await _compare(client, store, collection, rng, questions, tenants) > 0
     picked = [small[10].document_id, small[11].document_id, uuid.uuid4()]
     assert await _compare(client, store, collection, rng, questions, ["small"], picked) > 0
@@ -123,6 +133,7 @@ async def test_the_index_answers_as_qdrant_does_through_writes_deletes_and_a_rel
     store = QdrantVectorStore(reopened, collection)
     await store.open(model_id="test/random-16", dim=DIM)
     assert {t: await store.count(tenant_id=t) for t in tenants} == counts
+    _settle(store)
     assert await _compare(reopened, store, collection, rng, questions, tenants) > 0
     await store.close()
     await reopened.close()

@@ -12,9 +12,10 @@ import uuid
 import numpy as np
 import pytest
 
+from ragbus.stores.vectors import local_quantized
 from ragbus.stores.vectors.base import ChunkRecord
 from ragbus.stores.vectors.local_index import LocalIndex
-from ragbus.stores.vectors.local_quantized import GROWTH, MIN_ROWS, QuantizedRows
+from ragbus.stores.vectors.local_quantized import GROWTH, MIN_ROWS, QuantizedCopy, QuantizedRows
 
 pytestmark = pytest.mark.unit
 
@@ -52,11 +53,11 @@ def upsert(index: LocalIndex, rng: np.random.Generator, records: list[ChunkRecor
 def exact(index: LocalIndex, query: np.ndarray, limit: int, ids=None) -> list:
     """The float32 search: the same partition without its int8 copy."""
     part = index._parts[TENANT]
-    frozen, part._frozen = part._frozen, None
+    copy, part.int8 = part.int8, QuantizedCopy()  # no copy: every row in float32
     try:
         return index.dense_search(TENANT, query, limit, ids)
     finally:
-        part._frozen = frozen
+        part.int8 = copy
 
 
 def assert_same(ours: list, theirs: list) -> None:
@@ -71,13 +72,15 @@ def built() -> tuple[LocalIndex, list[ChunkRecord], list[uuid.UUID]]:
     records = chunks(2400, documents)  # about 6,000 rows with their windows
     index = LocalIndex(DIM)
     upsert(index, rng, records)
+    assert index._parts[TENANT].int8.settle() is not None  # built off the event loop
     return index, records, documents
 
 
 def test_every_slots_exact_cosine_lies_within_its_bounds(built) -> None:
     index, _, _ = built
     part = index._parts[TENANT]
-    assert part._frozen is not None and part._frozen.rows >= MIN_ROWS
+    copy = part.int8.current()
+    assert copy is not None and copy.rows >= MIN_ROWS
     rng = np.random.default_rng(1)
     for query in vectors(rng, 40):
         lower, upper = part.dense_bounds(query)
@@ -96,7 +99,8 @@ def test_dense_search_equals_the_float32_search(built) -> None:
         assert_same(index.dense_search(TENANT, query, 10, ids), exact(index, query, 10, ids))
 
 
-def test_rows_written_after_the_copy_deletes_and_compaction_stay_exact() -> None:
+def test_rows_written_after_the_copy_deletes_and_compaction_stay_exact(monkeypatch) -> None:
+    monkeypatch.setattr(local_quantized, "MIN_ROWS", 1024)  # a copy after compaction too
     rng = np.random.default_rng(3)
     documents = [uuid.uuid4() for _ in range(50)]
     index = LocalIndex(DIM)
@@ -104,11 +108,11 @@ def test_rows_written_after_the_copy_deletes_and_compaction_stay_exact() -> None
     upsert(index, rng, records)
     part = index._parts[TENANT]
     for _ in range(3):  # one chunk after a copy is too few rows for a new one
+        first = part.int8.settle()
         upsert(index, rng, chunks(1, documents))
-        if part.size > part._frozen.slots:
+        if part.int8.settle() is first:
             break
-    first = part._frozen
-    assert part.size > first.slots  # slots after the copy, scored in float32
+    assert first is not None and part.size > first.slots  # slots after it: float32
     assert part.size + part.extra_size - first.rows <= GROWTH * first.rows
     index.remove(TENANT, chunk_ids=[r.chunk_id for r in records[::3]])
     upsert(index, rng, records[1:200:3])  # replaced: a new slot each, the old one dead
@@ -116,11 +120,23 @@ def test_rows_written_after_the_copy_deletes_and_compaction_stay_exact() -> None
     for query in queries:
         assert_same(index.dense_search(TENANT, query, 50), exact(index, query, 50))
     upsert(index, rng, chunks(1200, documents))
-    assert part._frozen is not first  # grown past GROWTH: quantized again
+    assert part.int8.settle() is not first  # grown past GROWTH: quantized again
     index.remove(TENANT, chunk_ids=[r.chunk_id for r in records])  # most slots dead
-    assert part.dead == 0  # compacted
+    assert part.dead == 0  # compacted: the copy was dropped, a new one is built
+    assert part.int8.settle() is not None
     for query in queries:
         assert_same(index.dense_search(TENANT, query, 50), exact(index, query, 50))
+
+
+def test_a_build_started_before_a_compaction_is_dropped() -> None:
+    rng = np.random.default_rng(6)
+    rows = vectors(rng, MIN_ROWS)
+    copy = QuantizedCopy()
+    copy.refresh([rows], np.empty(0, np.int64))
+    copy.forget()  # the slots were renumbered while it was being built
+    assert copy.settle() is None
+    copy.refresh([rows], np.empty(0, np.int64))
+    assert copy.settle() is not None
 
 
 def test_a_small_partition_is_scored_in_float32_only() -> None:

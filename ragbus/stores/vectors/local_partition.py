@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragbus.stores.vectors.base import ChunkRecord
-from ragbus.stores.vectors.local_quantized import F32, GROWTH, I64, MIN_ROWS, QuantizedRows
+from ragbus.stores.vectors.local_quantized import F32, I64, QuantizedCopy
 
 MERGE_FRACTION = 0.25
 """The tail is merged into the main inverted index once it holds this fraction of it."""
@@ -71,6 +71,7 @@ class TenantPartition:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
+        self.int8 = QuantizedCopy()  # of the first slots' rows, once there are enough
         self.reset()
 
     def reset(self) -> None:
@@ -95,7 +96,7 @@ class TenantPartition:
         self.tail: list[tuple[int, I64, F32]] = []
         self.tail_entries = 0
         self._tail_arrays: tuple[I64, I64, F32] | None = None
-        self._frozen: QuantizedRows | None = None  # int8 copy of the first slots' rows
+        self.int8.forget()
 
     def append(
         self, chunk: ChunkRecord, unit: F32, terms: tuple[I64, F32] | None, extra: F32 | None = None
@@ -156,10 +157,10 @@ class TenantPartition:
         ``query``: from the int8 copy for the slots it holds (see
         :mod:`~ragbus.stores.vectors.local_quantized`), exact after them. Without a
         copy both are the same array of exact scores (``dense_scores``)."""
-        if self._frozen is None:
+        frozen = self.int8.current()
+        if frozen is None:
             scores = self.dense_scores(query)
             return scores, scores
-        frozen = self._frozen
         lower = np.empty(self.size, np.float32)
         upper = np.empty(self.size, np.float32)
         lower[: frozen.slots], upper[: frozen.slots] = frozen.bounds(query)
@@ -180,16 +181,6 @@ class TenantPartition:
             more = np.einsum("ij,j->i", self.extra[rows], query)
             np.maximum.at(scores, which, more)
         return scores
-
-    def _refreeze(self) -> None:
-        """Quantize every row again once the rows not in the int8 copy reach
-        ``GROWTH`` of it (and the partition ``MIN_ROWS``)."""
-        rows = self.size + self.extra_size
-        done = 0 if self._frozen is None else self._frozen.rows
-        if rows < MIN_ROWS or rows - done <= GROWTH * done:
-            return
-        parts = [self.dense[: self.size], self.extra[: self.extra_size]]
-        self._frozen = QuantizedRows(parts, self.extra_owner[: self.extra_size].copy())
 
     def extra_of(self) -> dict[int, F32]:
         """Each slot's windows after the first, for slots that have any."""
@@ -219,7 +210,8 @@ class TenantPartition:
             self._compact()
         elif self.tail_entries > max(MIN_MERGE_ENTRIES, MERGE_FRACTION * len(self.main.slots)):
             self._rebuild_postings()
-        self._refreeze()
+        parts = [self.dense[: self.size], self.extra[: self.extra_size]]
+        self.int8.refresh(parts, self.extra_owner[: self.extra_size])
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self.alive[: self.size])

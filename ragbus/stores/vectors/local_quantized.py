@@ -34,12 +34,16 @@ int16 (255 * 127 * 2 would overflow; 255 * 63 * 2 does not), the same reason as
 onnxruntime's ``reduce_range``.
 """
 
+import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -94,7 +98,7 @@ class QuantizedRows:
                 top = np.abs(rows).max(axis=1)
                 step = np.where(top > 0, top / LEVELS, 1.0).astype(np.float32)
                 block = np.clip(np.rint(rows / step[:, None]), -LEVELS, LEVELS).astype(np.int8)
-                restored = block.astype(np.float64) * step[:, None]
+                restored = block.astype(np.float32) * step[:, None]  # within 6e-8 of exact
                 codes[at:end], scale[at:end] = block, step
                 residual[at:end] = np.linalg.norm(rows - restored, axis=1)
                 magnitude = np.abs(restored)
@@ -130,6 +134,70 @@ class QuantizedRows:
         slack = float(np.linalg.norm(a)) * self._residual + step / 2 * self._spread
         slack = slack * (1 + 1e-5) + 1e-6  # float rounding of the bound itself
         return (best - slack).astype(np.float32), (best + slack).astype(np.float32)
+
+
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragbus-int8-copy")
+"""Builds copies off the event loop, one at a time (a copy of 250,000 rows takes about
+1 s: on the loop, every service of the process would stall that long)."""
+
+
+class QuantizedCopy:
+    """A partition's current int8 copy, rebuilt in a worker thread as the partition grows.
+
+    The partition lives on one event loop; a build reads views of rows that never
+    change once written (slots are append-only until a reset), so it can run beside
+    later writes. A finished build is taken on the loop's thread, at the next
+    :meth:`refresh` or :meth:`current`; one that started before a :meth:`forget`
+    (a reset or compaction renumbered the slots) is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._copy: QuantizedRows | None = None
+        self._pending: tuple[int, Future[QuantizedRows]] | None = None
+        self._generation = 0
+        self._failed_at = -1  # rows when a build last failed: no retry before growth
+
+    def current(self) -> QuantizedRows | None:
+        """The newest finished copy for the partition's present slots, if any."""
+        if self._pending is not None and self._pending[1].done():
+            generation, future = self._pending
+            self._pending = None
+            error = future.exception()
+            if error is not None:
+                log.warning("int8 copy of a partition failed; float32 only", exc_info=error)
+            elif generation == self._generation:
+                self._copy = future.result()
+        return self._copy
+
+    def forget(self) -> None:
+        """The slots were renumbered: drop the copy and any build under way."""
+        self._copy = None
+        self._generation += 1
+
+    def refresh(self, parts: Sequence[F32], owner: I64) -> None:
+        """Start a build of ``parts`` (see :class:`QuantizedRows`) when the rows not in
+        the current copy reach :data:`GROWTH` of it and there are :data:`MIN_ROWS`,
+        unless one is under way."""
+        done = self.current()
+        rows = sum(len(part) for part in parts)
+        grown = rows - (0 if done is None else done.rows)
+        if self._pending is not None or rows < MIN_ROWS or grown <= GROWTH * (rows - grown):
+            return
+        if self._failed_at >= 0 and rows - self._failed_at <= GROWTH * self._failed_at:
+            return
+        future = _BUILDER.submit(QuantizedRows, parts, owner.copy())
+        future.add_done_callback(lambda f: self._note_failure(f, rows))
+        self._pending = (self._generation, future)
+
+    def _note_failure(self, future: Future[QuantizedRows], rows: int) -> None:
+        if future.exception() is not None:
+            self._failed_at = rows
+
+    def settle(self) -> QuantizedRows | None:
+        """Wait for a build under way, then :meth:`current` (tests, benchmarks, loads)."""
+        if self._pending is not None:
+            self._pending[1].exception()  # waits
+        return self.current()
 
 
 def _session(codes: npt.NDArray[np.int8], scale: F32) -> ort.InferenceSession:
