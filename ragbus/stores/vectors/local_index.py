@@ -220,11 +220,13 @@ class LocalIndex:
             slots, scores = slots[top], scores[top]
         order = np.lexsort((slots, -scores))  # best first; ties in insertion order
         hits = []
-        for i in order:
-            chunk = part.chunks[slots[i]]
+        # Python ints and floats first: indexing numpy arrays per hit took a fifth of
+        # the time of building 100 hits.
+        for slot, score in zip(slots[order].tolist(), scores[order].tolist(), strict=True):
+            chunk = part.chunks[slot]
             assert chunk is not None
-            vector = part.dense[slots[i]].copy() if with_vectors else None
-            hits.append(ScoredChunk(chunk, float(scores[i]), vector))
+            vector = part.dense[slot].copy() if with_vectors else None
+            hits.append(ScoredChunk(chunk, score, vector))
         return hits
 
     def count(self, tenant_id: str) -> int:
