@@ -153,8 +153,9 @@ class RetrieveService:
         te = time.perf_counter()
         vectors: list[Vectors | None] = [None] * len(queries)
         if plan.mode != "sparse" or mmr:
+            texts = [e for _, e in queries]
             with stage("embed_query", {"gen_ai.operation.name": "embeddings"}):
-                vectors = await asyncio.to_thread(self._embed, plan, queries, target)
+                vectors = await asyncio.to_thread(self._embed, plan, texts, target)
         t1 = time.perf_counter()
         ids = await self._restrict(tenant_id, options.filters)
         t2 = time.perf_counter()
@@ -209,12 +210,9 @@ class RetrieveService:
         (see ``QuestionVectors.peek``)."""
         return self.questions.peek(question)
 
-    def _embed(
-        self, plan: Plan, queries: list[tuple[str, str]], target: IndexTarget
-    ) -> list[Vectors | None]:
-        """One query vector per expanded query with the version's model (blocking).
-        hyde's draft is embedded as a passage."""
-        texts = [e for _, e in queries]
+    def _embed(self, plan: Plan, texts: list[str], target: IndexTarget) -> list[Vectors | None]:
+        """One query vector per text with the version's model (blocking). hyde's draft is
+        embedded as a passage."""
         if plan.expansion == "hyde":
             return [target.embedder.embed_documents(texts)[0]]
         return self.questions.embed(texts, target.embedder)

@@ -153,17 +153,18 @@ class QuantizedCopy:
 
     def __init__(self) -> None:
         self._copy: QuantizedRows | None = None
-        self._pending: tuple[int, Future[QuantizedRows]] | None = None
+        self._pending: tuple[int, int, Future[QuantizedRows]] | None = None  # generation, rows
         self._generation = 0
         self._failed_at = -1  # rows when a build last failed: no retry before growth
 
     def current(self) -> QuantizedRows | None:
         """The newest finished copy for the partition's present slots, if any."""
-        if self._pending is not None and self._pending[1].done():
-            generation, future = self._pending
+        if self._pending is not None and self._pending[2].done():
+            generation, rows, future = self._pending
             self._pending = None
             error = future.exception()
             if error is not None:
+                self._failed_at = rows
                 log.warning("int8 copy of a partition failed; float32 only", exc_info=error)
             elif generation == self._generation:
                 self._copy = future.result()
@@ -186,17 +187,12 @@ class QuantizedCopy:
         if self._failed_at >= 0 and rows - self._failed_at <= GROWTH * self._failed_at:
             return
         future = _BUILDER.submit(QuantizedRows, parts, owner.copy())
-        future.add_done_callback(lambda f: self._note_failure(f, rows))
-        self._pending = (self._generation, future)
-
-    def _note_failure(self, future: Future[QuantizedRows], rows: int) -> None:
-        if future.exception() is not None:
-            self._failed_at = rows
+        self._pending = (self._generation, rows, future)
 
     def settle(self) -> QuantizedRows | None:
         """Wait for a build under way, then :meth:`current` (tests, benchmarks, loads)."""
         if self._pending is not None:
-            self._pending[1].exception()  # waits
+            self._pending[2].exception()  # waits
         return self.current()
 
 
