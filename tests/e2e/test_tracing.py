@@ -140,9 +140,12 @@ async def test_gateway_metrics_count_settled_messages_and_stages(stack: Any) -> 
                 for family in text_string_to_metric_families(response.text)
                 for sample in family.samples
             }
-            if samples[("ragbus_consumer_pending", uploads)] == 0:
+            settled = ("ragbus_consumer_pending", "ragbus_consumer_ack_pending")
+            if all(samples[(name, uploads)] == 0 for name in settled):
                 break
-            await asyncio.sleep(0.2)  # a scrape while a message is in flight reads 1 (seen in CI)
+            # a scrape while a message is in flight, or before its ack has reached
+            # JetStream, reads 1 (both seen in CI)
+            await asyncio.sleep(0.2)
     acked = samples[("ragbus_messages_total", (("consumer", "ingest-svc"), ("outcome", "ack")))]
     assert acked >= 1
     assert samples[("ragbus_stage_seconds_count", (("stage", "parse"),))] >= 1
